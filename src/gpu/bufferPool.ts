@@ -1,0 +1,65 @@
+/**
+ * Reuses GPU buffers: training allocates the same sizes at every step, and creating buffers is
+ * slow and fragments memory. Sizes round up to a bucket so near-equal requests share buffers.
+ */
+export class BufferPool {
+  private readonly free = new Map<string, GPUBuffer[]>();
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
+  /** Bytes held by buffers handed out and not yet released. */
+  inUseBytes = 0;
+  /** Bytes held by the pool in total, handed out or kept for reuse. */
+  allocatedBytes = 0;
+  peakAllocatedBytes = 0;
+  created = 0;
+  reused = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  static bucket(bytes: number): number {
+    const b = Math.max(16, Math.ceil(bytes / 4) * 4);
+    if (b <= 4096) return Math.ceil(b / 256) * 256;
+    // Above 4 KiB: steps of 1/8 of the next power of two, so at most 12.5% is wasted.
+    const p = 2 ** Math.floor(Math.log2(b));
+    const step = p / 8;
+    return Math.ceil(b / step) * step;
+  }
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
+    const size = BufferPool.bucket(bytes);
+    const key = `${usage}:${size}`;
+    const list = this.free.get(key);
+    let buffer = list?.pop();
+    if (buffer) {
+      this.reused++;
+    } else {
+      buffer = this.device.createBuffer({ size, usage, label });
+      this.sizes.set(buffer, size);
+      this.created++;
+      this.allocatedBytes += size;
+      this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
+    }
+    this.inUseBytes += size;
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    const size = this.sizes.get(buffer);
+    if (size === undefined) throw new Error('BufferPool.release: this buffer was not acquired from the pool');
+    this.inUseBytes -= size;
+    const key = `${buffer.usage}:${size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(buffer);
+  }
+
+  /** Destroys the buffers kept for reuse (those handed out stay valid). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.allocatedBytes -= this.sizes.get(b) ?? 0;
+        b.destroy();
+      }
+    }
+    this.free.clear();
+  }
+}

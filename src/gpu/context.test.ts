@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeGpu, type NodeGpu } from './node';
+import { GpuValidationError } from './errors';
+import { BufferPool } from './bufferPool';
+import { specialise } from './specialise';
+
+let gpu: NodeGpu;
+beforeAll(async () => {
+  gpu = await nodeGpu();
+});
+afterAll(() => gpu?.ctx.destroy());
+
+const ADD_ONE = /* wgsl */ `
+@group(0) @binding(0) var<uniform> p: vec4<u32>;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < p.x) { x[g.x] = x[g.x] + \${ADD}; }
+}`;
+
+describe('GpuContext', () => {
+  it('runs a specialised kernel and reads the result back', async () => {
+    const { ctx } = gpu;
+    const buf = ctx.buffer(4 * 100);
+    ctx.upload(buf, Float32Array.from({ length: 100 }, (_, i) => i));
+    const code = specialise(ADD_ONE, { ADD: '2.5' });
+    ctx.launch({ op: 'add', code, uniforms: new Uint32Array([100, 0, 0, 0]), bindings: [{ buffer: buf, access: 'write' }], workgroups: [2] });
+    ctx.launch({ op: 'add', code, uniforms: new Uint32Array([50, 0, 0, 0]), bindings: [{ buffer: buf, access: 'write' }], workgroups: [1] });
+    const out = await ctx.readF32(buf, 100);
+    expect(out[0]).toBe(5);
+    expect(out[49]).toBe(54);
+    expect(out[50]).toBe(52.5);
+    expect(out[99]).toBe(101.5);
+    expect(ctx.pipelines.size).toBe(1);
+    ctx.release(buf);
+  });
+
+  it('turns a bad kernel into a typed error naming the op and shapes', async () => {
+    const { ctx } = gpu;
+    const buf = ctx.buffer(16);
+    ctx.launch({
+      op: 'broken',
+      shapes: { x: [4] },
+      code: 'this is not wgsl',
+      bindings: [{ buffer: buf, access: 'write' }],
+      workgroups: [1],
+    });
+    const err = await ctx.flush().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuValidationError);
+    expect((err as Error).message).toContain('"broken"');
+    expect((err as Error).message).toContain('x=[4]');
+    ctx.release(buf);
+  });
+
+  it('measures kernels with timestamp queries when the feature exists', async () => {
+    const { ctx, device } = gpu;
+    if (!device.features.has('timestamp-query')) return;
+    expect(ctx.enableProfiling()).toBe(true);
+    const buf = ctx.buffer(4 * 64);
+    const code = specialise(ADD_ONE, { ADD: '1.0' });
+    ctx.launch({ op: 'timed', code, uniforms: new Uint32Array([64, 0, 0, 0]), bindings: [{ buffer: buf, access: 'write' }], workgroups: [1] });
+    await ctx.flush();
+    const row = ctx.profiler!.report().find((r) => r.op === 'timed');
+    expect(row?.count).toBe(1);
+    ctx.release(buf);
+  });
+});
+
+describe('BufferPool', () => {
+  it('rounds sizes into buckets that waste at most an eighth', () => {
+    for (const n of [1, 100, 4097, 10_000, 1_000_003]) {
+      const b = BufferPool.bucket(n);
+      expect(b).toBeGreaterThanOrEqual(n);
+      if (n > 4096) expect(b / n).toBeLessThanOrEqual(1.125 + 1e-9);
+    }
+  });
+
+  it('hands a released buffer back out instead of allocating', () => {
+    const { ctx } = gpu;
+    const a = ctx.buffer(1000);
+    ctx.release(a);
+    const b = ctx.buffer(990);
+    expect(b).toBe(a);
+    ctx.release(b);
+  });
+});
+
+describe('specialise', () => {
+  it('keeps #if branches by value and rejects unknown placeholders', () => {
+    const src = 'a\n#if ${X}\nb ${N}\n#else\nc\n#endif\nd';
+    expect(specialise(src, { X: true, N: 3 }).replace(/\s+/g, ' ').trim()).toBe('a b 3 d');
+    expect(specialise(src, { X: false, N: 3 }).replace(/\s+/g, ' ').trim()).toBe('a c d');
+    expect(() => specialise('${Y}', {})).toThrow(/Y/);
+  });
+});

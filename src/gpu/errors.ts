@@ -1,0 +1,60 @@
+/** Errors that reach a person: each says what went wrong, where, and what to do. */
+
+export class WebGpuUnavailableError extends Error {
+  override name = 'WebGpuUnavailableError';
+  constructor(
+    message: string,
+    /** Why: 'missing' (no navigator.gpu), 'no-adapter', 'limits' (adapter too small), 'device' (requestDevice failed). */
+    readonly reason: 'missing' | 'no-adapter' | 'limits' | 'device',
+  ) {
+    super(message);
+  }
+}
+
+/** Shapes of the operands an op was run on, for messages such as "matmul [197,768]x[768,3072]". */
+export type OpShapes = Record<string, readonly number[] | number>;
+
+export function describeShapes(shapes: OpShapes | undefined): string {
+  if (!shapes) return '';
+  const parts = Object.entries(shapes).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
+  return parts.length ? ` (${parts.join(' ')})` : '';
+}
+
+export class GpuOpError extends Error {
+  constructor(
+    message: string,
+    readonly op: string,
+    readonly shapes: OpShapes | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export class GpuValidationError extends GpuOpError {
+  override name = 'GpuValidationError';
+  constructor(op: string, shapes: OpShapes | undefined, detail: string) {
+    super(`WebGPU rejected the kernel "${op}"${describeShapes(shapes)}: ${detail}`, op, shapes);
+  }
+}
+
+export class GpuOutOfMemoryError extends GpuOpError {
+  override name = 'GpuOutOfMemoryError';
+  constructor(op: string, shapes: OpShapes | undefined, detail: string) {
+    super(
+      `The GPU ran out of memory in "${op}"${describeShapes(shapes)}: ${detail}. ` +
+        'Use a smaller batch size, fewer target modules or a smaller model, or close other GPU-heavy tabs.',
+      op,
+      shapes,
+    );
+  }
+}
+
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+  constructor(readonly reason: string, detail: string) {
+    super(
+      `The GPU device was lost (${reason}): ${detail || 'no detail given'}. ` +
+        'Finished runs are kept; reload the page to get a new device.',
+    );
+  }
+}

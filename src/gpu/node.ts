@@ -1,0 +1,33 @@
+/**
+ * WebGPU under Node through the `webgpu` package (Dawn), for tests, benchmarks and the CLI.
+ * Never imported by the page. On machines without a GPU, point VK_ICD_FILENAMES at SwiftShader.
+ */
+import { existsSync } from 'node:fs';
+import { acquireGpu, type AcquiredGpu } from './device';
+import { GpuContext } from './context';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+// Dawn crashes inside SwiftShader's threads if the object returned by create() is collected
+// while its devices live, so every one made here stays referenced for the life of the process.
+const keepAlive: unknown[] = [];
+
+export interface NodeGpu extends AcquiredGpu {
+  ctx: GpuContext;
+}
+
+export async function nodeGpu(): Promise<NodeGpu> {
+  // Only use SwiftShader when no driver was chosen and the machine has it (CI, dev boxes).
+  if (!process.env.VK_ICD_FILENAMES && !process.env.RANKSCOPE_REAL_GPU && existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+  const webgpu = (await import('webgpu')) as unknown as {
+    create: (flags: string[]) => GPU;
+    globals: Record<string, unknown>;
+  };
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]);
+  keepAlive.push(gpu);
+  const acquired = await acquireGpu(gpu);
+  return { ...acquired, ctx: new GpuContext(acquired.device) };
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+import type { Plugin } from 'vite';
+import react from '@vitejs/plugin-react';
+
+/** Imports `*.wgsl` as a string, so kernels live in real .wgsl files and are specialised at run time. */
+function wgslText(): Plugin {
+  return {
+    name: 'rankscope-wgsl-text',
+    transform(code, id) {
+      if (!id.endsWith('.wgsl')) return null;
+      return { code: `export default ${JSON.stringify(code)};`, map: null };
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [react(), wgslText()],
+  worker: { format: 'es', plugins: () => [wgslText()] },
+  test: {
+    include: ['src/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts'],
+    environment: 'node',
+    // Dawn + SwiftShader already spreads each kernel over every core; parallel test files only thrash.
+    fileParallelism: false,
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
