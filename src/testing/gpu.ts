@@ -1,0 +1,35 @@
+/**
+ * Shared setup for GPU tests: one Dawn device per test file (SwiftShader on machines without a
+ * GPU), with each launch submitted alone so a failing kernel is named exactly.
+ */
+import { afterAll, beforeAll } from 'vitest';
+import { nodeGpu, type NodeGpu } from '../gpu/node';
+import { randomArray } from '../engine/random';
+
+export function useGpu(): () => NodeGpu {
+  let gpu: NodeGpu | undefined;
+  beforeAll(async () => {
+    gpu = await nodeGpu();
+    gpu.ctx.checkEachLaunch = true;
+  });
+  afterAll(() => gpu?.ctx.destroy());
+  return () => {
+    if (!gpu) throw new Error('GPU not ready: call useGpu() at the top of the test file');
+    return gpu;
+  };
+}
+
+/** Seeded test data, uniform on [-1, 1) unless told otherwise. */
+export function testData(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+  return randomArray(n, seed, 0xdada, { kind: 'uniform', lo, hi });
+}
+
+/**
+ * Tolerance for an f32 dot product of length k against a float64 reference, as a fraction of
+ * the output's largest magnitude. Rounding in an f32 sum of k terms is bounded by about k·2⁻²⁴
+ * times the sum of |terms|, which for our O(1) random inputs is at most √k times the typical
+ * output; 4·k·2⁻²⁴ + 1e-6 covers that with margin while any indexing bug gives errors near 1.
+ */
+export function f32Tolerance(k: number): number {
+  return 4 * Math.max(1, k) * 2 ** -24 + 1e-6;
+}
