@@ -24,6 +24,11 @@ export function randUnit(seed: number, stream: number, i: number): number {
   return (randU32(seed, stream, i) >>> 8) / 16777216;
 }
 
+/**
+ * Uniform values are reproduced on any GPU to within an f32 rounding of the CPU mirror; normal
+ * values only to WGSL's looser cos/log accuracy (about 1e-3), so bases that other code must
+ * rebuild exactly (exports, NOLA's format) should be uniform.
+ */
 export type Distribution =
   | { kind: 'uniform'; lo: number; hi: number }
   | { kind: 'normal'; std: number };
