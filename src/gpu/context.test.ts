@@ -92,3 +92,29 @@ describe('specialise', () => {
     expect(() => specialise('${Y}', {})).toThrow(/Y/);
   });
 });
+
+describe('GpuContext ordering', () => {
+  it('an upload into a recycled buffer does not overtake launches recorded before it', async () => {
+    const { ctx } = gpu;
+    const a = ctx.buffer(4 * 64);
+    const b = ctx.buffer(4 * 64);
+    ctx.upload(a, new Float32Array(64).fill(1));
+    await ctx.flush();
+    const copyOut = `
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { dst[g.x] = src[g.x]; }`;
+    // Recorded, not yet submitted: reads a.
+    ctx.launch({ op: 'copy', code: copyOut, bindings: [{ buffer: a, access: 'read' }, { buffer: b, access: 'write' }], workgroups: [1] });
+    // a is recycled and overwritten; the copy above must still see the ones.
+    ctx.release(a);
+    const a2 = ctx.buffer(4 * 64);
+    expect(a2).toBe(a);
+    ctx.upload(a2, new Float32Array(64).fill(7));
+    const out = await ctx.readF32(b, 64);
+    expect(out[0]).toBe(1);
+    expect(out[63]).toBe(1);
+    ctx.release(a2);
+    ctx.release(b);
+  });
+});

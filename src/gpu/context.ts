@@ -77,6 +77,9 @@ export class GpuContext {
   }
 
   upload(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+    // writeBuffer lands on the queue at once, ahead of launches still waiting in the encoder; a
+    // pooled buffer may be read by one of those, so they must be submitted first.
+    this.submit();
     this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
   }
 
