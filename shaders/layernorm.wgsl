@@ -1,0 +1,141 @@
+// Layer normalisation over the last dimension, y = (x − μ)·rstd·w + b with rstd = 1/√(σ² + eps),
+// and its backward. Three kernels, chosen by flag:
+//   FORWARD          one 64-wide workgroup per row: μ, then σ² from the centred values (two
+//                    passes, so eps = 1e-12 and large means lose nothing to cancellation);
+//                    saves μ and rstd per row for the backward.
+//   BACKWARD_INPUT   one workgroup per row: with g = dy·w and x̂ = (x − μ)·rstd,
+//                    dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), optionally added to dx (residual).
+//   BACKWARD_PARAMS  column sums over a chunk of rows, as in reduce.wgsl: dw = Σ dy·x̂, db = Σ dy,
+//                    written to (chunk, cols) partials or, with one chunk, into dw / db directly
+//                    (Out = Σ + β·Out).
+
+#if ${FORWARD}
+struct Params { rows: u32, cols: u32, pad0: u32, pad1: u32, eps: f32, pad2: f32, pad3: f32, pad4: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read> Bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Mean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Rstd: array<f32>;
+#elif ${BACKWARD_INPUT}
+struct Params { rows: u32, cols: u32, accumulate: u32, pad0: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read> Mean: array<f32>;
+@group(0) @binding(4) var<storage, read> Rstd: array<f32>;
+@group(0) @binding(5) var<storage, read> DY: array<f32>;
+@group(0) @binding(6) var<storage, read_write> DX: array<f32>;
+#else
+struct Params { rows: u32, cols: u32, rowsPerChunk: u32, want: u32, beta: f32, pad0: f32, pad1: f32, pad2: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read> Mean: array<f32>;
+@group(0) @binding(4) var<storage, read> Rstd: array<f32>;
+@group(0) @binding(5) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(6) var<storage, read_write> DB: array<f32>;
+#endif
+
+#if ${BACKWARD_PARAMS}
+var<workgroup> partW: array<f32, 256>;
+var<workgroup> partB: array<f32, 256>;
+
+@compute @workgroup_size(64, 4, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let col = wg.x * 64u + lid.x;
+  let chunk = wg.y;
+  let r0 = chunk * P.rowsPerChunk;
+  let r1 = min(P.rows, r0 + P.rowsPerChunk);
+  var sw = 0.0;
+  var sb = 0.0;
+  if (col < P.cols) {
+    for (var r = r0 + lid.y; r < r1; r = r + 4u) {
+      let i = r * P.cols + col;
+      let dy = DY[i];
+      sw = sw + dy * (X[i] - Mean[r]) * Rstd[r];
+      sb = sb + dy;
+    }
+  }
+  let slot = lid.y * 64u + lid.x;
+  partW[slot] = sw;
+  partB[slot] = sb;
+  workgroupBarrier();
+  if (lid.y == 0u && col < P.cols) {
+    let o = chunk * P.cols + col;
+    if ((P.want & 1u) != 0u) {
+      var v = (partW[lid.x] + partW[64u + lid.x]) + (partW[128u + lid.x] + partW[192u + lid.x]);
+      if (P.beta != 0.0) { v = v + P.beta * DW[o]; }
+      DW[o] = v;
+    }
+    if ((P.want & 2u) != 0u) {
+      var v = (partB[lid.x] + partB[64u + lid.x]) + (partB[128u + lid.x] + partB[192u + lid.x]);
+      if (P.beta != 0.0) { v = v + P.beta * DB[o]; }
+      DB[o] = v;
+    }
+  }
+}
+#else
+var<workgroup> red: array<vec2<f32>, 64>;
+
+// Sums a pair over the 64 invocations of the workgroup; every invocation gets the result.
+fn workgroup_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let row = wg.y * nw.x + wg.x;
+  if (row >= P.rows) { return; }
+  let lid = lid3.x;
+  let n = P.cols;
+  let base = row * n;
+  let inv_n = 1.0 / f32(n);
+#if ${FORWARD}
+  var s = 0.0;
+  for (var j = lid; j < n; j = j + 64u) { s = s + X[base + j]; }
+  let mean = workgroup_sum(vec2<f32>(s, 0.0), lid).x * inv_n;
+  var q = 0.0;
+  for (var j = lid; j < n; j = j + 64u) {
+    let d = X[base + j] - mean;
+    q = q + d * d;
+  }
+  let variance = workgroup_sum(vec2<f32>(q, 0.0), lid).x * inv_n;
+  let rstd = 1.0 / sqrt(variance + P.eps);
+  for (var j = lid; j < n; j = j + 64u) {
+    Y[base + j] = (X[base + j] - mean) * rstd * W[j] + Bias[j];
+  }
+  if (lid == 0u) {
+    Mean[row] = mean;
+    Rstd[row] = rstd;
+  }
+#else
+  let mean = Mean[row];
+  let rstd = Rstd[row];
+  var acc = vec2<f32>(0.0);
+  for (var j = lid; j < n; j = j + 64u) {
+    let g = DY[base + j] * W[j];
+    let xhat = (X[base + j] - mean) * rstd;
+    acc = acc + vec2<f32>(g, g * xhat);
+  }
+  let c = workgroup_sum(acc, lid) * inv_n;
+  for (var j = lid; j < n; j = j + 64u) {
+    let g = DY[base + j] * W[j];
+    let xhat = (X[base + j] - mean) * rstd;
+    var dx = rstd * (g - c.x - xhat * c.y);
+    if (P.accumulate != 0u) { dx = dx + DX[base + j]; }
+    DX[base + j] = dx;
+  }
+#endif
+}
+#endif
