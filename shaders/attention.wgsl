@@ -1,0 +1,98 @@
+// The non-GEMM parts of multi-head self-attention; the products themselves run on matmul.wgsl.
+//
+// PERMUTE (SOFTMAX false): moves heads between the layout linear layers produce, (B, T, H, d)
+// (head h is the contiguous chunk h·d … h·d + d − 1 of the hidden dimension, as in HF ViT and
+// CLIP), and the layout batched GEMMs want, (B, H, T, d). P.merge = 0 splits heads out
+// ((B,T,H,d) → (B,H,T,d)); P.merge = 1 merges them back. Dst is indexed linearly (coalesced writes).
+//
+// SOFTMAX: one 64-wide workgroup per row of a (rows, cols) matrix, in place on A.
+//   P.backward = 0: A ← softmax(A) (max-subtracted).
+//   P.backward = 1: A holds dP and becomes dS = Pm ⊙ (dP − Σ_j dP·Pm), Pm the saved softmax.
+
+#if ${SOFTMAX}
+struct Params { rows: u32, cols: u32, backward: u32, pad0: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> A: array<f32>;
+@group(0) @binding(2) var<storage, read> Pm: array<f32>;
+
+var<workgroup> red: array<f32, 64>;
+
+fn workgroup_max(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn workgroup_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let row = wg.y * nw.x + wg.x;
+  if (row >= P.rows) { return; }
+  let lid = lid3.x;
+  let n = P.cols;
+  let base = row * n;
+  if (P.backward == 0u) {
+    var m = -3.4028234663852886e38;
+    for (var j = lid; j < n; j = j + 64u) { m = max(m, A[base + j]); }
+    m = workgroup_max(m, lid);
+    var s = 0.0;
+    for (var j = lid; j < n; j = j + 64u) { s = s + exp(A[base + j] - m); }
+    let inv = 1.0 / workgroup_sum(s, lid);
+    for (var j = lid; j < n; j = j + 64u) { A[base + j] = exp(A[base + j] - m) * inv; }
+  } else {
+    var s = 0.0;
+    for (var j = lid; j < n; j = j + 64u) { s = s + A[base + j] * Pm[base + j]; }
+    let c = workgroup_sum(s, lid);
+    for (var j = lid; j < n; j = j + 64u) { A[base + j] = Pm[base + j] * (A[base + j] - c); }
+  }
+}
+#else
+struct Params { B: u32, T: u32, H: u32, d: u32, n: u32, merge: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> Src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Dst: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+  if (i >= P.n) { return; }
+  let e = i % P.d;
+  let r = i / P.d;
+  var src: u32;
+  if (P.merge == 0u) {
+    // Dst (B, H, T, d): r = (b·H + h)·T + t; Src (B, T, H, d).
+    let t = r % P.T;
+    let bh = r / P.T;
+    let h = bh % P.H;
+    let b = bh / P.H;
+    src = ((b * P.T + t) * P.H + h) * P.d + e;
+  } else {
+    // Dst (B, T, H, d): r = (b·T + t)·H + h; Src (B, H, T, d).
+    let h = r % P.H;
+    let bt = r / P.H;
+    let t = bt % P.T;
+    let b = bt / P.T;
+    src = ((b * P.H + h) * P.T + t) * P.d + e;
+  }
+  Dst[i] = Src[src];
+}
+#endif

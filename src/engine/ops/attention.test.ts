@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { useGpu, testData, f32Tolerance } from '../../testing/gpu';
+import { cotangent, dot64, f32Round, numericGradient, relErr } from '../../testing/gradcheck';
+import { Tensor } from '../tensor';
+import { maxRelError } from '../reference/linalg';
+import { attention64, attentionBackward64, type AttentionDims } from '../reference/attention';
+import { attention, attentionBackward, mergeHeads, softmaxRowsInPlace, splitHeads } from './attention';
+
+const gpu = useGpu();
+
+function upload(shape: number[], data: ArrayLike<number>): Tensor {
+  return Tensor.from(gpu().ctx, shape, Float32Array.from(data));
+}
+
+function qkv(dm: AttentionDims, seed: number) {
+  const n = dm.batch * dm.tokens * dm.heads * dm.headDim;
+  // ±2 so that scores spread over a few units and the softmax is far from uniform.
+  return {
+    q: f32Round(testData(n, seed, -2, 2)),
+    k: f32Round(testData(n, seed + 1, -2, 2)),
+    v: f32Round(testData(n, seed + 2)),
+    dOut: f32Round(testData(n, seed + 3)),
+  };
+}
+
+describe('attention float64 reference', () => {
+  it('backward matches central finite differences for q, k and v', () => {
+    const dm = { batch: 2, tokens: 3, heads: 2, headDim: 2 };
+    const { q, k, v } = qkv(dm, 5);
+    const cot = cotangent(q.length, 6);
+    const g = attentionBackward64(cot, q, k, v, dm);
+    const loss = (qq: Float64Array, kk: Float64Array, vv: Float64Array) => dot64(attention64(qq, kk, vv, dm).out, cot);
+    expect(relErr(g.dq, numericGradient((x) => loss(x, k, v), q))).toBeLessThan(1e-7);
+    expect(relErr(g.dk, numericGradient((x) => loss(q, x, v), k))).toBeLessThan(1e-7);
+    expect(relErr(g.dv, numericGradient((x) => loss(q, k, x), v))).toBeLessThan(1e-7);
+  });
+
+  it('is softmax(q·kᵀ/√d)·v on one head written out by hand', () => {
+    // T = 2, d = 1: scores q_i·k_j/1, so p_i = softmax(q_i·[k_0, k_1]).
+    const r = attention64([1, 2], [0.5, -1], [3, 7], { batch: 1, tokens: 2, heads: 1, headDim: 1 });
+    const p0 = 1 / (1 + Math.exp(-1 - 0.5));
+    const p1 = 1 / (1 + Math.exp(-2 - 1));
+    expect(r.out[0]).toBeCloseTo(p0 * 3 + (1 - p0) * 7, 12);
+    expect(r.out[1]).toBeCloseTo(p1 * 3 + (1 - p1) * 7, 12);
+  });
+});
+
+describe('attention on the GPU against float64', () => {
+  it('splitHeads / mergeHeads move every value to the right place and back', async () => {
+    const [B, T, H, d] = [2, 7, 3, 4];
+    const x64 = Float64Array.from({ length: B * T * H * d }, (_, i) => i);
+    const x = upload([B, T, H * d], x64);
+    const s = splitHeads(x, H);
+    expect(s.shape).toEqual([B * H, T, d]);
+    const got = await s.read();
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let t = 0; t < T; t++)
+          for (let e = 0; e < d; e++) expect(got[((b * H + h) * T + t) * d + e]).toBe(((b * T + t) * H + h) * d + e);
+    const m = mergeHeads(s, B);
+    expect(Array.from(await m.read())).toEqual(Array.from(x64));
+    expect(() => splitHeads(x, 5)).toThrow(/12 is not divisible into 5 heads/);
+    for (const t of [x, s, m]) t.release();
+  });
+
+  it('row softmax is stable for large logits', async () => {
+    const x = upload([2, 3], [1000, 1001, 1002, -5, -5, -5]);
+    softmaxRowsInPlace(x);
+    const z = 1 + Math.exp(1) + Math.exp(2);
+    expect(maxRelError(await x.read(), [1 / z, Math.E / z, Math.exp(2) / z, 1 / 3, 1 / 3, 1 / 3])).toBeLessThan(1e-6);
+    x.release();
+  });
+
+  const cases: AttentionDims[] = [
+    { batch: 2, tokens: 7, heads: 3, headDim: 4 },
+    // ViT-B/16 sequence length at 224²: 196 patches + CLS, not a multiple of any tile.
+    { batch: 1, tokens: 197, heads: 4, headDim: 16 },
+  ];
+  for (const dm of cases) {
+    it(`B=${dm.batch} T=${dm.tokens} H=${dm.heads} d=${dm.headDim}: forward and dq, dk, dv`, async () => {
+      const { batch: B, tokens: T, heads: H, headDim: d } = dm;
+      const data = qkv(dm, T + H);
+      const ref = attention64(data.q, data.k, data.v, dm);
+      const refG = attentionBackward64(data.dOut, data.q, data.k, data.v, dm);
+      const shape = [B, T, H * d];
+      const [q, k, v, dOut] = [data.q, data.k, data.v, data.dOut].map((a) => upload(shape, a));
+      const { out, saved } = attention(q, k, v, H);
+      // Scores are d-term f32 dot products of size up to 4·d·scale; their absolute error moves
+      // each probability by the same relative amount, and the output sums T products: so
+      // f32Tolerance(d)·max|score| + f32Tolerance(T), with max|score| ≤ 4√d here.
+      const tol = f32Tolerance(d) * 4 * Math.sqrt(d) + f32Tolerance(T);
+      expect(maxRelError(await out.read(), ref.out)).toBeLessThan(tol);
+      expect(maxRelError(await saved!.probs.read(), ref.probs)).toBeLessThan(tol);
+      const g = attentionBackward(dOut, saved!);
+      // One more T-term (dP, dv, dq, dk) or d-term product on top of the forward's error.
+      const gTol = 2 * tol + f32Tolerance(T);
+      expect(maxRelError(await g.dq.read(), refG.dq)).toBeLessThan(gTol);
+      expect(maxRelError(await g.dk.read(), refG.dk)).toBeLessThan(gTol);
+      expect(maxRelError(await g.dv.read(), refG.dv)).toBeLessThan(gTol);
+      for (const t of [q, k, v, dOut, out, g.dq, g.dk, g.dv]) t.release();
+    });
+  }
+
+  it('without saving (evaluation) gives the same output and frees the temporaries', async () => {
+    const { ctx } = gpu();
+    const dm = { batch: 2, tokens: 7, heads: 3, headDim: 4 };
+    const data = qkv(dm, 77);
+    const shape = [2, 7, 12];
+    const [q, k, v] = [data.q, data.k, data.v].map((a) => upload(shape, a));
+    const before = ctx.pool.inUseBytes;
+    const { out, saved } = attention(q, k, v, 3, { save: false });
+    expect(saved).toBeUndefined();
+    // Only the output is still held.
+    expect(ctx.pool.inUseBytes - before).toBeLessThanOrEqual(1024);
+    expect(maxRelError(await out.read(), attention64(data.q, data.k, data.v, dm).out)).toBeLessThan(1e-5);
+    for (const t of [q, k, v, out]) t.release();
+  });
+});
