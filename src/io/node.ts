@@ -1,0 +1,35 @@
+/**
+ * The io layer's Node-only half: folders on disk, the filesystem download cache, and PNG/JPEG
+ * decoding in JavaScript. Never imported by page code (it pulls in node:fs).
+ */
+import { NodeFsBlobCache } from './cache/nodeBlobCache';
+import { loadCheckpoint, type Checkpoint, type LoadCheckpointOptions } from './checkpoint';
+import { decodeImageNode } from './datasets/decodeNode';
+import { loadImageDataset, type LoadImageDatasetOptions } from './datasets/load';
+import type { ImageDataset } from './datasets/types';
+import { HubSource, type HubOptions } from './sources/hub';
+import { NodeFolderSource } from './sources/nodeFolder';
+import { existsSync, statSync } from 'node:fs';
+import type { FileSource } from './source';
+
+export { NodeFsBlobCache, defaultHubCacheDir } from './cache/nodeBlobCache';
+export { NodeFolderSource } from './sources/nodeFolder';
+export { decodeImageNode } from './datasets/decodeNode';
+
+/**
+ * A folder path if one exists there, otherwise a Hub model id (downloads cached in
+ * ~/.cache/rankscope/hub unless options.cache says otherwise): what the CLI's --model takes.
+ */
+export function modelSourceFor(modelArg: string, hub: HubOptions = {}): FileSource {
+  if (existsSync(modelArg) && statSync(modelArg).isDirectory()) return new NodeFolderSource(modelArg);
+  return new HubSource(modelArg, { ...hub, cache: hub.cache === undefined ? new NodeFsBlobCache() : hub.cache });
+}
+
+export function loadCheckpointFrom(modelArg: string, options: LoadCheckpointOptions & { hub?: HubOptions } = {}): Promise<Checkpoint> {
+  return loadCheckpoint(modelSourceFor(modelArg, options.hub), options);
+}
+
+/** IDX files or class folders at `dir`, decoded with the Node decoders. */
+export function loadDatasetFolder(dir: string, options: Omit<LoadImageDatasetOptions, 'decode'> = {}): Promise<ImageDataset> {
+  return loadImageDataset(new NodeFolderSource(dir), { ...options, decode: decodeImageNode });
+}
