@@ -51,6 +51,9 @@ const VIT_ARCHS = ['ViTModel', 'ViTForImageClassification'];
 const DEIT_ARCHS = ['DeiTModel', 'DeiTForImageClassification', 'DeiTForImageClassificationWithTeacher'];
 const CLIP_ARCHS = ['CLIPModel', 'CLIPVisionModel', 'CLIPVisionModelWithProjection', 'CLIPForImageClassification'];
 
+/** CLIPVisionConfig's defaults (openai/clip-vit-base-patch32), for values a saved diff leaves out. */
+const CLIP_VISION_DEFAULTS = { hidden_size: 768, num_attention_heads: 12, num_hidden_layers: 12, intermediate_size: 3072 } as const;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -92,9 +95,13 @@ export function parseConfig(rawConfig: unknown, file = 'config.json', tensorName
     );
   }
   // A full CLIPModel nests the tower's settings in vision_config.
-  const o = family === 'clip' && root.vision_config && typeof root.vision_config === 'object' ? (root.vision_config as Record<string, unknown>) : root;
-  const hidden = num(o, 'hidden_size', file);
-  const heads = num(o, 'num_attention_heads', file);
+  const nested = family === 'clip' && !!root.vision_config && typeof root.vision_config === 'object';
+  const o = nested ? (root.vision_config as Record<string, unknown>) : root;
+  // transformers saves a nested sub-config as a diff against its class defaults, so a CLIPModel's
+  // vision_config may omit any value equal to CLIPVisionConfig's default (e.g. hidden_size 768).
+  const dflt = (key: keyof typeof CLIP_VISION_DEFAULTS) => (nested ? CLIP_VISION_DEFAULTS[key] : undefined);
+  const hidden = num(o, 'hidden_size', file, dflt('hidden_size'));
+  const heads = num(o, 'num_attention_heads', file, dflt('num_attention_heads'));
   if (hidden % heads !== 0) throw new ConfigError(`${file}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}.`);
   const act = String(o.hidden_act ?? (family === 'clip' ? 'quick_gelu' : 'gelu'));
   if (act !== 'gelu' && act !== 'quick_gelu') {
@@ -103,11 +110,11 @@ export function parseConfig(rawConfig: unknown, file = 'config.json', tensorName
   const has = (n: string) => names?.has(n) ?? false;
   let prefix: string;
   if (family === 'clip') prefix = 'vision_model.';
-  else if (family === 'deit') prefix = names && !has('deit.embeddings.cls_token') && has('embeddings.cls_token') ? '' : 'deit.';
+  else if (family === 'deit') prefix = names ? (!has('deit.embeddings.cls_token') && has('embeddings.cls_token') ? '' : 'deit.') : architecture === 'DeiTModel' ? '' : 'deit.';
   else prefix = names ? (has('vit.embeddings.cls_token') ? 'vit.' : has('embeddings.cls_token') ? '' : 'vit.') : architecture === 'ViTModel' ? '' : 'vit.';
   const hasHead = names ? has('classifier.weight') : architecture.endsWith('ForImageClassification');
   const projectionDim =
-    family === 'clip' && (names ? has('visual_projection.weight') : architecture !== 'CLIPVisionModel')
+    family === 'clip' && (names ? has('visual_projection.weight') : architecture !== 'CLIPVisionModel' && architecture !== 'CLIPForImageClassification')
       ? num(root, 'projection_dim', file, (root.vision_config as Record<string, unknown> | undefined)?.projection_dim as number | undefined ?? 512)
       : undefined;
   return {
@@ -115,18 +122,20 @@ export function parseConfig(rawConfig: unknown, file = 'config.json', tensorName
     architecture: architecture || (family === 'clip' ? 'CLIPVisionModel' : 'ViTModel'),
     prefix,
     hidden,
-    layers: num(o, 'num_hidden_layers', file),
+    layers: num(o, 'num_hidden_layers', file, dflt('num_hidden_layers')),
     heads,
-    intermediate: num(o, 'intermediate_size', file),
+    intermediate: num(o, 'intermediate_size', file, dflt('intermediate_size')),
     imageSize: num(o, 'image_size', file, 224),
-    patchSize: num(o, 'patch_size', file, 16),
+    patchSize: num(o, 'patch_size', file, family === 'clip' ? 32 : 16),
     channels: num(o, 'num_channels', file, 3),
     eps: num(o, 'layer_norm_eps', file, family === 'clip' ? 1e-5 : 1e-12),
     act,
     qkvBias: family === 'clip' ? true : o.qkv_bias !== false,
     patchBias: family !== 'clip',
     preLayernorm: family === 'clip',
-    distillationToken: family === 'deit' && (names ? has(`${prefix}embeddings.distillation_token`) : architecture === 'DeiTForImageClassificationWithTeacher'),
+    // HF's DeiTEmbeddings always holds a distillation token (position embeddings cover patches + 2);
+    // DeiT checkpoints without one are published in ViT's layout (model_type "vit").
+    distillationToken: family === 'deit' && (names ? has(`${prefix}embeddings.distillation_token`) : true),
     pooling: family === 'clip' ? 'mean_patches' : 'cls',
     projectionDim,
     labels: labelsOf(root),
