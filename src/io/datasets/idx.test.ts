@@ -28,7 +28,7 @@ describe('IDX reader', () => {
     expect(classCounts(ds)).toEqual(new Array(10).fill(1000));
     // Images are views into one buffer, and they are real pictures, not blank.
     expect(ds.images[1].data.buffer).toBe(ds.images[0].data.buffer);
-    const mean = ds.images[0].data.reduce((a, b) => a + b, 0) / 784;
+    const mean = Array.from(ds.images[0].data).reduce((a, b) => a + b, 0) / 784;
     expect(mean).toBeGreaterThan(10);
     expect(mean).toBeLessThan(200);
     expect(ds.source).toBe(`folder ${FASHION} (test)`);
@@ -40,7 +40,7 @@ describe('IDX reader', () => {
     const labels = idxBytes(0x08, [3], [2, 0, 2]);
     expect(parseIdx(gzipSync(images))).toEqual(parseIdx(images));
     const src = new DroppedFilesSource([
-      { file: new Blob([gzipSync(images)]), path: 'digits/train-images-idx3-ubyte.gz' },
+      { file: new Blob([new Uint8Array(gzipSync(images))]), path: 'digits/train-images-idx3-ubyte.gz' },
       { file: new Blob([labels]), path: 'digits/train-labels-idx1-ubyte' },
       { file: new Blob(['hi']), path: 'digits/README' },
     ]);
