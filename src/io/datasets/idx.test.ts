@@ -9,7 +9,7 @@ import { classCounts } from './types';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
-function idxBytes(type: number, dims: number[], values: number[]): Uint8Array {
+function idxBytes(type: number, dims: number[], values: number[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(4 + 4 * dims.length + values.length);
   const view = new DataView(out.buffer);
   out.set([0, 0, type, dims.length]);
