@@ -105,6 +105,9 @@ describe('Hub source against a local server with the Hub URL layout', () => {
     const cache = await freshCache();
     const first = await loadCheckpoint(new HubSource('tiny/vit-sharded', { endpoint: own.endpoint, cache }));
     const requests = own.log.length;
+    // Cached: loading again asks the server nothing, not even for a listing.
+    await loadCheckpoint(new HubSource('tiny/vit-sharded', { endpoint: own.endpoint, cache }));
+    expect(own.log.length).toBe(requests);
     await own.close();
     const hub = new HubSource('tiny/vit-sharded', { endpoint: own.endpoint, cache });
     const second = await loadCheckpoint(hub);

@@ -210,21 +210,27 @@ export class HubSource implements FileSource {
     throw this.httpError(res, rel, url);
   }
 
+  private async cachedNames(): Promise<string[]> {
+    if (!this.cache) return [];
+    const prefix = hubCachePrefix(this.repoId, this.revision);
+    return (await this.cache.list(prefix)).map((c) => c.key.slice(prefix.length));
+  }
+
   /**
-   * The repo's files from the model-info API. Offline, the files of this model already in the
-   * cache; where the endpoint has no such API (a plain mirror), null, and callers probe with `exists`.
+   * The repo's files from the model-info API; where the endpoint has no such API (a plain
+   * mirror), null, and callers probe with `exists`. When a whole model is already cached
+   * (config.json and its weights entry), the cached names, without network; offline, whatever
+   * of the model is cached.
    */
   async list(options: { signal?: AbortSignal } = {}): Promise<string[] | null> {
+    const cached = await this.cachedNames();
+    if (cached.includes('config.json') && (cached.includes('model.safetensors') || cached.includes('model.safetensors.index.json'))) return cached;
     const url = hubModelInfoUrl(this.repoId, { endpoint: this.endpoint, revision: this.revision });
     let res: Response;
     try {
       res = await this.request(url, 'model info', 'GET', options.signal);
     } catch (e) {
-      if (e instanceof IoError && e.code === 'network' && this.cache) {
-        const prefix = hubCachePrefix(this.repoId, this.revision);
-        const cached = (await this.cache.list(prefix)).map((c) => c.key.slice(prefix.length));
-        if (cached.length > 0) return cached;
-      }
+      if (e instanceof IoError && e.code === 'network' && cached.length > 0) return cached;
       throw e;
     }
     if (res.status === 401 || res.status === 403) throw this.httpError(res, 'model info', url);
