@@ -31,21 +31,26 @@ export function grid1D(n: number, perGroup = 256): [number, number] {
   return [x, Math.ceil(groups / x)];
 }
 
-const placeholders = new WeakMap<GpuContext, GPUBuffer>();
+const placeholders = new WeakMap<GpuContext, Map<string, GPUBuffer>>();
 
 /**
- * A 16-byte zeroed storage buffer bound where a kernel's mode reads nothing from a slot (WebGPU
- * needs every slot of the layout bound). It lives as long as the context and is never written.
+ * A 16-byte zeroed storage buffer bound where a kernel's mode uses nothing from a slot (WebGPU
+ * needs every slot of the layout bound). Kernels never touch it in that mode. A buffer may not be
+ * bound writable and read-only in one dispatch, so read slots and write slots get different
+ * placeholders, and each unused write slot of one launch its own (`slot`).
  */
-export function placeholder(ctx: GpuContext): GPUBuffer {
-  let b = placeholders.get(ctx);
+export function placeholder(ctx: GpuContext, access: 'read' | 'write' = 'read', slot = 0): GPUBuffer {
+  let byKind = placeholders.get(ctx);
+  if (!byKind) placeholders.set(ctx, (byKind = new Map()));
+  const key = `${access}${slot}`;
+  let b = byKind.get(key);
   if (!b) {
     b = ctx.device.createBuffer({
       size: 16,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-      label: 'unused-binding',
+      label: `unused-${access}-binding`,
     });
-    placeholders.set(ctx, b);
+    byKind.set(key, b);
   }
   return b;
 }

@@ -163,13 +163,13 @@ export function layerNormBackward(
     });
   };
   if (chunks === 1) {
-    paramsLaunch(dweight?.buffer ?? placeholder(ctx), dbias?.buffer ?? placeholder(ctx), accumulate ? 1 : 0);
+    paramsLaunch(dweight?.buffer ?? placeholder(ctx, 'write', 0), dbias?.buffer ?? placeholder(ctx, 'write', 1), accumulate ? 1 : 0);
     return grads;
   }
   // Tall inputs: per-chunk partial sums, then one column-sum launch per wanted gradient.
   const partW = wantW ? ctx.buffer(chunks * cols * 4, 'layernorm-dweight-partials') : undefined;
   const partB = wantB ? ctx.buffer(chunks * cols * 4, 'layernorm-dbias-partials') : undefined;
-  paramsLaunch(partW ?? placeholder(ctx), partB ?? placeholder(ctx), 0);
+  paramsLaunch(partW ?? placeholder(ctx, 'write', 0), partB ?? placeholder(ctx, 'write', 1), 0);
   for (const [part, out] of [
     [partW, dweight],
     [partB, dbias],

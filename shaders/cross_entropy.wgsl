@@ -1,0 +1,138 @@
+// Softmax cross-entropy with optional label smoothing over logits (B, C), in one launch of one
+// 256-wide workgroup that walks the rows: per-example loss, argmax prediction, the gradient
+// dlogits, and batch statistics, so a training step needs no readback. Labels are f32 holding
+// class indices; a label outside [0, C) (HF's ignore index -100) contributes no loss, no
+// gradient and no count, and the mean is over the counted examples, as torch's
+// CrossEntropyLoss(reduction='mean', label_smoothing=ε) does.
+//
+//   loss_b   = (1 − ε)·(lse − x_y) + (ε / C)·Σ_j (lse − x_j)
+//   dlogit   = gradScale / count · (softmax(x) − ((1 − ε)·onehot(y) + ε / C))
+//   Stats    = [Σ loss, Σ correct, count, mean loss, accuracy, 0, 0, 0], added to when
+//              flags & 2 (accumulate over micro-batches / steps), mean and accuracy recomputed.
+// flags: 1 = write dlogits, 2 = accumulate stats, 4 = no labels (predictions only).
+
+struct Params { B: u32, C: u32, flags: u32, pad0: u32, smoothing: f32, gradScale: f32, pad1: f32, pad2: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> Logits: array<f32>;
+@group(0) @binding(2) var<storage, read> Labels: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DLogits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Losses: array<f32>;
+@group(0) @binding(5) var<storage, read_write> Preds: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Stats: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> red_v: array<vec2<f32>, 256>;
+var<workgroup> red_i: array<u32, 256>;
+
+// The label of row b as a class index, or -1 when it is ignored.
+fn label_of(b: u32) -> i32 {
+  if ((P.flags & 4u) != 0u) { return -1; }
+  let l = Labels[b];
+  if (l >= 0.0 && l < f32(P.C) && l == floor(l)) { return i32(l); }
+  return -1;
+}
+
+fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  red_v[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red_v[lid] = red_v[lid] + red_v[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red_v[0];
+  workgroupBarrier();
+  return r;
+}
+
+// (max, index of the first maximum) over the workgroup.
+fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
+  red_v[lid] = vec2<f32>(m, 0.0);
+  red_i[lid] = i;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      let om = red_v[lid + s].x;
+      let oi = red_i[lid + s];
+      if (om > red_v[lid].x || (om == red_v[lid].x && oi < red_i[lid])) {
+        red_v[lid] = vec2<f32>(om, 0.0);
+        red_i[lid] = oi;
+      }
+    }
+    workgroupBarrier();
+  }
+  let r = vec2<u32>(bitcast<u32>(red_v[0].x), red_i[0]);
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
+  let lid = lid3.x;
+  let C = P.C;
+  var cnt = 0.0;
+  for (var b = lid; b < P.B; b = b + WG) {
+    if (label_of(b) >= 0) { cnt = cnt + 1.0; }
+  }
+  let count = sum2(vec2<f32>(cnt, 0.0), lid).x;
+  var inv_count = 0.0;
+  if (count > 0.0) { inv_count = P.gradScale / count; }
+  let eps = P.smoothing;
+  let off = eps / f32(C);
+  var loss_sum = 0.0;
+  var correct = 0.0;
+  for (var b = 0u; b < P.B; b = b + 1u) {
+    let base = b * C;
+    var m = -3.4028234663852886e38;
+    var arg = 0xffffffffu;
+    for (var j = lid; j < C; j = j + WG) {
+      let v = Logits[base + j];
+      if (v > m) { m = v; arg = j; }
+    }
+    let best = argmax2(m, arg, lid);
+    let mx = bitcast<f32>(best.x);
+    var acc = vec2<f32>(0.0);
+    for (var j = lid; j < C; j = j + WG) {
+      let v = Logits[base + j];
+      acc = acc + vec2<f32>(exp(v - mx), mx - v);
+    }
+    let s = sum2(acc, lid);
+    let log_z = log(s.x);          // lse − max
+    let lse = mx + log_z;
+    let y = label_of(b);
+    if ((P.flags & 1u) != 0u) {
+      for (var j = lid; j < C; j = j + WG) {
+        var g = 0.0;
+        if (y >= 0) {
+          var tgt = off;
+          if (i32(j) == y) { tgt = tgt + 1.0 - eps; }
+          g = inv_count * (exp(Logits[base + j] - lse) - tgt);
+        }
+        DLogits[base + j] = g;
+      }
+    }
+    if (lid == 0u) {
+      var loss = 0.0;
+      if (y >= 0) {
+        // Σ_j (lse − x_j) = C·(lse − max) + Σ_j (max − x_j): every term ≥ 0, no cancellation.
+        let smoothed = f32(C) * log_z + s.y;
+        loss = (1.0 - eps) * (lse - Logits[base + u32(y)]) + off * smoothed;
+        if (u32(y) == best.y) { correct = correct + 1.0; }
+      }
+      Losses[b] = loss;
+      Preds[b] = f32(best.y);
+      loss_sum = loss_sum + loss;
+    }
+  }
+  if (lid == 0u) {
+    var total = vec3<f32>(loss_sum, correct, count);
+    if ((P.flags & 2u) != 0u) { total = total + vec3<f32>(Stats[0], Stats[1], Stats[2]); }
+    Stats[0] = total.x;
+    Stats[1] = total.y;
+    Stats[2] = total.z;
+    Stats[3] = select(0.0, total.x / total.z, total.z > 0.0);
+    Stats[4] = select(0.0, total.y / total.z, total.z > 0.0);
+    Stats[5] = 0.0;
+    Stats[6] = 0.0;
+    Stats[7] = 0.0;
+  }
+}
