@@ -1,0 +1,97 @@
+// Optimizer kernels, chosen by flag:
+//   NORM_PARTIAL  Σ x² over one gradient tensor, a strided loop per workgroup (≤ 32 of them),
+//                 each workgroup writing its partial sum to Partials[slot + wg]. One launch per
+//                 tensor; the partial slots of all tensors share one buffer.
+//   NORM_FINAL    one workgroup sums all partials: Out = [‖g‖, clip scale, Σ g², 0] with
+//                 ‖g‖ = gradScale·√Σ and clip scale = min(1, maxNorm / (‖g‖ + 1e-6)) as in
+//                 torch.nn.utils.clip_grad_norm_ (1 when maxNorm ≤ 0: no clipping). The scale
+//                 stays on the GPU for the AdamW kernel to read.
+//   ADAMW         torch.optim.AdamW's update (decoupled weight decay, bias-corrected moments):
+//                 g = G·gradScale·clip; p ← p·(1 − lr·wd); m ← β1·m + (1 − β1)·g;
+//                 v ← β2·v + (1 − β2)·g²; p ← p − (lr / (1 − β1ᵗ))·m / (√v / √(1 − β2ᵗ) + eps).
+//                 lr and the bias corrections are uniforms, so schedules never recompile. 1 − β
+//                 comes computed in float64 (as torch's Python scalars are): 1 − f32(0.999) is
+//                 off by 1.3e-5 relative.
+
+#if ${NORM_PARTIAL}
+struct Params { n: u32, slot: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Partials: array<f32>;
+#elif ${NORM_FINAL}
+struct Params { count: u32, pad0: u32, pad1: u32, pad2: u32, maxNorm: f32, gradScale: f32, pad3: f32, pad4: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> Partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+#else
+struct Params {
+  n: u32, useClip: u32, oneMinusBeta1: f32, oneMinusBeta2: f32,
+  lr: f32, beta1: f32, beta2: f32, eps: f32,
+  weightDecay: f32, stepSize: f32, bc2sqrt: f32, gradScale: f32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read> Clip: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Param: array<f32>;
+@group(0) @binding(4) var<storage, read_write> M: array<f32>;
+@group(0) @binding(5) var<storage, read_write> V: array<f32>;
+#endif
+
+#if ${ADAMW}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+  if (i >= P.n) { return; }
+  var scale = P.gradScale;
+  if (P.useClip != 0u) { scale = scale * Clip[1]; }
+  let g = G[i] * scale;
+  var p = Param[i];
+  if (P.weightDecay != 0.0) { p = p * (1.0 - P.lr * P.weightDecay); }
+  let m = P.beta1 * M[i] + P.oneMinusBeta1 * g;
+  let v = P.beta2 * V[i] + P.oneMinusBeta2 * g * g;
+  M[i] = m;
+  V[i] = v;
+  Param[i] = p - P.stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
+}
+#else
+var<workgroup> red: array<f32, 256>;
+
+fn workgroup_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  return red[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let lid = lid3.x;
+  var s = 0.0;
+#if ${NORM_PARTIAL}
+  let stride = nw.x * 256u;
+  for (var i = wg.x * 256u + lid; i < P.n; i = i + stride) {
+    let x = X[i];
+    s = s + x * x;
+  }
+  let total = workgroup_sum(s, lid);
+  if (lid == 0u) { Partials[P.slot + wg.x] = total; }
+#else
+  for (var i = lid; i < P.count; i = i + 256u) { s = s + Partials[i]; }
+  let total = workgroup_sum(s, lid);
+  if (lid == 0u) {
+    let norm = P.gradScale * sqrt(total);
+    var clip = 1.0;
+    if (P.maxNorm > 0.0) { clip = min(1.0, P.maxNorm / (norm + 1e-6)); }
+    Out[0] = norm;
+    Out[1] = clip;
+    Out[2] = total;
+    Out[3] = 0.0;
+  }
+#endif
+}
+#endif

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { useGpu, testData, f32Tolerance } from '../../testing/gpu';
+import { f32Round } from '../../testing/gradcheck';
+import { Tensor } from '../tensor';
+import { maxRelError } from '../reference/linalg';
+import { adamw64, gradNorm64 } from '../reference/optimizer';
+import { accumulateGrad, adamWState, adamWStep, gradNorm, readGradNorm, scaleGrad, zeroGrad } from './optimizer';
+
+const gpu = useGpu();
+
+function upload(shape: number[], data: ArrayLike<number>): Tensor {
+  return Tensor.from(gpu().ctx, shape, Float32Array.from(data));
+}
+
+describe('gradient norm and clipping', () => {
+  // Sizes: tiny, not a multiple of 256, and large enough to use all 32 partial workgroups.
+  const sizes = [7, 65 * 3, 100_003];
+  const data = sizes.map((n, i) => f32Round(testData(n, 30 + i)));
+
+  it('global L2 norm over several tensors, with gradScale, no clipping', async () => {
+    const grads = data.map((d, i) => upload([sizes[i]], d));
+    const ref = gradNorm64(data, 0.25);
+    const out = gradNorm(grads, { gradScale: 0.25 });
+    const got = await readGradNorm(out);
+    // Σ g² over ~1e5 terms: f32 partial sums of ≤ 100003/(32·256) ≈ 13 terms, then tree sums.
+    expect(Math.abs(got.norm - ref.norm) / ref.norm).toBeLessThan(f32Tolerance(1000));
+    expect(got.clipScale).toBe(1);
+    for (const t of [...grads, out]) t.release();
+  });
+
+  it('clip scale min(1, maxNorm / (norm + 1e-6)) when the norm exceeds maxNorm', async () => {
+    const grads = data.map((d, i) => upload([sizes[i]], d));
+    const ref = gradNorm64(data, 1, 10);
+    expect(ref.clipScale).toBeLessThan(1);
+    const got = await readGradNorm(gradNorm(grads, { maxNorm: 10 }));
+    expect(Math.abs(got.clipScale - ref.clipScale) / ref.clipScale).toBeLessThan(f32Tolerance(1000));
+    const loose = await readGradNorm(gradNorm(grads, { maxNorm: 1e6 }));
+    expect(loose.clipScale).toBe(1);
+    for (const t of grads) t.release();
+  });
+});
+
+describe('AdamW against float64', () => {
+  // Parameter updates of size lr on values of size 1: f32 rounds p, m and v each step to a few
+  // ulps, and m/√v is a ratio of two such values, so after 3 steps the error stays within a few
+  // 1e-7 of the largest parameter; a wrong bias correction or decay is off by ≥ 1e-3.
+  const TOL = 2e-6;
+  const n = 1000;
+  const p0 = f32Round(testData(n, 1));
+  const gs = [2, 3, 4].map((s) => f32Round(testData(n, s, -0.1, 0.1)));
+
+  for (const withClip of [false, true]) {
+    it(`3 steps with weight decay and gradScale${withClip ? ', clipped by global norm read on the GPU' : ''}`, async () => {
+      const p = upload([n], p0);
+      const grad = Tensor.empty(gpu().ctx, [n]);
+      const state = adamWState(p);
+      const pr = p0.slice();
+      const m = new Float64Array(n);
+      const v = new Float64Array(n);
+      const lrs = [1e-2, 5e-3, 2e-3];
+      for (let step = 1; step <= 3; step++) {
+        const g = gs[step - 1];
+        grad.ctx.upload(grad.buffer, Float32Array.from(g));
+        const o = { lr: lrs[step - 1], step, weightDecay: 0.05, gradScale: 0.5 };
+        let s = 0.5;
+        if (withClip) {
+          const norm = gradNorm([grad], { maxNorm: 0.5, gradScale: 0.5 });
+          const ref = gradNorm64([g], 0.5, 0.5);
+          expect(ref.clipScale).toBeLessThan(1);
+          s *= ref.clipScale;
+          adamWStep(p, grad, state, { ...o, clip: norm });
+          norm.release();
+        } else {
+          adamWStep(p, grad, state, o);
+        }
+        adamw64(pr, g, m, v, { ...o, gradScale: s });
+        // Each step is checked before the next upload changes the gradient.
+        expect(maxRelError(await p.read(), pr)).toBeLessThan(TOL);
+      }
+      expect(maxRelError(await state.m.read(), m)).toBeLessThan(TOL);
+      expect(maxRelError(await state.v.read(), v)).toBeLessThan(TOL);
+      expect(() => adamWStep(p, grad, state, { lr: 1e-3, step: 0 })).toThrow(/step must be a positive integer/);
+      for (const t of [p, grad, state.m, state.v]) t.release();
+    });
+  }
+});
+
+describe('gradient accumulation', () => {
+  it('accumulate, scale and zero', async () => {
+    const a64 = f32Round(testData(65, 50));
+    const b64 = f32Round(testData(65, 51));
+    const acc = upload([65], a64);
+    accumulateGrad(acc, upload([65], b64));
+    scaleGrad(acc, 0.5);
+    expect(maxRelError(await acc.read(), a64.map((v, i) => 0.5 * (v + b64[i])))).toBeLessThan(1e-7);
+    zeroGrad(acc);
+    expect(Array.from(await acc.read()).every((v) => v === 0)).toBe(true);
+    acc.release();
+  });
+});

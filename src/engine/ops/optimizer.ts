@@ -1,0 +1,171 @@
+/**
+ * Optimizer kernels: AdamW (torch.optim.AdamW semantics), the global gradient L2 norm with the
+ * clip-by-global-norm scale computed on the GPU, and gradient accumulation helpers. Nothing here
+ * reads back to the CPU: the clip scale goes from gradNorm's output tensor straight into the
+ * AdamW kernel, and lr / step are uniforms, so a schedule changes them at no compile cost.
+ *
+ * A training step with accumulation and clipping, k micro-batches:
+ *
+ *   for each micro-batch: backward writes (first) or accumulates (later) into grads
+ *   const norm = gradNorm(grads, { maxNorm: 1, gradScale: 1 / k });
+ *   for each (param, grad, state): adamWStep(param, grad, state, { lr, step, clip: norm, gradScale: 1 / k });
+ */
+import optimizerWgsl from '../../../shaders/optimizer.wgsl';
+import { Tensor } from '../tensor';
+import { accumulate, scale } from './elementwise';
+import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
+
+const KERNELS = {
+  adamw: { ADAMW: true, NORM_PARTIAL: false, NORM_FINAL: false },
+  partial: { ADAMW: false, NORM_PARTIAL: true, NORM_FINAL: false },
+  final: { ADAMW: false, NORM_PARTIAL: false, NORM_FINAL: true },
+} as const;
+
+/** First and second moments of one parameter, same shape as it, zero at the start. */
+export interface AdamWState {
+  m: Tensor;
+  v: Tensor;
+}
+
+export function adamWState(param: Tensor): AdamWState {
+  return {
+    m: Tensor.zeros(param.ctx, param.shape, `${param.label}-adam-m`),
+    v: Tensor.zeros(param.ctx, param.shape, `${param.label}-adam-v`),
+  };
+}
+
+export interface AdamWStepOptions {
+  /** Learning rate for this step (from the schedule). */
+  lr: number;
+  /** 1-based step count, for the bias corrections 1 − β1ᵗ and 1 − β2ᵗ. */
+  step: number;
+  /** Defaults as torch.optim.AdamW: β = (0.9, 0.999), eps 1e-8, weight decay 0.01. */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Decoupled weight decay; pass 0 for biases and norms if the recipe excludes them. */
+  weightDecay?: number;
+  /** Multiplies the gradient first (1/k after k accumulated micro-batches). Default 1. */
+  gradScale?: number;
+  /** The output of gradNorm: its clip scale (element 1) multiplies the gradient. */
+  clip?: Tensor;
+}
+
+/** One AdamW update of `param` in place from `grad`, updating `state`. */
+export function adamWStep(param: Tensor, grad: Tensor, state: AdamWState, o: AdamWStepOptions): void {
+  const op = 'adamw';
+  const want = `${param.size} values like the parameter ${shapeText(param.shape)}`;
+  sameSize(op, 'grad', grad, param.size, want);
+  sameSize(op, 'm', state.m, param.size, want);
+  sameSize(op, 'v', state.v, param.size, want);
+  if (!Number.isInteger(o.step) || o.step < 1) throw new Error(`${op}: step must be a positive integer (1 for the first update), got ${o.step}`);
+  if (!Number.isFinite(o.lr)) throw new Error(`${op}: learning rate must be finite, got ${o.lr}`);
+  if (o.clip) sameSize(op, 'clip', o.clip, 4, 'the 4-value output of gradNorm');
+  const beta1 = o.beta1 ?? 0.9;
+  const beta2 = o.beta2 ?? 0.999;
+  const { buffer, u, f } = uniforms(12);
+  u.set([param.size, o.clip ? 1 : 0]);
+  f.set([1 - beta1, 1 - beta2], 2);
+  // Bias corrections in float64 on the CPU: 1 − β2ᵗ is tiny for early steps.
+  f.set([o.lr, beta1, beta2, o.eps ?? 1e-8, o.weightDecay ?? 0.01, o.lr / (1 - beta1 ** o.step), Math.sqrt(1 - beta2 ** o.step), o.gradScale ?? 1], 4);
+  if (param.size === 0) return;
+  param.ctx.launch({
+    op,
+    shapes: { param: param.shape },
+    code: kernelCode(optimizerWgsl, KERNELS.adamw, 'optimizer.wgsl'),
+    uniforms: buffer,
+    bindings: [
+      { buffer: grad.buffer, access: 'read' },
+      { buffer: o.clip?.buffer ?? placeholder(param.ctx), access: 'read' },
+      { buffer: param.buffer, access: 'write' },
+      { buffer: state.m.buffer, access: 'write' },
+      { buffer: state.v.buffer, access: 'write' },
+    ],
+    workgroups: grid1D(param.size),
+  });
+}
+
+/** Partial sums per tensor: at most this many workgroups, each a strided loop over the tensor. */
+const PARTIALS_PER_TENSOR = 32;
+
+export interface GradNormOptions {
+  /** Clip threshold; ≤ 0 or absent gives clip scale 1. */
+  maxNorm?: number;
+  /** The gradients are gradScale·grads (e.g. 1/k after k accumulated micro-batches). Default 1. */
+  gradScale?: number;
+  /** Preallocated 4-value output. */
+  out?: Tensor;
+}
+
+/** Layout of gradNorm's output. */
+export const GRAD_NORM = { norm: 0, clipScale: 1, sumSquares: 2 } as const;
+
+/**
+ * Global L2 norm over all gradient tensors, [‖g‖, clip scale, Σ g², 0], computed in two stages
+ * entirely on the GPU. Pass the result as `clip` to adamWStep to clip by global norm without a
+ * readback; read it (readGradNorm) only when logging.
+ */
+export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): Tensor {
+  if (grads.length === 0) throw new Error('grad_norm: no gradient tensors given');
+  const ctx = grads[0].ctx;
+  const out = outTensor(ctx, 'grad_norm', [4], opts.out, 'grad-norm');
+  const count = grads.length * PARTIALS_PER_TENSOR;
+  const partials = ctx.buffer(count * 4, 'grad-norm-partials');
+  // Slots of small tensors that use fewer workgroups must read as 0.
+  ctx.clear(partials, 0, count * 4);
+  grads.forEach((g, t) => {
+    if (g.size === 0) return;
+    const groups = Math.min(PARTIALS_PER_TENSOR, Math.ceil(g.size / 1024));
+    const { buffer, u } = uniforms(4);
+    u.set([g.size, t * PARTIALS_PER_TENSOR]);
+    ctx.launch({
+      op: 'grad_norm_partial',
+      shapes: { grad: g.shape },
+      code: kernelCode(optimizerWgsl, KERNELS.partial, 'optimizer.wgsl'),
+      uniforms: buffer,
+      bindings: [
+        { buffer: g.buffer, access: 'read' },
+        { buffer: partials, access: 'write' },
+      ],
+      workgroups: [groups],
+    });
+  });
+  const { buffer, u, f } = uniforms(8);
+  u.set([count]);
+  f[4] = opts.maxNorm ?? 0;
+  f[5] = opts.gradScale ?? 1;
+  ctx.launch({
+    op: 'grad_norm_final',
+    shapes: { tensors: grads.length },
+    code: kernelCode(optimizerWgsl, KERNELS.final, 'optimizer.wgsl'),
+    uniforms: buffer,
+    bindings: [
+      { buffer: partials, access: 'read' },
+      { buffer: out.buffer, access: 'write' },
+    ],
+    workgroups: [1],
+  });
+  ctx.release(partials);
+  return out;
+}
+
+export async function readGradNorm(t: Tensor): Promise<{ norm: number; clipScale: number }> {
+  const v = await t.read();
+  return { norm: v[GRAD_NORM.norm], clipScale: v[GRAD_NORM.clipScale] };
+}
+
+/** acc += g (gradient accumulation over micro-batches). */
+export function accumulateGrad(acc: Tensor, g: Tensor): Tensor {
+  return accumulate(acc, g, 1, 1);
+}
+
+/** g ← s·g in place (e.g. averaging accumulated gradients when not using gradScale). */
+export function scaleGrad(g: Tensor, s: number): Tensor {
+  return scale(g, s, g);
+}
+
+/** g ← 0 (a cleared buffer in the current batch). */
+export function zeroGrad(g: Tensor): Tensor {
+  if (g.size > 0) g.ctx.clear(g.buffer, 0, g.size * 4);
+  return g;
+}
