@@ -5,6 +5,8 @@
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly sizes = new WeakMap<GPUBuffer, number>();
+  /** Buffers sitting in the free lists: releasing one again would hand it out twice. */
+  private readonly idle = new WeakSet<GPUBuffer>();
   /** Bytes held by buffers handed out and not yet released. */
   inUseBytes = 0;
   /** Bytes held by the pool in total, handed out or kept for reuse. */
@@ -30,6 +32,7 @@ export class BufferPool {
     const list = this.free.get(key);
     let buffer = list?.pop();
     if (buffer) {
+      this.idle.delete(buffer);
       this.reused++;
     } else {
       buffer = this.device.createBuffer({ size, usage, label });
@@ -45,6 +48,10 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     const size = this.sizes.get(buffer);
     if (size === undefined) throw new Error('BufferPool.release: this buffer was not acquired from the pool');
+    if (this.idle.has(buffer)) {
+      throw new Error(`BufferPool.release: buffer "${buffer.label}" was released twice (two tensors share it, e.g. a reshape view and its base)`);
+    }
+    this.idle.add(buffer);
     this.inUseBytes -= size;
     const key = `${buffer.usage}:${size}`;
     let list = this.free.get(key);

@@ -1,0 +1,325 @@
+import type { AdapterSet, TargetLayer } from '../adapters/types';
+import { attention, attentionBackward } from '../engine/ops/attention';
+import { activation, activationBackward, add, copy } from '../engine/ops/elementwise';
+import { embedTokens, embedTokensBackward, patchEmbed, patchEmbedBackward } from '../engine/ops/embeddings';
+import { layerNorm, layerNormBackward } from '../engine/ops/layernorm';
+import { matmul } from '../engine/ops/matmul';
+import { clsPool, clsPoolBackward } from '../engine/ops/pooling';
+import { sumRows } from '../engine/ops/reduce';
+import { randomArray } from '../engine/random';
+import { STREAMS } from '../engine/streams';
+import type { Tape } from '../engine/tape';
+import { Tensor } from '../engine/tensor';
+import type { GpuContext } from '../gpu/context';
+import { blockModules, embeddingNames, expectedTensors, HEAD_MODULE, linearSites, matchesTarget } from './names';
+import { patchesPerSide, tokenCount, type ModelSpec } from './spec';
+
+export interface WeightSource {
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+export class ModelWeightsError extends Error {
+  override name = 'ModelWeightsError';
+}
+
+/**
+ * A ViT / DeiT / CLIP vision transformer on the GPU with a classification head, forward and
+ * backward, in the order Hugging Face computes it. Weights keep their HF names. Adapters attach
+ * to linear layers by module path; which tensors train is the trainer's choice (tape.track).
+ */
+export class VisionTransformer {
+  readonly params = new Map<string, Tensor>();
+  readonly tokens: number;
+  readonly numLabels: number;
+  /** Averaging matrix for CLIP's mean over patch tokens, built per batch size. */
+  private meanPool: { batch: number; matrix: Tensor } | undefined;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly spec: ModelSpec,
+    weights: ReadonlyMap<string, WeightSource>,
+    opts: { numLabels: number; seed?: number; source?: string },
+  ) {
+    const where = opts.source ?? 'the checkpoint';
+    this.tokens = tokenCount(spec);
+    this.numLabels = opts.numLabels;
+    const missing: string[] = [];
+    for (const [name, shape] of expectedTensors(spec)) {
+      const w = weights.get(name);
+      if (!w) {
+        missing.push(name);
+        continue;
+      }
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (w.data.length !== size) {
+        throw new ModelWeightsError(
+          `${where}: tensor "${name}" has shape [${w.shape.join(',')}], but config.json implies [${shape.join(',')}]. ` +
+            'The weights and config.json do not belong together; re-download the checkpoint.',
+        );
+      }
+      this.params.set(name, Tensor.from(ctx, shape, w.data, name));
+    }
+    if (missing.length) {
+      throw new ModelWeightsError(
+        `${where}: ${missing.length} tensor(s) the config needs are missing, e.g. ${missing.slice(0, 3).map((m) => `"${m}"`).join(', ')}. ` +
+          'Check that this is a ViT/DeiT/CLIP vision checkpoint in Hugging Face layout.',
+      );
+    }
+    // Keep the checkpoint's head when its classes match; otherwise a fresh one, seeded like nn.Linear's init.
+    const D = spec.hidden;
+    const hw = weights.get(`${HEAD_MODULE}.weight`);
+    const hb = weights.get(`${HEAD_MODULE}.bias`);
+    if (hw && hb && hw.data.length === opts.numLabels * D && hb.data.length === opts.numLabels) {
+      this.params.set(`${HEAD_MODULE}.weight`, Tensor.from(ctx, [opts.numLabels, D], hw.data, 'classifier.weight'));
+      this.params.set(`${HEAD_MODULE}.bias`, Tensor.from(ctx, [opts.numLabels], hb.data, 'classifier.bias'));
+    } else {
+      const bound = 1 / Math.sqrt(D);
+      const init = randomArray(opts.numLabels * D, opts.seed ?? 0, STREAMS.headInit, { kind: 'uniform', lo: -bound, hi: bound });
+      this.params.set(`${HEAD_MODULE}.weight`, Tensor.from(ctx, [opts.numLabels, D], Float32Array.from(init), 'classifier.weight'));
+      this.params.set(`${HEAD_MODULE}.bias`, Tensor.zeros(ctx, [opts.numLabels], 'classifier.bias'));
+    }
+  }
+
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`model has no tensor "${name}"`);
+    return t;
+  }
+
+  /** Linear layers matching PEFT-style target names, as adapter targets. */
+  targetLayers(targets: readonly string[]): TargetLayer[] {
+    const sites = linearSites(this.spec).filter((s) => matchesTarget(s.module, targets));
+    if (targets.length && !sites.length) {
+      const examples = linearSites(this.spec).slice(0, 6).map((s) => s.module.split('.').slice(-2).join('.'));
+      throw new Error(`No linear layer matches the targets ${JSON.stringify(targets)}. This model's layers end in e.g. ${examples.join(', ')}.`);
+    }
+    return sites.map((s) => ({ module: s.module, out: s.out, in: s.in }));
+  }
+
+  /** Backbone tensors (everything but the head). */
+  backboneParams(): Tensor[] {
+    return [...this.params].filter(([n]) => !n.startsWith(`${HEAD_MODULE}.`)).map(([, t]) => t);
+  }
+
+  headParams(): Tensor[] {
+    return [this.param(`${HEAD_MODULE}.weight`), this.param(`${HEAD_MODULE}.bias`)];
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.size;
+    return n;
+  }
+
+  /**
+   * Logits (B, numLabels) for preprocessed images (B, C, S, S). Every intermediate is saved on
+   * the tape and freed by `tape.clear()`; ops whose inputs need no gradient record nothing.
+   */
+  forward(tape: Tape, pixels: Tensor, adapters?: AdapterSet): Tensor {
+    const s = this.spec;
+    const e = embeddingNames(s);
+    const B = pixels.shape[0];
+    const T = this.tokens;
+    const D = s.hidden;
+    const Np = patchesPerSide(s) ** 2;
+
+    // Patch embedding: a conv with kernel = stride = patch, as one GEMM over im2col patches.
+    const pw = this.param(e.patchWeight);
+    const pb = e.patchBias ? this.param(e.patchBias) : undefined;
+    const wantPatchGrad = tape.needsGrad(pw) || tape.needsGrad(pb);
+    const pe = patchEmbed(pixels, pw, pb, { save: wantPatchGrad });
+    const patches = tape.save(pe.out);
+    if (pe.saved) {
+      const saved = pe.saved;
+      tape.save(saved.patches);
+      tape.record([pw, pb], [patches], () => {
+        const dY = tape.grad(patches);
+        if (!dY) return;
+        const g = patchEmbedBackward(dY, saved, { weightGrad: tape.needsGrad(pw), biasGrad: !!pb && tape.needsGrad(pb), release: false });
+        if (g.dweight) tape.addGrad(pw, g.dweight);
+        if (g.dbias && pb) tape.addGrad(pb, g.dbias);
+      });
+    }
+
+    // Class (and distillation) tokens in front, then position embeddings.
+    const cls = this.param(e.cls);
+    const dist = e.distillation ? this.param(e.distillation) : undefined;
+    const pos = this.param(e.position);
+    let prefix = cls;
+    if (dist) {
+      prefix = tape.save(Tensor.empty(this.ctx, [2, D], 'prefix'));
+      this.ctx.copy(cls.buffer, 0, prefix.buffer, 0, D * 4);
+      this.ctx.copy(dist.buffer, 0, prefix.buffer, D * 4, D * 4);
+    }
+    const embedded = tape.save(embedTokens(patches, prefix, pos));
+    const nPrefix = dist ? 2 : 1;
+    tape.record([patches, cls, dist, pos], [embedded], () => {
+      const dY = tape.grad(embedded);
+      if (!dY) return;
+      const wantPrefix = tape.needsGrad(cls) || tape.needsGrad(dist);
+      const g = embedTokensBackward(dY, {
+        prefixTokens: nPrefix,
+        patchGrad: tape.needsGrad(patches),
+        prefixGrad: wantPrefix,
+        posGrad: tape.needsGrad(pos),
+      });
+      if (g.dPatch) tape.addGrad(patches, g.dPatch);
+      if (g.dPos) tape.addGrad(pos, g.dPos.reshape(pos.shape));
+      if (g.dPrefix) {
+        if (tape.needsGrad(cls)) tape.addGrad(cls, copyRows(g.dPrefix, 0, D, cls.shape));
+        if (dist && tape.needsGrad(dist)) tape.addGrad(dist, copyRows(g.dPrefix, D, D, dist.shape));
+        g.dPrefix.release();
+      }
+    });
+
+    const tokens2d = embedded.reshape([B * T, D]);
+    // A view of embedded's buffer, which the tape already frees: the view itself is not saved.
+    tape.record([embedded], [tokens2d], () => passThrough(tape, tokens2d, embedded));
+    let h = tokens2d;
+    if (e.preLayernorm) h = this.layerNorm(tape, h, e.preLayernorm);
+
+    for (let i = 0; i < s.layers; i++) h = this.block(tape, h, i, B, adapters);
+
+    // Head input: CLS after the final layernorm (ViT/DeiT), or the mean of the patch tokens of the
+    // last hidden state (HF's CLIPForImageClassification, no post-layernorm).
+    let features: Tensor;
+    if (s.pooling === 'cls') {
+      const normed = this.layerNorm(tape, h, e.finalLayernorm);
+      const n3 = normed.reshape([B, T, D]);
+      features = tape.save(clsPool(n3));
+      tape.record([normed], [features], () => {
+        const dY = tape.grad(features);
+        if (dY) tape.addGrad(normed, clsPoolBackward(dY, T).reshape([B * T, D]));
+      });
+    } else {
+      const avg = this.meanPoolMatrix(B, T, Np);
+      features = tape.save(matmul(avg, h, { op: 'mean_pool' }));
+      const hh = h;
+      tape.record([hh], [features], () => {
+        const dY = tape.grad(features);
+        if (dY) tape.addGrad(hh, matmul(avg, dY, { transA: true, op: 'mean_pool_backward' }));
+      });
+    }
+    return this.linear(tape, features, HEAD_MODULE, undefined);
+  }
+
+  private meanPoolMatrix(B: number, T: number, Np: number): Tensor {
+    if (this.meanPool?.batch === B) return this.meanPool.matrix;
+    this.meanPool?.matrix.release();
+    const m = new Float32Array(B * B * T);
+    for (let b = 0; b < B; b++) for (let t = T - Np; t < T; t++) m[b * B * T + b * T + t] = 1 / Np;
+    const matrix = Tensor.from(this.ctx, [B, B * T], m, 'mean_pool');
+    this.meanPool = { batch: B, matrix };
+    return matrix;
+  }
+
+  private block(tape: Tape, h: Tensor, i: number, B: number, adapters: AdapterSet | undefined): Tensor {
+    const s = this.spec;
+    const m = blockModules(s, i);
+    const T = this.tokens;
+    const D = s.hidden;
+    const x1 = this.layerNorm(tape, h, m.ln1);
+    const q = this.linear(tape, x1, m.query, adapters);
+    const k = this.linear(tape, x1, m.key, adapters);
+    const v = this.linear(tape, x1, m.value, adapters);
+    const training = tape.needsGrad(q) || tape.needsGrad(k) || tape.needsGrad(v);
+    const att = attention(q.reshape([B, T, D]), k.reshape([B, T, D]), v.reshape([B, T, D]), s.heads, { save: training });
+    const ctxOut = tape.save(att.out.reshape([B * T, D]));
+    if (att.saved) {
+      const saved = att.saved;
+      tape.record([q, k, v], [ctxOut], () => {
+        const dY = tape.grad(ctxOut);
+        if (!dY) return;
+        const g = attentionBackward(dY.reshape([B, T, D]), saved);
+        tape.addGrad(q, g.dq.reshape([B * T, D]));
+        tape.addGrad(k, g.dk.reshape([B * T, D]));
+        tape.addGrad(v, g.dv.reshape([B * T, D]));
+      });
+    }
+    const o = this.linear(tape, ctxOut, m.attnOut, adapters);
+    const h2 = this.residual(tape, h, o);
+    const x2 = this.layerNorm(tape, h2, m.ln2);
+    const f1 = this.linear(tape, x2, m.fc1, adapters);
+    const act = tape.save(activation(f1, s.act));
+    tape.record([f1], [act], () => {
+      const dY = tape.grad(act);
+      if (dY) tape.addGrad(f1, activationBackward(f1, dY, s.act));
+    });
+    const f2 = this.linear(tape, act, m.fc2, adapters);
+    return this.residual(tape, h2, f2);
+  }
+
+  private residual(tape: Tape, a: Tensor, b: Tensor): Tensor {
+    const out = tape.save(add(a, b));
+    tape.record([a, b], [out], () => {
+      const dY = tape.grad(out);
+      if (!dY) return;
+      if (tape.needsGrad(a)) tape.addGrad(a, copy(dY));
+      if (tape.needsGrad(b)) tape.addGrad(b, copy(dY));
+    });
+    return out;
+  }
+
+  private layerNorm(tape: Tape, x: Tensor, module: string): Tensor {
+    const w = this.param(`${module}.weight`);
+    const b = this.param(`${module}.bias`);
+    const r = layerNorm(x, w, b, this.spec.eps);
+    const y = tape.save(r.y);
+    tape.save(r.mean);
+    tape.save(r.rstd);
+    tape.record([x, w, b], [y], () => {
+      const dY = tape.grad(y);
+      if (!dY) return;
+      const g = layerNormBackward(dY, x, w, r, {
+        inputGrad: tape.needsGrad(x),
+        weightGrad: tape.needsGrad(w),
+        biasGrad: tape.needsGrad(b),
+      });
+      if (g.dx) tape.addGrad(x, g.dx);
+      if (g.dweight) tape.addGrad(w, g.dweight);
+      if (g.dbias) tape.addGrad(b, g.dbias);
+    });
+    return y;
+  }
+
+  /** y = x·Wᵀ + b (+ the adapter's x·ΔWᵀ), with the backward each trainable part needs. */
+  private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined): Tensor {
+    const W = this.param(`${module}.weight`);
+    const b = this.params.get(`${module}.bias`);
+    const y = tape.save(matmul(x, W, { transB: true, bias: b, op: module.split('.').slice(-2).join('.') }));
+    const adapter = adapters?.layers.get(module);
+    adapter?.forward(x, y);
+    const trainables = adapter?.trainables.map((t) => t.tensor) ?? [];
+    tape.record([x, W, b, ...trainables], [y], () => {
+      const dY = tape.grad(y);
+      if (!dY) return;
+      const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
+      if (adapter) {
+        const grads = adapter.backward(x, dY, dx);
+        trainables.forEach((t, i) => tape.addGrad(t, grads[i]));
+      }
+      if (tape.needsGrad(W)) tape.addGrad(W, matmul(dY, x, { transA: true, op: 'linear_dW' }));
+      if (b && tape.needsGrad(b)) tape.addGrad(b, sumRows(dY, { op: 'linear_db' }));
+      if (dx) tape.addGrad(x, dx);
+    });
+    return y;
+  }
+
+  release(): void {
+    for (const t of this.params.values()) t.release();
+    this.meanPool?.matrix.release();
+  }
+}
+
+/** A view's gradient is the gradient of what it views. */
+function passThrough(tape: Tape, view: Tensor, base: Tensor): void {
+  const g = tape.grad(view);
+  if (g) tape.addGrad(base, copy(g).reshape(base.shape));
+}
+
+function copyRows(src: Tensor, offset: number, count: number, shape: readonly number[]): Tensor {
+  const out = Tensor.empty(src.ctx, shape, 'prefix-grad');
+  src.ctx.copy(src.buffer, offset * 4, out.buffer, 0, count * 4);
+  return out;
+}
