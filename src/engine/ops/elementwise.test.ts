@@ -11,7 +11,6 @@ import {
   geluGrad64,
   quickGelu64,
   quickGeluGrad64,
-  sumRows64,
   type Activation64,
 } from '../reference/elementwise';
 import {
@@ -28,7 +27,6 @@ import {
   scale,
 } from './elementwise';
 import { grid1D } from './kernel';
-import { sumRows } from './reduce';
 
 const gpu = useGpu();
 
@@ -154,39 +152,6 @@ describe('GELU and quick_gelu', () => {
       for (const t of [x, dy, y, dx]) t.release();
     });
   }
-});
-
-describe('sumRows (bias gradients)', () => {
-  const cases = [
-    { rows: 7, cols: 65 },
-    { rows: 1, cols: 3 },
-    // Above the single-pass limit: two launches (row chunks, then their partial sums).
-    { rows: 2 * 197 * 3, cols: 12 },
-  ];
-  for (const { rows, cols } of cases) {
-    it(`${rows}x${cols}`, async () => {
-      const x64 = f32Round(testData(rows * cols, rows + cols));
-      const x = upload([rows, cols], x64);
-      const s = sumRows(x);
-      expect(s.shape).toEqual([cols]);
-      // f32 sums of `rows` terms of size ≤ 1: error ≤ rows·2⁻²⁴·Σ|x| against a sum of size ~√rows.
-      expect(maxRelError(await s.read(), sumRows64(x64, rows, cols))).toBeLessThan(4 * rows * 2 ** -24 + 1e-6);
-      for (const t of [x, s]) t.release();
-    });
-  }
-
-  it('strided view with offset, alpha and accumulate', async () => {
-    // dPrefix-like: the first 2 rows of 12 of each of 3 batch entries of (3, 9, 12).
-    const x64 = f32Round(testData(3 * 9 * 12, 21));
-    const x = upload([3, 9, 12], x64);
-    const acc64 = f32Round(testData(24, 22));
-    const acc = upload([24], acc64);
-    sumRows(x, { rows: 3, cols: 24, rowStride: 108, offset: 12, alpha: 0.5, out: acc, accumulate: true });
-    const ref = sumRows64(x64, 3, 24, 108, 12).map((v, i) => 0.5 * v + acc64[i]);
-    expect(maxRelError(await acc.read(), ref)).toBeLessThan(ELEMENTWISE_TOL);
-    expect(() => sumRows(x, { rows: 3, cols: 24, rowStride: 108, offset: 100 })).toThrow(/overrun/);
-    for (const t of [x, acc]) t.release();
-  });
 });
 
 /** IEEE half bits → value (float64), for the cast test. */

@@ -1,7 +1,7 @@
 /**
- * Float64 references for the element-wise ops and the row reduction (src/engine/ops/elementwise.ts,
- * src/engine/ops/reduce.ts). Flat Float64Arrays; derivatives are written out analytically and
- * checked against finite differences in the tests.
+ * Float64 references for the element-wise ops (src/engine/ops/elementwise.ts). Flat
+ * Float64Arrays; derivatives are written out analytically and checked against finite
+ * differences in the tests.
  */
 import { erf64 } from './linalg';
 
@@ -50,12 +50,5 @@ export function biasAdd64(x: ArrayLike<number>, bias: ArrayLike<number>): Float6
   const n = bias.length;
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = x[i] + bias[i % n];
-  return out;
-}
-
-/** Column sums of a strided (rows, cols) view: out[c] = Σ_r x[offset + r·rowStride + c]. */
-export function sumRows64(x: ArrayLike<number>, rows: number, cols: number, rowStride = cols, offset = 0): Float64Array {
-  const out = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c] += x[offset + r * rowStride + c];
   return out;
 }
