@@ -1,0 +1,61 @@
+/**
+ * Smoke test of `npm run bench`: runs it in --quick mode in this process and checks that every
+ * suite produced rows with finite, positive figures. No timing assertion: figures on a shared
+ * software GPU mean nothing; the benchmark is for reading, not for gating.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseArgs, UsageError } from './config';
+import { main } from './index';
+import { AGREEMENT_TOLERANCE, METHOD_IDS } from './methods';
+import type { BenchResult } from './report';
+
+const dir = mkdtempSync(join(tmpdir(), 'rankscope-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('bench options', () => {
+  it('parses flags and rejects unknown ones', () => {
+    const o = parseArgs(['--batch', '2', '--only', 'matmul,tfjs', '--out=x.json', '--quick']);
+    expect(o.batch).toBe(2);
+    expect(o.suites).toEqual(['matmul', 'tfjs']);
+    expect(o.out).toBe('x.json');
+    expect(o.quick).toBe(true);
+    expect(parseArgs([]).suites).toEqual(['matmul', 'methods', 'tfjs']);
+    expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
+    expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
+    expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);
+  });
+});
+
+describe('npm run bench -- --quick', () => {
+  it('writes JSON with finite positive GFLOP/s for every row of every suite', async () => {
+    const out = join(dir, 'bench.json');
+    const printed: string[] = [];
+    const { result, path } = await main(['--quick', '--out', out], { out: (t) => printed.push(t), progress: () => {} });
+    expect(path).toBe(out);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
+    expect(json.rows.length).toBe(result.rows.length);
+    expect(json.adapter.vendor.length).toBeGreaterThan(0);
+
+    const bySuite = (s: string) => json.rows.filter((r) => r.suite === s);
+    // 3 layers × 3 products; 3 layers × 4 methods × (fused, composed); tfjs like matmul.
+    expect(bySuite('matmul')).toHaveLength(9);
+    expect(bySuite('methods')).toHaveLength(3 * METHOD_IDS.length * 2);
+    expect(json.tfjs?.error).toBeUndefined();
+    expect(bySuite('tfjs')).toHaveLength(9);
+    expect(json.skipped).toEqual([]);
+    for (const r of json.rows) {
+      expect(Number.isFinite(r.gflops), `${r.suite} ${r.layer} ${r.name}`).toBe(true);
+      expect(r.gflops).toBeGreaterThan(0);
+      expect(r.msPerIter).toBeGreaterThan(0);
+      expect(r.iters).toBeGreaterThan(0);
+    }
+    // The fused kernels and the composed reference agree (a correctness check, not a timing one).
+    for (const r of bySuite('methods').filter((r) => r.name.endsWith('fused'))) {
+      expect(r.maxRelDiff, `${r.layer} ${r.name}`).toBeLessThan(AGREEMENT_TOLERANCE);
+    }
+    expect(printed.join('\n')).toContain('GFLOP/s');
+  }, 300_000);
+});

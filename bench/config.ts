@@ -1,0 +1,161 @@
+/** Command-line options and the shapes the benchmark runs at. */
+import type { Budget } from './timing';
+
+export const SUITES = ['matmul', 'methods', 'tfjs'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export interface BenchOptions {
+  /** Images per step: tokens T = 197 × batch (ViT-B/16 at 224², with the class token). */
+  batch: number;
+  /** Small shapes and one or two iterations: a smoke run, for tests. */
+  quick: boolean;
+  /** Where the JSON goes; default bench-results/bench-<date>.json. */
+  out?: string;
+  suites: Suite[];
+  /** Restrict the methods suite to these method names. */
+  methods?: string[];
+  /** Budget of each matmul and tfjs measurement. */
+  budget: Budget;
+  /** Budget of each adapter-method measurement (a whole layer forward + backward, so fewer iterations). */
+  methodBudget: Budget;
+  /** Turn off timestamp-query profiling even where the device has it. */
+  noProfile: boolean;
+}
+
+/** A linear layer, PyTorch convention: W is (out, in), y = x·Wᵀ. */
+export interface LayerShape {
+  name: string;
+  in: number;
+  out: number;
+}
+
+/** ViT-B/16's linear layers: attention projections, MLP up and MLP down. */
+export const VIT_B16_LAYERS: LayerShape[] = [
+  { name: 'attn qkv/out 768→768', in: 768, out: 768 },
+  { name: 'mlp fc1 768→3072', in: 768, out: 3072 },
+  { name: 'mlp fc2 3072→768', in: 3072, out: 768 },
+];
+
+/** Small shapes for --quick, deliberately not multiples of the tile size, with in < out and in > out. */
+export const QUICK_LAYERS: LayerShape[] = [
+  { name: 'quick 48→48', in: 48, out: 48 },
+  { name: 'quick 48→160', in: 48, out: 160 },
+  { name: 'quick 160→48', in: 160, out: 48 },
+];
+
+export const VIT_TOKENS = 197;
+export const QUICK_TOKENS = 13;
+
+export function tokens(opts: BenchOptions): number {
+  return (opts.quick ? QUICK_TOKENS : VIT_TOKENS) * opts.batch;
+}
+
+export function layers(opts: BenchOptions): LayerShape[] {
+  return opts.quick ? QUICK_LAYERS : VIT_B16_LAYERS;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --batch N         images per step; tokens = 197 × N (default 1)
+  --quick           tiny shapes and 1–2 iterations (a smoke run)
+  --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all)
+  --methods LIST    comma-separated adapter methods for the methods suite (default all present)
+  --out PATH        write the JSON here (default bench-results/bench-<date>.json)
+  --min-iters N     at least N timed iterations per measurement (default 3; methods 1)
+  --seconds S       keep timing each measurement for at least S seconds (default 2)
+  --max-seconds S   but stop timing a measurement after S seconds, even short of --min-iters (default 6)
+  --max-iters N     at most N timed iterations per measurement (default 2000)
+  --no-profile      wall clock only, no timestamp queries`;
+
+export class UsageError extends Error {}
+
+function positiveInt(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (!v || !Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got ${v ?? 'nothing'}`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  let batch = 1;
+  let quick = false;
+  let out: string | undefined;
+  let noProfile = false;
+  const suites = new Set<Suite>();
+  let methods: string[] | undefined;
+  let minIters: number | undefined;
+  let maxIters: number | undefined;
+  let seconds: number | undefined;
+  let maxSeconds: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--batch':
+        batch = positiveInt(flag, value());
+        break;
+      case '--quick':
+        quick = true;
+        break;
+      case '--out':
+        out = value();
+        break;
+      case '--only':
+        for (const s of value().split(',').filter(Boolean)) {
+          if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`--only: unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
+          suites.add(s as Suite);
+        }
+        break;
+      case '--methods':
+        methods = value().split(',').filter(Boolean).map((m) => m.toLowerCase());
+        break;
+      case '--min-iters':
+        minIters = positiveInt(flag, value());
+        break;
+      case '--max-iters':
+        maxIters = positiveInt(flag, value());
+        break;
+      case '--seconds': {
+        const v = value();
+        seconds = Number(v);
+        if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--seconds needs a number ≥ 0, got ${v}`);
+        break;
+      }
+      case '--max-seconds': {
+        const v = value();
+        maxSeconds = Number(v);
+        if (!Number.isFinite(maxSeconds) || maxSeconds < 0) throw new UsageError(`--max-seconds needs a number ≥ 0, got ${v}`);
+        break;
+      }
+      case '--no-profile':
+        noProfile = true;
+        break;
+      case '--help':
+      case '-h':
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  // Defaults keep a full run on SwiftShader (about 1 GFLOP/s, 2 cores) near ten minutes, while on a
+  // real GPU every measurement still runs for seconds over hundreds of iterations.
+  const budget: Budget = quick
+    ? { minIters: minIters ?? 1, maxIters: maxIters ?? 2, seconds: seconds ?? 0, maxSeconds: maxSeconds ?? 0 }
+    : { minIters: minIters ?? 3, maxIters: maxIters ?? 2000, seconds: seconds ?? 2, maxSeconds: maxSeconds ?? 6 };
+  // A method step is a whole layer's forward and backward, several times a matmul: one timed run
+  // after the warm-up is enough when it alone takes longer than the budget.
+  const methodBudget: Budget = quick ? budget : { ...budget, minIters: minIters ?? 1 };
+  return {
+    batch,
+    quick,
+    out,
+    suites: suites.size ? SUITES.filter((s) => suites.has(s)) : [...SUITES],
+    methods,
+    budget,
+    methodBudget,
+    noProfile,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * `npm run bench`: matmul GFLOP/s at ViT-B/16 shapes, each adapter method's fused forward+backward
+ * against the same computation composed from plain matmuls, and tfjs's WebGPU backend as a peer.
+ * Prints a table and writes JSON. Never a timed test: bench.test.ts only checks it runs.
+ */
+import { pathToFileURL } from 'node:url';
+import { nodeGpu } from '../src/gpu/node';
+import { layers, parseArgs, tokens, UsageError, USAGE, type BenchOptions } from './config';
+import { benchMatmul } from './matmul';
+import { benchMethods } from './methods';
+import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
+import { benchTfjs, loadTfjs } from './tfjs';
+import { now } from './timing';
+
+export interface BenchIo {
+  /** The table and the JSON path. */
+  out: (text: string) => void;
+  /** Progress, one line per measurement. */
+  progress: (line: string) => void;
+}
+
+const consoleIo: BenchIo = {
+  out: (text) => console.log(text),
+  progress: (line) => console.error(line),
+};
+
+export async function main(argv: readonly string[], io: BenchIo = consoleIo): Promise<{ result: BenchResult; path: string }> {
+  const opts: BenchOptions = parseArgs(argv);
+  const started = now();
+  const date = new Date();
+  const gpu = await nodeGpu();
+  const { ctx, summary } = gpu;
+  try {
+    const profiling = !opts.noProfile && ctx.enableProfiling();
+    const T = tokens(opts);
+    const shapes = layers(opts);
+    io.progress(`adapter: ${[summary.vendor, summary.architecture, summary.device, summary.description].filter(Boolean).join(' / ')}`);
+    io.progress(`tokens T = ${T}; suites: ${opts.suites.join(', ')}; profiling ${profiling ? 'on' : 'off'}`);
+
+    const rows: BenchRow[] = [];
+    const skipped: Skipped[] = [];
+    let tfjs: BenchResult['tfjs'];
+    if (opts.suites.includes('matmul')) rows.push(...(await benchMatmul(ctx, T, shapes, opts.budget, io.progress)));
+    if (opts.suites.includes('methods')) {
+      const m = await benchMethods(ctx, T, shapes, opts, io.progress);
+      rows.push(...m.rows);
+      skipped.push(...m.skipped);
+    }
+    if (opts.suites.includes('tfjs')) {
+      try {
+        const peer = await loadTfjs();
+        tfjs = { version: peer.version, backend: peer.backend, adapter: peer.adapter };
+        rows.push(...(await benchTfjs(peer, T, shapes, opts.budget, io.progress)));
+      } catch (e) {
+        const reason = `tfjs WebGPU backend unavailable: ${(e as Error).message}`;
+        tfjs = { version: '', backend: '', error: reason };
+        skipped.push({ suite: 'tfjs', name: 'tf.matMul', reason });
+      }
+    }
+
+    const result: BenchResult = {
+      date: date.toISOString(),
+      argv: [...argv],
+      options: { ...opts },
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      adapter: {
+        vendor: summary.vendor,
+        architecture: summary.architecture,
+        device: summary.device,
+        description: summary.description,
+        isSoftware: summary.isSoftware,
+        features: summary.features,
+      },
+      tokens: T,
+      profiling,
+      tfjs,
+      rows,
+      skipped,
+      seconds: (now() - started) / 1000,
+    };
+    const path = writeJson(result, opts.out ?? defaultJsonPath(date));
+    io.out(formatResult(result));
+    io.out(`\nJSON: ${path}`);
+    return { result, path };
+  } finally {
+    ctx.destroy();
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    // Dawn's threads can keep the process alive after the device is gone.
+    () => process.exit(0),
+    (e: unknown) => {
+      if (e instanceof UsageError) {
+        if (e.message) console.error(`bench: ${e.message}`);
+        console.error(USAGE);
+        process.exit(e.message ? 2 : 0);
+      }
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
