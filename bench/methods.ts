@@ -23,7 +23,16 @@ import {
   releaseNolaFactors,
   type NolaLayer,
 } from '../src/engine/ops/nola';
-import { RANDLORA_DEFAULTS, randloraBackward, randloraBases, randloraForward, randloraInit, randloraSharedShape, type RandLoraLayer } from '../src/engine/ops/randlora';
+import {
+  RANDLORA_DEFAULTS,
+  randloraBackward,
+  randloraBases,
+  randloraCost,
+  randloraForward,
+  randloraInit,
+  randloraSharedShape,
+  type RandLoraLayer,
+} from '../src/engine/ops/randlora';
 import { VERA_DEFAULTS, veraBackward, veraBases, veraForward, type VeraLayerParams } from '../src/engine/ops/vera';
 import { randomTensor, type Distribution } from '../src/engine/random';
 import { Tensor } from '../src/engine/tensor';
@@ -140,7 +149,7 @@ function setupVera(ctx: GpuContext, l: LayerShape, seed: number): MethodOnLayer 
   };
 }
 
-function setupRandLora(ctx: GpuContext, l: LayerShape, seed: number): MethodOnLayer {
+function setupRandLora(ctx: GpuContext, l: LayerShape, seed: number, T: number): MethodOnLayer {
   const { r, alpha } = RANDLORA_DEFAULTS;
   // Shared bases sized for this layer alone: then Bf is randlora_B viewed as (M, nb·r).
   const shared = randloraSharedShape([[l.out, l.in]], r);
@@ -159,8 +168,11 @@ function setupRandLora(ctx: GpuContext, l: LayerShape, seed: number): MethodOnLa
   const Bf = bases.B.reshape([M, J]);
   const dims: RandLoraDims = { r, nb, m, aStride: shared.minDim };
   const s = layer.scale;
+  // The ops pick 'factored' or 'dense' by their own cost model ('auto'); say which they took.
+  const cost = randloraCost(init.shape, T);
+  const pick = (c: { factored: number; dense: number }) => (c.dense < c.factored ? 'dense' : 'factored');
   return {
-    label: `r=${r} α=${alpha} nb=${nb}`,
+    label: `r=${r} α=${alpha} nb=${nb} fwd ${pick(cost.forward)} bwd ${pick(cost.backward)}`,
     forward(x, y) {
       randloraForward(layer, x, y);
       return undefined;
@@ -242,7 +254,7 @@ function setupNola(ctx: GpuContext, l: LayerShape, seed: number): MethodOnLayer 
   };
 }
 
-const SETUP: Record<MethodName, (ctx: GpuContext, l: LayerShape, seed: number) => MethodOnLayer> = {
+const SETUP: Record<MethodName, (ctx: GpuContext, l: LayerShape, seed: number, T: number) => MethodOnLayer> = {
   lora: setupLora,
   randlora: setupRandLora,
   nola: setupNola,
@@ -298,7 +310,7 @@ export async function benchMethods(
       let gradsF: Tensor[] = [];
       let gradsC: Tensor[] = [];
       try {
-        const m = await unprofiled(ctx, () => SETUP[name](ctx, l, 3));
+        const m = await unprofiled(ctx, () => SETUP[name](ctx, l, 3, T));
         method = m;
         const fusedStep = () => {
           for (const t of gradsF) t.release();
