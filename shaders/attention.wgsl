@@ -5,7 +5,8 @@
 // CLIP), and the layout batched GEMMs want, (B, H, T, d). P.merge = 0 splits heads out
 // ((B,T,H,d) → (B,H,T,d)); P.merge = 1 merges them back. Dst is indexed linearly (coalesced writes).
 //
-// SOFTMAX: one 64-wide workgroup per row of a (rows, cols) matrix, in place on A.
+// SOFTMAX: one 64-wide workgroup per row of a (rows, cols) matrix (one invocation per row when
+// rows are short), in place on A.
 //   P.backward = 0: A ← softmax(A) (max-subtracted).
 //   P.backward = 1: A holds dP and becomes dS = Pm ⊙ (dP − Σ_j dP·Pm), Pm the saved softmax.
 
@@ -15,9 +16,16 @@ struct Params { rows: u32, cols: u32, backward: u32, pad0: u32 }
 @group(0) @binding(1) var<storage, read_write> A: array<f32>;
 @group(0) @binding(2) var<storage, read> Pm: array<f32>;
 
+// Rows of up to 256 values get one invocation each (ONE_LANE), 64 rows to a workgroup: attention
+// rows are T wide, and a 64-lane reduction per short row mostly waits at barriers.
+#if ${ONE_LANE}
+const LANES: u32 = 1u;
+fn row_max(v: f32, lane: u32) -> f32 { return v; }
+fn row_sum(v: f32, lane: u32) -> f32 { return v; }
+#else
+const LANES: u32 = 64u;
 var<workgroup> red: array<f32, 64>;
-
-fn workgroup_max(v: f32, lid: u32) -> f32 {
+fn row_max(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -28,8 +36,7 @@ fn workgroup_max(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
-
-fn workgroup_sum(v: f32, lid: u32) -> f32 {
+fn row_sum(v: f32, lid: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -40,28 +47,34 @@ fn workgroup_sum(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
-
+#endif
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
         @builtin(num_workgroups) nw: vec3<u32>) {
+  // Written out per variant: barriers need `row` to be visibly uniform in the 64-lane one.
+#if ${ONE_LANE}
+  let row = (wg.y * nw.x + wg.x) * 64u + lid3.x;
+  let lid = 0u;
+#else
   let row = wg.y * nw.x + wg.x;
-  if (row >= P.rows) { return; }
   let lid = lid3.x;
+#endif
+  if (row >= P.rows) { return; }
   let n = P.cols;
   let base = row * n;
   if (P.backward == 0u) {
     var m = -3.4028234663852886e38;
-    for (var j = lid; j < n; j = j + 64u) { m = max(m, A[base + j]); }
-    m = workgroup_max(m, lid);
+    for (var j = lid; j < n; j = j + LANES) { m = max(m, A[base + j]); }
+    m = row_max(m, lid);
     var s = 0.0;
-    for (var j = lid; j < n; j = j + 64u) { s = s + exp(A[base + j] - m); }
-    let inv = 1.0 / workgroup_sum(s, lid);
-    for (var j = lid; j < n; j = j + 64u) { A[base + j] = exp(A[base + j] - m) * inv; }
+    for (var j = lid; j < n; j = j + LANES) { s = s + exp(A[base + j] - m); }
+    let inv = 1.0 / row_sum(s, lid);
+    for (var j = lid; j < n; j = j + LANES) { A[base + j] = exp(A[base + j] - m) * inv; }
   } else {
     var s = 0.0;
-    for (var j = lid; j < n; j = j + 64u) { s = s + A[base + j] * Pm[base + j]; }
-    let c = workgroup_sum(s, lid);
-    for (var j = lid; j < n; j = j + 64u) { A[base + j] = Pm[base + j] * (A[base + j] - c); }
+    for (var j = lid; j < n; j = j + LANES) { s = s + A[base + j] * Pm[base + j]; }
+    let c = row_sum(s, lid);
+    for (var j = lid; j < n; j = j + LANES) { A[base + j] = Pm[base + j] * (A[base + j] - c); }
   }
 }
 #else

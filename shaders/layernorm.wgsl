@@ -1,6 +1,6 @@
 // Layer normalisation over the last dimension, y = (x − μ)·rstd·w + b with rstd = 1/√(σ² + eps),
 // and its backward. Three kernels, chosen by flag:
-//   FORWARD          one 64-wide workgroup per row: μ, then σ² from the centred values (two
+//   FORWARD          one 64-wide workgroup per row (one invocation per row when rows are short): μ, then σ² from the centred values (two
 //                    passes, so eps = 1e-12 and large means lose nothing to cancellation);
 //                    saves μ and rstd per row for the backward.
 //   BACKWARD_INPUT   one workgroup per row: with g = dy·w and x̂ = (x − μ)·rstd,
@@ -77,10 +77,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
 }
 #else
+// Rows of up to 256 values get one invocation each (ONE_LANE): a 64-wide reduction per short row
+// mostly waits at barriers, which software rasterisers make very slow. Longer rows get 64 lanes.
+#if ${ONE_LANE}
+const LANES: u32 = 1u;
+fn row_sum(v: vec2<f32>, lane: u32) -> vec2<f32> { return v; }
+#else
+const LANES: u32 = 64u;
 var<workgroup> red: array<vec2<f32>, 64>;
 
 // Sums a pair over the 64 invocations of the workgroup; every invocation gets the result.
-fn workgroup_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+fn row_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -91,28 +98,35 @@ fn workgroup_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
   workgroupBarrier();
   return r;
 }
+#endif
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
         @builtin(num_workgroups) nw: vec3<u32>) {
+  // Written out per variant: barriers need `row` to be visibly uniform in the 64-lane one.
+#if ${ONE_LANE}
+  let row = (wg.y * nw.x + wg.x) * 64u + lid3.x;
+  let lid = 0u;
+#else
   let row = wg.y * nw.x + wg.x;
-  if (row >= P.rows) { return; }
   let lid = lid3.x;
+#endif
+  if (row >= P.rows) { return; }
   let n = P.cols;
   let base = row * n;
   let inv_n = 1.0 / f32(n);
 #if ${FORWARD}
   var s = 0.0;
-  for (var j = lid; j < n; j = j + 64u) { s = s + X[base + j]; }
-  let mean = workgroup_sum(vec2<f32>(s, 0.0), lid).x * inv_n;
+  for (var j = lid; j < n; j = j + LANES) { s = s + X[base + j]; }
+  let mean = row_sum(vec2<f32>(s, 0.0), lid).x * inv_n;
   var q = 0.0;
-  for (var j = lid; j < n; j = j + 64u) {
+  for (var j = lid; j < n; j = j + LANES) {
     let d = X[base + j] - mean;
     q = q + d * d;
   }
-  let variance = workgroup_sum(vec2<f32>(q, 0.0), lid).x * inv_n;
+  let variance = row_sum(vec2<f32>(q, 0.0), lid).x * inv_n;
   let rstd = 1.0 / sqrt(variance + P.eps);
-  for (var j = lid; j < n; j = j + 64u) {
+  for (var j = lid; j < n; j = j + LANES) {
     Y[base + j] = (X[base + j] - mean) * rstd * W[j] + Bias[j];
   }
   if (lid == 0u) {
@@ -123,13 +137,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let mean = Mean[row];
   let rstd = Rstd[row];
   var acc = vec2<f32>(0.0);
-  for (var j = lid; j < n; j = j + 64u) {
+  for (var j = lid; j < n; j = j + LANES) {
     let g = DY[base + j] * W[j];
     let xhat = (X[base + j] - mean) * rstd;
     acc = acc + vec2<f32>(g, g * xhat);
   }
-  let c = workgroup_sum(acc, lid) * inv_n;
-  for (var j = lid; j < n; j = j + 64u) {
+  let c = row_sum(acc, lid) * inv_n;
+  for (var j = lid; j < n; j = j + LANES) {
     let g = DY[base + j] * W[j];
     let xhat = (X[base + j] - mean) * rstd;
     var dx = rstd * (g - c.x - xhat * c.y);

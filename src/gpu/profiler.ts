@@ -5,7 +5,8 @@
 export class GpuProfiler {
   private readonly querySet: GPUQuerySet;
   private readonly resolveBuffer: GPUBuffer;
-  private readonly readBuffer: GPUBuffer;
+  /** One staging buffer per resolved batch: a batch may be resolved while the last one is still mapping. */
+  private pendingRead: GPUBuffer | undefined;
   private labels: string[] = [];
   private readonly totals = new Map<string, { ns: number; count: number }>();
 
@@ -24,11 +25,6 @@ export class GpuProfiler {
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
       label: 'profiler-resolve',
     });
-    this.readBuffer = device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      label: 'profiler-read',
-    });
   }
 
   /** Timestamp writes for the next pass, or undefined once this batch is full (that pass goes untimed). */
@@ -44,17 +40,24 @@ export class GpuProfiler {
     const n = this.labels.length;
     if (n === 0) return false;
     encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolveBuffer, 0);
-    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 2 * n * 8);
+    this.pendingRead = this.device.createBuffer({
+      size: 2 * n * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'profiler-read',
+    });
+    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.pendingRead, 0, 2 * n * 8);
     return true;
   }
 
   async collect(): Promise<void> {
     const labels = this.labels;
+    const read = this.pendingRead;
     this.labels = [];
-    if (labels.length === 0) return;
-    await this.readBuffer.mapAsync(GPUMapMode.READ, 0, labels.length * 16);
-    const stamps = new BigInt64Array(this.readBuffer.getMappedRange(0, labels.length * 16).slice(0));
-    this.readBuffer.unmap();
+    this.pendingRead = undefined;
+    if (labels.length === 0 || !read) return;
+    await read.mapAsync(GPUMapMode.READ, 0, labels.length * 16);
+    const stamps = new BigInt64Array(read.getMappedRange(0, labels.length * 16).slice(0));
+    read.destroy();
     labels.forEach((op, i) => {
       const ns = Number(stamps[2 * i + 1] - stamps[2 * i]);
       const t = this.totals.get(op) ?? { ns: 0, count: 0 };
@@ -78,6 +81,6 @@ export class GpuProfiler {
   destroy(): void {
     this.querySet.destroy();
     this.resolveBuffer.destroy();
-    this.readBuffer.destroy();
+    this.pendingRead?.destroy();
   }
 }

@@ -4,7 +4,7 @@ import { cotangent, dot64, f32Round, numericGradient, relErr } from '../../testi
 import { Tensor } from '../tensor';
 import { maxRelError } from '../reference/linalg';
 import { attention64, attentionBackward64, type AttentionDims } from '../reference/attention';
-import { attention, attentionBackward, mergeHeads, softmaxRowsInPlace, splitHeads } from './attention';
+import { attention, attentionBackward, mergeHeads, softmaxRowsBackwardInPlace, softmaxRowsInPlace, splitHeads } from './attention';
 
 const gpu = useGpu();
 
@@ -69,6 +69,35 @@ describe('attention on the GPU against float64', () => {
     const z = 1 + Math.exp(1) + Math.exp(2);
     expect(maxRelError(await x.read(), [1 / z, Math.E / z, Math.exp(2) / z, 1 / 3, 1 / 3, 1 / 3])).toBeLessThan(1e-6);
     x.release();
+  });
+
+  it('row softmax and its backward on rows over 256 wide (the 64-lane reduction) match float64', async () => {
+    const rows = 3;
+    const cols = 300;
+    const data = Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * 4);
+    const g = Array.from({ length: rows * cols }, (_, i) => Math.cos(i * 0.11));
+    const p = upload([rows, cols], data);
+    softmaxRowsInPlace(p);
+    const want = new Float64Array(rows * cols);
+    const wantD = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const row = data.slice(r * cols, (r + 1) * cols).map((v) => Math.fround(v));
+      const m = Math.max(...row);
+      const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+      let dot = 0;
+      for (let j = 0; j < cols; j++) {
+        want[r * cols + j] = Math.exp(row[j] - m) / z;
+        dot += want[r * cols + j] * Math.fround(g[r * cols + j]);
+      }
+      for (let j = 0; j < cols; j++) wantD[r * cols + j] = want[r * cols + j] * (Math.fround(g[r * cols + j]) - dot);
+    }
+    expect(maxRelError(await p.read(), want)).toBeLessThan(1e-5);
+    const dp = upload([rows, cols], g);
+    softmaxRowsBackwardInPlace(p, dp);
+    // A 300-term f32 dot product (the row sum) dominates the error: f32Tolerance(300).
+    expect(maxRelError(await dp.read(), wantD)).toBeLessThan(f32Tolerance(cols) + 1e-5);
+    p.release();
+    dp.release();
   });
 
   const cases: AttentionDims[] = [

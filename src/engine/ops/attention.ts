@@ -67,7 +67,7 @@ function permute(src: Tensor, dst: Tensor, d: Dims, merge: boolean, op: string):
   src.ctx.launch({
     op,
     shapes: { src: src.shape, dst: dst.shape },
-    code: kernelCode(attentionWgsl, { SOFTMAX: false }, 'attention.wgsl'),
+    code: kernelCode(attentionWgsl, { SOFTMAX: false, ONE_LANE: false }, 'attention.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: src.buffer, access: 'read' },
@@ -106,13 +106,13 @@ function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: 
   a.ctx.launch({
     op,
     shapes: { x: a.shape },
-    code: kernelCode(attentionWgsl, { SOFTMAX: true }, 'attention.wgsl'),
+    code: kernelCode(attentionWgsl, { SOFTMAX: true, ONE_LANE: cols <= 256 }, 'attention.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: a.buffer, access: 'write' },
       { buffer: p?.buffer ?? placeholder(a.ctx), access: 'read' },
     ],
-    workgroups: grid1D(rows, 1),
+    workgroups: grid1D(cols <= 256 ? Math.ceil(rows / 64) : rows, 1),
   });
 }
 

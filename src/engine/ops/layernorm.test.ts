@@ -45,6 +45,8 @@ describe('layernorm on the GPU against float64', () => {
     { rows: 7, cols: 12, eps: 1e-12 },
     { rows: 2 * 197, cols: 64, eps: 1e-5 },
     { rows: 3 * 197, cols: 12, eps: 1e-12 },
+    // Rows over 256 values take the 64-lane reduction instead of one invocation per row.
+    { rows: 5, cols: 300, eps: 1e-12 },
   ];
   for (const { rows, cols, eps } of cases) {
     it(`${rows}x${cols} eps ${eps}: forward, then dx, dweight, dbias (written and accumulated)`, async () => {

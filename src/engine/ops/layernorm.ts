@@ -23,6 +23,15 @@ export interface LayerNormResult {
   rstd: Tensor;
 }
 
+/** Short rows are reduced by one invocation each, 64 rows to a workgroup; long rows by a 64-lane workgroup. */
+function oneLane(cols: number): boolean {
+  return cols <= 256;
+}
+
+function rowGrid(rows: number, cols: number): [number, number] {
+  return grid1D(oneLane(cols) ? Math.ceil(rows / 64) : rows, 1);
+}
+
 function rowsOf(x: Tensor): { rows: number; cols: number } {
   const cols = x.cols;
   return { rows: cols > 0 ? x.size / cols : 0, cols };
@@ -46,7 +55,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number, 
   ctx.launch({
     op,
     shapes: { x: x.shape },
-    code: kernelCode(layernormWgsl, { FORWARD: true, BACKWARD_INPUT: false, BACKWARD_PARAMS: false }, 'layernorm.wgsl'),
+    code: kernelCode(layernormWgsl, { FORWARD: true, BACKWARD_INPUT: false, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols) }, 'layernorm.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: x.buffer, access: 'read' },
@@ -56,7 +65,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number, 
       { buffer: mean.buffer, access: 'write' },
       { buffer: rstd.buffer, access: 'write' },
     ],
-    workgroups: grid1D(rows, 1),
+    workgroups: rowGrid(rows, cols),
   });
   return { y, mean, rstd };
 }
@@ -113,7 +122,7 @@ export function layerNormBackward(
       ctx.launch({
         op: `${op}_input`,
         shapes: { x: x.shape },
-        code: kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: true, BACKWARD_PARAMS: false }, 'layernorm.wgsl'),
+        code: kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: true, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols) }, 'layernorm.wgsl'),
         uniforms: buffer,
         bindings: [
           { buffer: x.buffer, access: 'read' },
@@ -123,7 +132,7 @@ export function layerNormBackward(
           { buffer: dy.buffer, access: 'read' },
           { buffer: dx.buffer, access: 'write' },
         ],
-        workgroups: grid1D(rows, 1),
+        workgroups: rowGrid(rows, cols),
       });
     }
   }
@@ -141,7 +150,7 @@ export function layerNormBackward(
   grads.dbias = dbias;
   if (cols === 0) return grads;
   const { chunks, rowsPerChunk } = rowChunks(rows);
-  const code = kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: false, BACKWARD_PARAMS: true }, 'layernorm.wgsl');
+  const code = kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: false, BACKWARD_PARAMS: true, ONE_LANE: false }, 'layernorm.wgsl');
   const paramsLaunch = (dwBuf: GPUBuffer, dbBuf: GPUBuffer, beta: number) => {
     const { buffer, u, f } = uniforms(8);
     u.set([rows, cols, rowsPerChunk, (wantW ? 1 : 0) | (wantB ? 2 : 0)]);

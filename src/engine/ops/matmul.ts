@@ -86,6 +86,9 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
     throw new Error(`${op}: bias has ${opts.bias.size} values, needs ${N}`);
   }
   const act = opts.activation ?? 'none';
+  // Small tiles when the output is small in either direction: a 64-wide tile would mostly idle.
+  const WG = Math.min(M, N) <= 32 || M * N <= 64 * 64 ? 8 : 16;
+  const tile = 4 * WG;
   const customA = !isTensor(a) ? a : undefined;
   const customB = !isTensor(b) ? b : undefined;
   const custom = customA ?? customB;
@@ -104,6 +107,8 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
         ACT_RELU: act === 'relu',
         ACT_GELU: act === 'gelu',
         ACT_QUICK_GELU: act === 'quick_gelu',
+        WG,
+        TILE_VEC4S: 16 * WG,
       },
       'matmul.wgsl',
     ) + (custom ? `\n// --- ${custom.name} ---\n${custom.code}` : '');
@@ -130,7 +135,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
     code,
     uniforms: params,
     bindings,
-    workgroups: [Math.ceil(N / 64), Math.ceil(M / 64), batch],
+    workgroups: [Math.ceil(N / tile), Math.ceil(M / tile), batch],
   });
   return out;
 }
