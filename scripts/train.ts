@@ -1,0 +1,211 @@
+/**
+ * Fine-tunes a ViT / CLIP vision model from the command line, on the same engine as the page:
+ *
+ *   npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>
+ *     [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
+ *     [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]
+ *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
+ *
+ * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json
+ * and the trained adapter (DIR/adapter/). IDX folders with both splits validate on the test split.
+ */
+import { mkdir, writeFile, appendFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { methodById } from '../src/adapters';
+import { nodeGpu } from '../src/gpu/node';
+import { loadCheckpointFrom, loadDatasetFolder } from '../src/io/node';
+import { writeSafetensors } from '../src/io/safetensors';
+import { DEFAULT_TARGETS } from '../src/models/names';
+import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
+import { Trainer, type MetricRecord, type TrainConfig } from '../src/train/trainer';
+import type { MethodId } from '../src/adapters/types';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE =
+  'usage: npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>\n' +
+  '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
+  '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
+  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]';
+
+export interface TrainArgs {
+  model: string;
+  data: string;
+  method: MethodId;
+  rank?: number;
+  alpha?: number;
+  targets?: string[];
+  out: string;
+  trainSize?: number;
+  valSize?: number;
+  kShot?: number;
+  valFraction: number;
+  train: Partial<TrainConfig>;
+}
+
+const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
+  '--steps': 'steps',
+  '--batch': 'batchSize',
+  '--lr': 'lr',
+  '--head-lr': 'headLr',
+  '--seed': 'seed',
+  '--weight-decay': 'weightDecay',
+  '--warmup': 'warmupSteps',
+  '--clip': 'clipNorm',
+  '--accumulation': 'accumulation',
+  '--label-smoothing': 'labelSmoothing',
+  '--eval-every': 'evalEvery',
+  '--log-every': 'logEvery',
+};
+
+function number(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseTrainArgs(argv: readonly string[]): TrainArgs {
+  const a: Partial<TrainArgs> & { train: Partial<TrainConfig> } = { train: {}, valFraction: 0.1, out: 'runs/latest' };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const v = argv[i + 1];
+    const next = () => {
+      i++;
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag in NUMBER_FLAGS) (a.train as Record<string, number>)[NUMBER_FLAGS[flag]] = number(flag, next());
+    else if (flag === '--model') a.model = next();
+    else if (flag === '--data') a.data = next();
+    else if (flag === '--method') a.method = methodById(next()).id;
+    else if (flag === '--rank') a.rank = number(flag, next());
+    else if (flag === '--alpha') a.alpha = number(flag, next());
+    else if (flag === '--targets') a.targets = next().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (flag === '--out') a.out = next();
+    else if (flag === '--train-size') a.trainSize = number(flag, next());
+    else if (flag === '--val-size') a.valSize = number(flag, next());
+    else if (flag === '--k-shot') a.kShot = number(flag, next());
+    else if (flag === '--val-fraction') a.valFraction = number(flag, next());
+    else if (flag === '--help' || flag === '-h') throw new UsageError('');
+    else throw new UsageError(`unknown option ${flag}`);
+  }
+  if (!a.model) throw new UsageError('--model is required (a Hugging Face model folder or Hub id)');
+  if (!a.data) throw new UsageError('--data is required (IDX files or one subfolder of images per class)');
+  if (!a.method) throw new UsageError('--method is required');
+  return a as TrainArgs;
+}
+
+/** --rank and --alpha in each method's own terms. */
+export function methodConfigFrom(method: MethodId, rank?: number, alpha?: number): Record<string, unknown> {
+  const c: Record<string, unknown> = {};
+  if (method === 'lora' || method === 'randlora' || method === 'vera') {
+    if (rank !== undefined) c.r = rank;
+  }
+  if (method === 'nola' && rank !== undefined) c.rank = rank;
+  if (alpha !== undefined) {
+    if (method === 'lora' || method === 'randlora') c.alpha = alpha;
+    else if (method === 'nola') c.c = alpha;
+  }
+  return c;
+}
+
+export async function train(args: TrainArgs, log: (line: string) => void = console.log): Promise<Record<string, unknown>> {
+  const out = resolve(args.out);
+  await mkdir(out, { recursive: true });
+  const seed = args.train.seed ?? 0;
+  log(`Loading model ${args.model} …`);
+  const ckpt = await loadCheckpointFrom(args.model);
+  log(`Loading data ${args.data} …`);
+  const dataset = await loadDatasetFolder(args.data, { split: 'train' });
+  let validation;
+  try {
+    // IDX folders carry a test split: validate on it rather than on held-out training images.
+    const test = await loadDatasetFolder(args.data, { split: 'test' });
+    if (test !== undefined && test.source !== dataset.source) validation = test;
+  } catch {
+    validation = undefined;
+  }
+  if (dataset.skipped.length) log(`Skipped ${dataset.skipped.length} unreadable file(s), e.g. ${dataset.skipped[0].file}: ${dataset.skipped[0].reason}`);
+  const data = prepareData(
+    dataset,
+    { valFraction: args.valFraction, seed, trainLimit: args.trainSize, valLimit: args.valSize, kShot: args.kShot },
+    validation,
+  );
+  const gpu = await nodeGpu();
+  log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
+  const model = buildModel(gpu.ctx, ckpt, data.classNames.length, seed);
+  const norm = normalisationFor(model.spec, ckpt);
+  const trainer = new Trainer(model, data, norm, {
+    ...args.train,
+    method: args.method,
+    methodConfig: methodConfigFrom(args.method, args.rank, args.alpha),
+    targets: args.targets ?? DEFAULT_TARGETS[model.spec.family],
+  });
+  const metricsFile = join(out, 'metrics.jsonl');
+  await writeFile(metricsFile, '');
+  log(`${methodById(args.method).label}: ${trainer.trainableParams.toLocaleString('en-US')} trainable parameters; ${data.train.count} training, ${data.val.count} validation images`);
+  const pending: Promise<void>[] = [];
+  const onMetric = (m: MetricRecord) => {
+    const { kind, ...rest } = m;
+    pending.push(appendFile(metricsFile, `${JSON.stringify(rest)}\n`));
+    if (kind === 'train') log(`step ${m.step}  loss ${m.loss.toFixed(4)}  lr ${m.lr.toExponential(2)}  ${m.images_per_second.toFixed(1)} img/s`);
+    else log(`step ${m.step}  val_loss ${m.val_loss.toFixed(4)}  val_accuracy ${(100 * m.val_accuracy).toFixed(2)}%`);
+  };
+  const s = await trainer.run({ onMetric });
+  await Promise.all(pending);
+  const summary = {
+    method: s.method,
+    model: args.model,
+    data: args.data,
+    trainable_params: s.trainable_params,
+    steps: s.steps,
+    final_val_accuracy: s.final_val_accuracy,
+    best_val_accuracy: s.best_val_accuracy,
+    final_val_loss: s.final_val_loss,
+    seconds: s.seconds,
+    steps_per_second: s.steps / s.seconds,
+    peak_gpu_bytes: s.peak_gpu_bytes,
+    config: trainer.config,
+    classes: data.classNames,
+    confusion: s.confusion,
+    gpu: gpu.summary.description || `${gpu.summary.vendor} ${gpu.summary.architecture}`,
+  };
+  await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeAdapter(join(out, 'adapter'), trainer);
+  log(`Wrote ${metricsFile}, ${join(out, 'summary.json')} and ${join(out, 'adapter')}`);
+  trainer.release();
+  model.release();
+  gpu.ctx.destroy();
+  return summary;
+}
+
+/** The trained tensors by name (issue 5 turns this into PEFT's exact layout). */
+async function writeAdapter(dir: string, trainer: Trainer): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const t of trainer.trainables) tensors.set(t.name, { shape: [...t.tensor.shape], data: await t.tensor.read() });
+  await writeFile(join(dir, 'trained_tensors.safetensors'), writeSafetensors(tensors, { metadata: { format: 'pt', method: trainer.config.method } }));
+  await writeFile(join(dir, 'rankscope_run.json'), `${JSON.stringify({ method: trainer.config.method, config: trainer.config }, null, 2)}\n`);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await train(parseTrainArgs(argv));
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message) console.error(`train: ${e.message}`);
+      console.error(USAGE);
+      return 2;
+    }
+    console.error(`train: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
