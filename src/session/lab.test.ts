@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../testing/gpu';
+import { makeModel } from '../models/makeModel';
+import { loadDatasetFolder } from '../io/node';
+import { imagePreprocessing } from '../io/preprocessor';
+import type { Checkpoint } from '../io/checkpoint';
+import { Lab } from './lab';
+import { prepareData } from './prepare';
+import type { RunEvent } from './run';
+
+const gpu = useGpu();
+
+async function fixture() {
+  const made = makeModel({ arch: 'vit', preset: 'tiny', seed: 2, labels: 10 });
+  const ckpt: Checkpoint = {
+    config: made.config,
+    preprocessor: imagePreprocessing(made.config, made.preprocessorConfig),
+    tensors: new Map([...made.tensors].map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),
+    weightFiles: ['model.safetensors'],
+    source: 'generated tiny ViT',
+  };
+  const ds = await loadDatasetFolder('/usr/share/datasets/fashion-mnist', { split: 'test' });
+  const data = prepareData(ds, { valFraction: 0.2, seed: 0, trainLimit: 80, valLimit: 40 });
+  return { ckpt, data };
+}
+
+describe('Lab: queued runs in one process', () => {
+  it('runs LoRA then RandLoRA on the same split, reports metrics and spectra, and pauses and resumes', async () => {
+    const { ctx } = gpu();
+    ctx.checkEachLaunch = false;
+    const { ckpt, data } = await fixture();
+    const events: RunEvent[] = [];
+    let lab!: Lab;
+    let paused = false;
+    lab = new Lab(ctx, (e) => {
+      events.push(e);
+      // Pause LoRA at its first logged step, and resume it a moment later.
+      if (e.type === 'metric' && e.runId === 'lora' && !paused) {
+        paused = true;
+        lab.pause('lora');
+        setTimeout(() => {
+          expect(lab.state('lora')).toBe('paused');
+          lab.resume('lora');
+        }, 50);
+      }
+    });
+    lab.setModel(ckpt);
+    lab.setData(data);
+    const train = { steps: 6, batchSize: 8, lr: 1e-2, logEvery: 2, evalEvery: 3, seed: 1 };
+    lab.enqueue(
+      { id: 'lora', name: 'LoRA', method: 'lora', methodConfig: { r: 2 }, targets: ['query', 'value'], train, rankEvery: 3 },
+      { id: 'randlora', name: 'RandLoRA', method: 'randlora', methodConfig: { r: 4, alpha: 16 }, targets: ['query', 'value'], train, rankEvery: 3 },
+    );
+    await lab.idle();
+    const states = (id: string) => events.filter((e) => e.type === 'state' && e.runId === id).map((e) => (e as { state: string }).state);
+    expect(states('lora')).toEqual(['queued', 'loading', 'training', 'paused', 'training', 'done']);
+    expect(states('randlora')).toEqual(['queued', 'loading', 'training', 'done']);
+    // RandLoRA waited for LoRA: its loading came after LoRA was done.
+    const idx = (pred: (e: RunEvent) => boolean) => events.findIndex(pred);
+    expect(idx((e) => e.type === 'state' && e.runId === 'randlora' && e.state === 'loading')).toBeGreaterThan(
+      idx((e) => e.type === 'state' && e.runId === 'lora' && e.state === 'done'),
+    );
+    for (const id of ['lora', 'randlora']) {
+      const metrics = events.filter((e) => e.type === 'metric' && e.runId === id);
+      expect(metrics.filter((e) => e.type === 'metric' && e.metric.kind === 'train')).toHaveLength(3);
+      expect(metrics.filter((e) => e.type === 'metric' && e.metric.kind === 'eval').length).toBeGreaterThanOrEqual(2);
+      const result = events.find((e) => e.type === 'result' && e.runId === id);
+      expect(result && result.type === 'result' && result.result.perClassAccuracy).toHaveLength(10);
+    }
+    const lastSpectrum = (id: string) => {
+      const s = events.filter((e) => e.type === 'spectrum' && e.runId === id);
+      const last = s[s.length - 1];
+      return last && last.type === 'spectrum' ? last.spectrum : undefined;
+    };
+    // The point of the product: LoRA's update stops at rank r, RandLoRA's reaches the layer's full rank.
+    expect(lastSpectrum('lora')!.numericalRank).toBeLessThanOrEqual(2);
+    expect(lastSpectrum('lora')!.numericalRank).toBeGreaterThan(0);
+    // RandLoRA's bases span all 32 directions; after six steps the weakest few may still sit under
+    // the 1e-4 floor, but the update is far beyond the rank r = 4 of any one basis pair.
+    expect(lastSpectrum('randlora')!.numericalRank).toBeGreaterThanOrEqual(24);
+    // Every run gave its GPU memory back: only the pool's idle buffers remain.
+    expect(ctx.pool.inUseBytes).toBe(0);
+  });
+
+  it('refuses runs before a model and data are loaded, with a message saying what to do', () => {
+    const { ctx } = gpu();
+    const lab = new Lab(ctx, () => {});
+    expect(() => lab.enqueue({ id: 'x', name: 'x', method: 'lora', targets: ['query'], train: {} })).toThrow(/Load a model/);
+  });
+});

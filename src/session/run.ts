@@ -1,0 +1,153 @@
+import { METHODS, type MethodId } from '../adapters';
+import type { Checkpoint } from '../io/checkpoint';
+import { copy } from '../engine/ops/elementwise';
+import type { Tensor } from '../engine/tensor';
+import type { GpuContext } from '../gpu/context';
+import type { Normalisation } from '../engine/ops/preprocess';
+import type { PackedImages } from '../train/data';
+import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/rank';
+import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
+import { buildModel } from './prepare';
+
+/** What a person asks for: one method with its settings, trained on the lab's model and data. */
+export interface RunSpec {
+  id: string;
+  name: string;
+  method: MethodId;
+  methodConfig?: Record<string, unknown>;
+  targets: string[];
+  train: Partial<TrainConfig>;
+  /** The layer whose ΔW spectrum is tracked (a module path); the first targeted one by default. */
+  rankLayer?: string;
+  /** Compute the spectrum every this many steps (and at the end). */
+  rankEvery?: number;
+}
+
+/** configure → load → train ⇄ pause → done / stopped / failed. */
+export type RunState = 'queued' | 'loading' | 'training' | 'paused' | 'done' | 'stopped' | 'failed';
+
+export interface RunResult extends TrainSummary {
+  perClassAccuracy: number[];
+  classNames: string[];
+}
+
+export type RunEvent =
+  | { type: 'state'; runId: string; state: RunState; error?: string }
+  | { type: 'info'; runId: string; trainableParams: number; rankLayer: string | undefined }
+  | { type: 'metric'; runId: string; metric: MetricRecord }
+  | { type: 'spectrum'; runId: string; step: number; spectrum: Spectrum }
+  | { type: 'result'; runId: string; result: RunResult };
+
+export interface LabData {
+  train: PackedImages;
+  trainIndices: number[];
+  val: PackedImages;
+  valIndices: number[];
+  classNames: string[];
+}
+
+/**
+ * One training run from start to finish: builds a fresh model from the lab's checkpoint (so every
+ * run starts from the same weights), trains it, reports metrics and ΔW spectra, and releases its
+ * GPU memory at the end whatever happens.
+ */
+export class RunController {
+  state: RunState = 'queued';
+  private pauseGate: { promise: Promise<void>; open: () => void } | undefined;
+  private stopRequested = false;
+  trainer: Trainer | undefined;
+
+  constructor(
+    readonly spec: RunSpec,
+    private readonly emit: (e: RunEvent) => void,
+  ) {}
+
+  private set(state: RunState, error?: string): void {
+    this.state = state;
+    this.emit({ type: 'state', runId: this.spec.id, state, error });
+  }
+
+  pause(): void {
+    if (this.state !== 'training' || this.pauseGate) return;
+    let open!: () => void;
+    const promise = new Promise<void>((r) => (open = r));
+    this.pauseGate = { promise, open };
+    this.set('paused');
+  }
+
+  resume(): void {
+    if (!this.pauseGate) return;
+    const gate = this.pauseGate;
+    this.pauseGate = undefined;
+    this.set('training');
+    gate.open();
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    if (this.state === 'queued') this.set('stopped');
+    this.resume();
+  }
+
+  async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation): Promise<RunResult | undefined> {
+    if (this.stopRequested) return undefined;
+    this.set('loading');
+    let trainer: Trainer | undefined;
+    let start: Tensor | undefined;
+    const model = buildModel(ctx, ckpt, data.classNames.length, this.spec.train.seed ?? 0);
+    try {
+      trainer = new Trainer(model, data, norm, {
+        ...this.spec.train,
+        method: this.spec.method,
+        methodConfig: this.spec.methodConfig,
+        targets: this.spec.targets,
+      });
+      this.trainer = trainer;
+      const method = METHODS[this.spec.method];
+      const adapted = [...trainer.adapters.layers.keys()];
+      const candidates = method.usesTargets ? adapted : trainer.adapters.trainsBackbone ? model.targetLayers(this.spec.targets).map((l) => l.module) : [];
+      const rankLayer = this.spec.rankLayer && candidates.includes(this.spec.rankLayer) ? this.spec.rankLayer : candidates[0];
+      if (rankLayer && trainer.adapters.trainsBackbone) {
+        // Full fine-tuning's ΔW is the weight's drift from where it started.
+        start = copy(model.param(`${rankLayer}.weight`));
+      }
+      this.emit({ type: 'info', runId: this.spec.id, trainableParams: trainer.trainableParams, rankLayer });
+      const rankEvery = this.spec.rankEvery ?? Math.max(1, Math.round((trainer.config.steps || 1) / 10));
+      const t = trainer;
+      const measure = async () => {
+        if (!rankLayer) return;
+        const W = model.param(`${rankLayer}.weight`);
+        const adapter = t.adapters.layers.get(rankLayer);
+        const delta = adapter ? await adapterDelta(adapter, W) : start ? await weightDelta(W, start) : undefined;
+        if (!delta) return;
+        this.emit({ type: 'spectrum', runId: this.spec.id, step: t.currentStep, spectrum: spectrumOf(rankLayer, delta, W.rows, W.cols) });
+      };
+      this.set('training');
+      const summary = await trainer.run({
+        onMetric: (metric) => this.emit({ type: 'metric', runId: this.spec.id, metric }),
+        shouldStop: () => this.stopRequested,
+        beforeStep: async (step) => {
+          if (this.pauseGate) await this.pauseGate.promise;
+          if (step > 1 && (step - 1) % rankEvery === 0) await measure();
+        },
+      });
+      await measure();
+      const perClassAccuracy = summary.confusion.map((row, c) => {
+        const n = row.reduce((a, b) => a + b, 0);
+        return n ? row[c] / n : 0;
+      });
+      const result: RunResult = { ...summary, perClassAccuracy, classNames: data.classNames };
+      this.emit({ type: 'result', runId: this.spec.id, result });
+      this.set(this.stopRequested ? 'stopped' : 'done');
+      return result;
+    } catch (e) {
+      this.set('failed', (e as Error).message);
+      return undefined;
+    } finally {
+      start?.release();
+      trainer?.release();
+      model.release();
+      this.trainer = undefined;
+    }
+  }
+}
