@@ -66,14 +66,7 @@ function tooSmall(adapter: GPUAdapter): string[] {
     .map(([k, v]) => `${k} is ${adapter.limits[k as keyof typeof MINIMUM_LIMITS]}, needs ${v}`);
 }
 
-/**
- * Gets an adapter and a device with the limits the engine needs. `gpu` is `navigator.gpu` in a page
- * or worker, or the object from the `webgpu` package under Node: this module never looks for it.
- */
-export async function acquireGpu(
-  gpu: GPU | undefined,
-  options: { powerPreference?: GPUPowerPreference } = {},
-): Promise<AcquiredGpu> {
+async function requestUsableAdapter(gpu: GPU | undefined, options: { powerPreference?: GPUPowerPreference }): Promise<GPUAdapter> {
   if (!gpu) {
     throw new WebGpuUnavailableError(
       'This browser does not expose WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge; ' +
@@ -97,6 +90,26 @@ export async function acquireGpu(
       'limits',
     );
   }
+  return adapter;
+}
+
+/**
+ * Checks that WebGPU is there and good enough, without creating a device: the page shows this,
+ * while the training worker acquires the device it uses.
+ */
+export async function inspectGpu(gpu: GPU | undefined, options: { powerPreference?: GPUPowerPreference } = {}): Promise<AdapterSummary> {
+  return summariseAdapter(await requestUsableAdapter(gpu, options));
+}
+
+/**
+ * Gets an adapter and a device with the limits the engine needs. `gpu` is `navigator.gpu` in a page
+ * or worker, or the object from the `webgpu` package under Node: this module never looks for it.
+ */
+export async function acquireGpu(
+  gpu: GPU | undefined,
+  options: { powerPreference?: GPUPowerPreference } = {},
+): Promise<AcquiredGpu> {
+  const adapter = await requestUsableAdapter(gpu, options);
   const requiredLimits: Record<string, number> = {};
   for (const key of WANTED_AT_ADAPTER_MAXIMUM) requiredLimits[key] = adapter.limits[key];
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));

@@ -1,6 +1,10 @@
+import { DatasetPanel } from './DatasetPanel';
 import { GpuPanel } from './GpuPanel';
+import { MethodPanel } from './MethodPanel';
+import { ModelPanel } from './ModelPanel';
+import { RunsPanel } from './RunsPanel';
 
-/** The page: a header and one panel per concern. Dataset, method and run panels come next. */
+/** The page: a header and one panel per concern, in the order a person uses them. */
 export function App() {
   return (
     <div className="app">
@@ -13,6 +17,10 @@ export function App() {
       </header>
       <main className="panels">
         <GpuPanel />
+        <ModelPanel />
+        <DatasetPanel />
+        <MethodPanel />
+        <RunsPanel />
       </main>
     </div>
   );

@@ -31,7 +31,7 @@ export function GpuPanel() {
         </p>
       )}
       {gpu.isError && <Unavailable error={gpu.error} retry={() => void gpu.refetch()} retrying={gpu.isFetching} />}
-      {gpu.isSuccess && <AdapterDetails summary={gpu.data.summary} />}
+      {gpu.isSuccess && <AdapterDetails summary={gpu.data} />}
     </section>
   );
 }

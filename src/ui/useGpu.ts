@@ -1,17 +1,17 @@
 import { useQuery } from '@tanstack/react-query';
-import { acquireGpu, type AcquiredGpu } from '../gpu/device';
+import { inspectGpu, type AdapterSummary } from '../gpu/device';
 
 export const GPU_QUERY_KEY = ['gpu'] as const;
 
 /**
- * The page's one WebGPU adapter and device. This is the only place the page reads `navigator.gpu`;
- * everything below the ui layer receives the device it is given.
+ * The page's view of WebGPU: is it there, and what adapter is it? Training acquires its own device
+ * in the lab worker; the page only inspects the adapter, so it holds no second device.
  */
 export function useGpu() {
-  return useQuery<AcquiredGpu, Error>({
+  return useQuery<AdapterSummary, Error>({
     queryKey: GPU_QUERY_KEY,
-    queryFn: () => acquireGpu(typeof navigator === 'undefined' ? undefined : navigator.gpu),
-    // A device is a live handle, not data: acquire it once, never refetch or copy it behind the page's back.
+    queryFn: () => inspectGpu(typeof navigator === 'undefined' ? undefined : navigator.gpu),
+    // The adapter does not change under a page: inspect it once.
     staleTime: Infinity,
     gcTime: Infinity,
     retry: false,

@@ -1,0 +1,56 @@
+import { METHODS } from '../adapters';
+import { randloraSharedShape } from '../engine/ops/randlora';
+import { veraSharedShape } from '../engine/ops/vera';
+import { expectedTensors, linearSites, matchesTarget } from '../models/names';
+import { tokenCount, type ModelSpec } from '../models/spec';
+import type { RunEstimate } from './protocol';
+import type { RunSpec } from './run';
+
+/**
+ * What a run will cost before it starts: trainable parameters (head included), the rank each
+ * targeted layer's update can reach, and GPU memory. Memory counts weights, the optimizer's
+ * gradient and two moments per trainable value, frozen random bases, and the activations one
+ * training step keeps for its backward; it is an estimate (the pool rounds sizes up a little).
+ */
+export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): RunEstimate {
+  const method = METHODS[run.method];
+  const config = { ...method.defaults, ...(run.methodConfig ?? {}) };
+  const layers = linearSites(spec)
+    .filter((s) => matchesTarget(s.module, run.targets))
+    .map((s) => ({ module: s.module, out: s.out, in: s.in }));
+  let backbone = 0;
+  for (const shape of expectedTensors(spec).values()) backbone += shape.reduce((a, b) => a * b, 1);
+  const head = numLabels * spec.hidden + numLabels;
+  const trainableParams = head + (method.usesTargets ? method.countParams(config, layers) : run.method === 'full' ? backbone : 0);
+  const maxRank = (method.usesTargets || run.method === 'full' ? layers : []).map((l) => ({
+    module: l.module,
+    rank: method.maxRank(config, l, layers),
+    full: Math.min(l.in, l.out),
+  }));
+  let bases = 0;
+  if (layers.length && run.method === 'randlora') {
+    const s = randloraSharedShape(layers.map((l) => [l.out, l.in] as const), (config as { r: number }).r);
+    bases = s.r * s.minDim + s.maxDim * s.numBases * s.r;
+  } else if (layers.length && run.method === 'vera') {
+    const s = veraSharedShape(layers);
+    const r = (config as { r: number }).r;
+    bases = r * s.in + s.out * r;
+  } else if (layers.length && run.method === 'nola') {
+    const c = config as { ka: number; kb: number; rank: number };
+    const shapes = new Set(layers.map((l) => `${l.out}x${l.in}`));
+    for (const key of shapes) {
+      const [o, i] = key.split('x').map(Number);
+      bases += c.ka * i * c.rank + c.kb * c.rank * o;
+    }
+  }
+  const B = run.train.batchSize ?? 16;
+  const T = tokenCount(spec);
+  const D = spec.hidden;
+  const F = spec.intermediate;
+  // Per block and example: normed inputs, q/k/v, attention output, residuals, MLP pre/post
+  // activation (≈ 10·D + 3·F per token) plus the attention probabilities (H·T²).
+  const perBlock = T * (10 * D + 3 * F) + spec.heads * T * T;
+  const activations = B * (spec.layers * perBlock + T * D * 4);
+  const floats = backbone + head + 3 * trainableParams + bases + 2 * activations;
+  return { method: run.method, trainableParams, maxRank, memoryBytes: 4 * floats };
+}

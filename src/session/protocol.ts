@@ -1,0 +1,73 @@
+import type { MethodId } from '../adapters/types';
+import type { AdapterSummary } from '../gpu/device';
+import type { DataPlan } from './prepare';
+import type { RunEvent, RunSpec } from './run';
+
+/** Where a model comes from: a Hub id, files a person dropped, or a folder served over HTTP (the demo model). */
+export type ModelRequest =
+  | { kind: 'hub'; id: string; endpoint?: string; revision?: string; token?: string }
+  | { kind: 'files'; files: File[] }
+  | { kind: 'url'; base: string };
+
+/** Where a data set comes from: dropped files (folders, zip, IDX, CIFAR, parquet) or a folder served over HTTP. */
+export type DatasetRequest = { kind: 'files'; files: File[] } | { kind: 'url'; base: string; files: string[] };
+
+export interface LoadProgressEvent {
+  what: 'model' | 'dataset';
+  file: string;
+  done: number;
+  total: number | undefined;
+}
+
+export interface ModelInfo {
+  source: string;
+  family: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hidden: number;
+  heads: number;
+  imageSize: number;
+  patchSize: number;
+  /** Every linear layer a method can target: module path, shape. */
+  linearLayers: Array<{ module: string; out: number; in: number }>;
+  defaultTargets: string[];
+  allTargets: string[];
+}
+
+export interface DatasetInfo {
+  source: string;
+  classNames: string[];
+  /** Images per class in the whole set, and in the training and validation parts of the split. */
+  counts: number[];
+  trainCounts: number[];
+  valCounts: number[];
+  skipped: Array<{ file: string; reason: string }>;
+  /** A few small RGBA thumbnails per class for the sample grid. */
+  samples: Array<{ label: number; width: number; height: number; rgba: Uint8ClampedArray }>;
+}
+
+export interface RunEstimate {
+  method: MethodId;
+  trainableParams: number;
+  /** Largest rank ΔW can reach per targeted layer. */
+  maxRank: Array<{ module: string; rank: number; full: number }>;
+  /** Rough GPU memory the run needs: weights, optimizer state, activations. */
+  memoryBytes: number;
+}
+
+/** The worker's API, called through comlink from the page. */
+export interface LabApi {
+  init(): Promise<AdapterSummary>;
+  loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;
+  cancelLoad(): void;
+  listCachedModels(): Promise<Array<{ repoId: string; revision: string; bytes: number; files: number }>>;
+  clearCachedModel(repoId?: string): Promise<void>;
+  loadDataset(req: DatasetRequest, plan: DataPlan, onProgress?: (p: LoadProgressEvent) => void): Promise<DatasetInfo>;
+  estimate(specs: RunSpec[]): Promise<RunEstimate[]>;
+  enqueue(specs: RunSpec[]): void;
+  pause(id: string): void;
+  resume(id: string): void;
+  stop(id: string): void;
+  subscribe(listener: (e: RunEvent) => void): void;
+}

@@ -1,0 +1,154 @@
+/// <reference lib="webworker" />
+/**
+ * The lab in a dedicated Web Worker: the GPU device, the loaded model and data, and the run queue
+ * live here, so training never blocks the page. The page talks to it through comlink (client.ts).
+ */
+import * as Comlink from 'comlink';
+import { acquireGpu } from '../gpu/device';
+import { GpuContext } from '../gpu/context';
+import { loadCheckpoint, type Checkpoint } from '../io/checkpoint';
+import { IndexedDbBlobCache } from '../io/cache/indexedDbBlobCache';
+import { HubSource, clearCachedHubModel, listCachedHubModels } from '../io/sources/hub';
+import { DroppedFilesSource } from '../io/sources/droppedFiles';
+import { UrlFolderSource } from '../io/sources/urlFolder';
+import { loadImageDataset } from '../io/datasets/load';
+import { decodeImageBrowser } from '../io/datasets/decodeBrowser';
+import { classCounts, type ImageDataset } from '../io/datasets/types';
+import type { FileSource } from '../io/source';
+import { ALL_TARGETS, DEFAULT_TARGETS, linearSites } from '../models/names';
+import { Lab } from './lab';
+import { estimateRun } from './estimate';
+import { prepareData, type DataPlan } from './prepare';
+import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
+import type { RunEvent, RunSpec } from './run';
+
+const cache = new IndexedDbBlobCache();
+let lab: Lab | undefined;
+let loading: AbortController | undefined;
+let numLabels = 0;
+const listeners: Array<(e: RunEvent) => void> = [];
+
+function requireLab(): Lab {
+  if (!lab) throw new Error('The GPU is not ready yet: wait for the GPU panel to show your adapter.');
+  return lab;
+}
+
+function modelSource(req: ModelRequest): FileSource {
+  if (req.kind === 'hub') return new HubSource(req.id, { endpoint: req.endpoint, revision: req.revision, token: req.token, cache });
+  if (req.kind === 'url') return new UrlFolderSource(req.base, ['config.json', 'model.safetensors', 'preprocessor_config.json']);
+  return new DroppedFilesSource(req.files);
+}
+
+function thumbnails(ds: ImageDataset, perClass: number): DatasetInfo['samples'] {
+  const out: DatasetInfo['samples'] = [];
+  const taken = new Array<number>(ds.classNames.length).fill(0);
+  ds.labels.forEach((label, i) => {
+    if (taken[label] >= perClass) return;
+    taken[label]++;
+    const im = ds.images[i];
+    const rgba = new Uint8ClampedArray(im.width * im.height * 4);
+    for (let p = 0; p < im.width * im.height; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = im.data[p * im.channels + (im.channels === 1 ? 0 : c)];
+        rgba[p * 4 + c] = im.data instanceof Float32Array && v <= 1 ? v * 255 : v;
+      }
+      rgba[p * 4 + 3] = 255;
+    }
+    out.push({ label, width: im.width, height: im.height, rgba });
+  });
+  return out;
+}
+
+const api: LabApi = {
+  async init() {
+    if (lab) return (await acquireGpu(navigator.gpu)).summary;
+    const gpu = await acquireGpu(navigator.gpu);
+    lab = new Lab(new GpuContext(gpu.device), (e) => listeners.forEach((l) => l(e)));
+    return gpu.summary;
+  },
+
+  async loadModel(req, onProgress) {
+    loading?.abort();
+    loading = new AbortController();
+    const ckpt: Checkpoint = await loadCheckpoint(modelSource(req), {
+      signal: loading.signal,
+      onProgress: (p) => onProgress?.({ what: 'model', file: p.file, done: p.loaded, total: p.total } satisfies LoadProgressEvent),
+    });
+    const spec = requireLab().setModel(ckpt);
+    let parameters = 0;
+    for (const t of ckpt.tensors.values()) parameters += t.data.length;
+    const info: ModelInfo = {
+      source: ckpt.source,
+      family: spec.family,
+      architecture: spec.architecture,
+      parameters,
+      layers: spec.layers,
+      hidden: spec.hidden,
+      heads: spec.heads,
+      imageSize: spec.imageSize,
+      patchSize: spec.patchSize,
+      linearLayers: linearSites(spec).map((s) => ({ module: s.module, out: s.out, in: s.in })),
+      defaultTargets: DEFAULT_TARGETS[spec.family],
+      allTargets: ALL_TARGETS[spec.family],
+    };
+    return info;
+  },
+
+  cancelLoad() {
+    loading?.abort();
+  },
+
+  async listCachedModels() {
+    return (await listCachedHubModels(cache)).map((m) => ({ repoId: m.repoId, revision: m.revision, bytes: m.bytes, files: m.files.length }));
+  },
+
+  async clearCachedModel(repoId) {
+    if (repoId) await clearCachedHubModel(cache, repoId);
+    else await cache.clear();
+  },
+
+  async loadDataset(req: DatasetRequest, plan: DataPlan, onProgress) {
+    loading?.abort();
+    loading = new AbortController();
+    const source = req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files);
+    const ds = await loadImageDataset(source, {
+      decode: decodeImageBrowser,
+      signal: loading.signal,
+      onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
+    });
+    if (ds.images.length === 0) {
+      throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
+    }
+    const data = prepareData(ds, plan);
+    requireLab().setData(data);
+    numLabels = data.classNames.length;
+    const count = (labels: Int32Array) => classCounts({ labels, classNames: ds.classNames });
+    return {
+      source: ds.source,
+      classNames: ds.classNames,
+      counts: classCounts(ds),
+      trainCounts: count(data.train.labels),
+      valCounts: count(data.val.labels),
+      skipped: ds.skipped,
+      samples: thumbnails(ds, 4),
+    };
+  },
+
+  async estimate(specs: RunSpec[]) {
+    const spec = requireLab().modelSpec;
+    if (!spec) throw new Error('Load a model to see what each method costs.');
+    return specs.map((s) => estimateRun(spec, s, numLabels || spec.labels?.length || 10));
+  },
+
+  enqueue(specs) {
+    requireLab().enqueue(...specs);
+  },
+  pause: (id) => requireLab().pause(id),
+  resume: (id) => requireLab().resume(id),
+  stop: (id) => requireLab().stop(id),
+  subscribe(listener) {
+    listeners.push(listener);
+  },
+};
+
+Comlink.expose(api);

@@ -1,0 +1,4 @@
+/** Placeholder until this panel is built. */
+export function RunsPanel() {
+  return null;
+}

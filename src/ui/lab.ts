@@ -1,0 +1,44 @@
+import { useQuery } from '@tanstack/react-query';
+import { Comlink, startLab } from '../session/client';
+import type { LabApi } from '../session/protocol';
+import type { RunEvent } from '../session/run';
+import type { AdapterSummary } from '../gpu/device';
+
+let lab: Comlink.Remote<LabApi> | undefined;
+const listeners = new Set<(e: RunEvent) => void>();
+
+/**
+ * The page's one lab worker, started on first use. Run events fan out to every listener the
+ * page registers (the run store); callbacks cross into the worker wrapped in Comlink.proxy.
+ */
+export function getLab(): Comlink.Remote<LabApi> {
+  if (!lab) {
+    lab = startLab();
+    void lab.subscribe(Comlink.proxy((e: RunEvent) => listeners.forEach((l) => l(e))));
+  }
+  return lab;
+}
+
+export function onRunEvent(listener: (e: RunEvent) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Wraps a progress callback so it can be passed to the worker. */
+export function proxied<T extends (...args: never[]) => unknown>(fn: T): T {
+  return Comlink.proxy(fn) as unknown as T;
+}
+
+export const LAB_QUERY_KEY = ['lab-device'] as const;
+
+/** The worker's GPU device, acquired once; panels that talk to the lab wait for this. */
+export function useLabDevice() {
+  return useQuery<AdapterSummary, Error>({
+    queryKey: LAB_QUERY_KEY,
+    queryFn: () => getLab().init(),
+    staleTime: Infinity,
+    gcTime: Infinity,
+    retry: false,
+    refetchOnWindowFocus: false,
+  });
+}
