@@ -53,8 +53,11 @@ describe('npm run bench -- --quick', () => {
       expect(r.iters).toBeGreaterThan(0);
     }
     // The fused kernels and the composed reference agree (a correctness check, not a timing one).
-    for (const r of bySuite('methods').filter((r) => r.name.endsWith('fused'))) {
+    const fused = bySuite('methods').filter((r) => r.name.includes(' fused'));
+    expect(fused).toHaveLength(3 * METHOD_IDS.length);
+    for (const r of fused) {
       expect(r.maxRelDiff, `${r.layer} ${r.name}`).toBeLessThan(AGREEMENT_TOLERANCE);
+      expect(r.speedup).toBeGreaterThan(0);
     }
     expect(printed.join('\n')).toContain('GFLOP/s');
   }, 300_000);

@@ -63,6 +63,8 @@ class FlopCounter {
 interface MethodOnLayer {
   /** Hyper-parameters, for the table. */
   label: string;
+  /** How the fused path runs, where the ops choose (RandLoRA's cost model). */
+  fusedVariant?: string;
   /** y += x·ΔWᵀ; returns whatever the backward may reuse (released by `backward`). */
   forward(x: Tensor, y: Tensor): Tensor | undefined;
   /** dx += dY·ΔW; returns the trainables' gradients (new tensors). */
@@ -172,7 +174,8 @@ function setupRandLora(ctx: GpuContext, l: LayerShape, seed: number, T: number):
   const cost = randloraCost(init.shape, T);
   const pick = (c: { factored: number; dense: number }) => (c.dense < c.factored ? 'dense' : 'factored');
   return {
-    label: `r=${r} α=${alpha} nb=${nb} fwd ${pick(cost.forward)} bwd ${pick(cost.backward)}`,
+    label: `r=${r} α=${alpha} nb=${nb}`,
+    fusedVariant: `fwd ${pick(cost.forward)}, bwd ${pick(cost.backward)}`,
     forward(x, y) {
       randloraForward(layer, x, y);
       return undefined;
@@ -356,7 +359,8 @@ export async function benchMethods(
         const layerName = l.name;
         const shape = `T=${T} ${m.label}`;
         const rc = row({ suite: 'methods', name: `${name} composed`, layer: layerName, shape, flops }, tc);
-        const rf = row({ suite: 'methods', name: `${name} fused`, layer: layerName, shape, flops, flopsBasis: 'composed', note: check }, tf);
+        const fusedName = `${name} fused${m.fusedVariant ? ` (${m.fusedVariant})` : ''}`;
+        const rf = row({ suite: 'methods', name: fusedName, layer: layerName, shape, flops, flopsBasis: 'composed', note: check }, tf);
         rf.speedup = tc.msPerIter / tf.msPerIter;
         rf.maxRelDiff = worst;
         rows.push(rf, rc);
