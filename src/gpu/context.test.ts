@@ -118,3 +118,22 @@ describe('GpuContext ordering', () => {
     ctx.release(b);
   });
 });
+
+describe('profiling across uploads', () => {
+  it('keeps timing when an upload submits between launches', async () => {
+    const { ctx, device } = gpu;
+    if (!device.features.has('timestamp-query')) return;
+    ctx.enableProfiling();
+    const code = specialise(ADD_ONE, { ADD: '1.0' });
+    const buf = ctx.buffer(4 * 64);
+    ctx.launch({ op: 'before-upload', code, uniforms: new Uint32Array([64, 0, 0, 0]), bindings: [{ buffer: buf, access: 'write' }], workgroups: [1] });
+    ctx.upload(buf, new Float32Array(64));
+    ctx.launch({ op: 'after-upload', code, uniforms: new Uint32Array([64, 0, 0, 0]), bindings: [{ buffer: buf, access: 'write' }], workgroups: [1] });
+    await ctx.flush();
+    const ops = ctx.profiler!.report().map((r) => r.op);
+    expect(ops).toContain('before-upload');
+    expect(ops).toContain('after-upload');
+    expect((await ctx.readF32(buf, 1))[0]).toBe(1);
+    ctx.release(buf);
+  });
+});

@@ -158,7 +158,9 @@ export class GpuContext {
     this.scoped(label, undefined, () => this.device.queue.submit([encoder.finish()]));
     for (const ub of this.pendingUniforms) this.pool.release(ub);
     this.pendingUniforms = [];
-    if (profiled) this.errors.push(this.profiler!.collect().then(() => undefined));
+    // Resolve to the error rather than reject: flush awaits these only after the queue drains,
+    // and a rejection left waiting that long would be reported as unhandled.
+    if (profiled) this.errors.push(this.profiler!.collect().then(() => undefined, (e: unknown) => e as Error));
   }
 
   /** Submits pending work, waits for the GPU, and throws the first error any launch raised. */
