@@ -20,3 +20,7 @@ export * from './datasets/imageFormat';
 export * from './datasets/imageFolder';
 export * from './datasets/load';
 export * from './datasets/split';
+export * from './datasets/zip';
+export * from './datasets/tar';
+export * from './datasets/cifar';
+export * from './datasets/parquet';
