@@ -14,4 +14,6 @@ export const STREAMS = {
   headInit: 0x4ead,
   modelInit: 0x30de1,
   dataSplit: 0x5b1,
+  /** Random resized crops and flips of training images (src/engine/ops/preprocess.ts). */
+  augment: 0xa06e,
 } as const;

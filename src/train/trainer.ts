@@ -2,7 +2,7 @@ import { methodById, type AdapterSet, type MethodId } from '../adapters';
 import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
 import { adamWState, adamWStep, gradNorm, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
-import { preprocessImages, type Normalisation } from '../engine/ops/preprocess';
+import { augmentBoxes, hasAugmentation, preprocessImages, type Augmentation, type CropBox, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { HEAD_MODULE } from '../models/names';
@@ -33,6 +33,8 @@ export interface TrainConfig {
   logEvery: number;
   /** Evaluate on the validation set every this many steps, and always at the end. */
   evalEvery: number;
+  /** Random resized crop and/or horizontal flip of training images (never of validation images); off when absent. */
+  augment?: Augmentation;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'method' | 'targets'> = {
@@ -152,7 +154,7 @@ export class Trainer {
     return (performance.now() - this.started) / 1000;
   }
 
-  private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array): { images: Tensor; labels: Tensor } {
+  private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array, boxes?: CropBox[]): { images: Tensor; labels: Tensor } {
     gatherBatch(set, indices, pixels, labels);
     const n = indices.length;
     const images = preprocessImages(
@@ -160,6 +162,8 @@ export class Trainer {
       pixels.subarray(0, n * imageBytes(set)),
       { batch: n, height: set.height, width: set.width, channels: set.channels },
       this.norm,
+      undefined,
+      boxes,
     );
     return { images, labels: labelTensor(this.model.ctx, labels.subarray(0, n), this.model.numLabels) };
   }
@@ -173,7 +177,13 @@ export class Trainer {
     for (let micro = 0; micro < c.accumulation; micro++) {
       const tape = new Tape();
       for (const t of this.trainables) tape.track(t.tensor);
-      const batch = this.uploadBatch(this.data.train, this.sampler.next(), this.batchPixels, this.batchLabels);
+      const indices = this.sampler.next();
+      const set = this.data.train;
+      // Augmentation is seeded by (seed, micro-batch counter, image index): reproducible per run.
+      const boxes = hasAugmentation(c.augment)
+        ? augmentBoxes(c.augment, set, indices, c.seed, (this.step - 1) * c.accumulation + micro)
+        : undefined;
+      const batch = this.uploadBatch(set, indices, this.batchPixels, this.batchLabels, boxes);
       const logits = this.model.forward(tape, batch.images, this.adapters);
       const ce = crossEntropy(logits, batch.labels, {
         smoothing: c.labelSmoothing,
