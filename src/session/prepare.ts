@@ -72,6 +72,14 @@ export function prepareData(dataset: ImageDataset, plan: DataPlan, validation?: 
   trainIdx = take(trainIdx, dataset.labels, plan.trainLimit, plan.seed);
   const valSet = validation ?? dataset;
   valIdx = take(valIdx, valSet.labels, plan.valLimit, plan.seed + 1);
+  if (trainIdx.length === 0) {
+    throw new Error(`${dataset.source}: the split leaves no training images (${dataset.labels.length} images, validation fraction ${plan.valFraction}). Lower the validation fraction or add images.`);
+  }
+  if (valIdx.length === 0) {
+    throw new Error(
+      `${valSet.source}: the split leaves no validation images (validation fraction ${plan.valFraction}; a class needs at least 2 images to give one to validation). Raise the validation fraction or add images.`,
+    );
+  }
   const train = packImages(dataset, trainIdx);
   const val = packImages(valSet, valIdx);
   return {

@@ -1,5 +1,6 @@
 import type { MethodId } from '../adapters/types';
 import type { AdapterSummary } from '../gpu/device';
+import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
 import type { RunEvent, RunSpec } from './run';
 
@@ -9,8 +10,12 @@ export type ModelRequest =
   | { kind: 'files'; files: File[] }
   | { kind: 'url'; base: string };
 
-/** Where a data set comes from: dropped files (folders, zip, IDX, CIFAR, parquet) or a folder served over HTTP. */
-export type DatasetRequest = { kind: 'files'; files: File[] } | { kind: 'url'; base: string; files: string[] };
+/**
+ * Where a data set comes from: dropped files (folders, zip, IDX, CIFAR, parquet) or a folder served
+ * over HTTP. Files from a dropped or picked folder travel as { file, path }, since a File's
+ * webkitRelativePath does not survive the trip into the worker.
+ */
+export type DatasetRequest = { kind: 'files'; files: Array<File | DroppedFile> } | { kind: 'url'; base: string; files: string[] };
 
 export interface LoadProgressEvent {
   what: 'model' | 'dataset';
@@ -64,6 +69,8 @@ export interface LabApi {
   listCachedModels(): Promise<Array<{ repoId: string; revision: string; bytes: number; files: number }>>;
   clearCachedModel(repoId?: string): Promise<void>;
   loadDataset(req: DatasetRequest, plan: DataPlan, onProgress?: (p: LoadProgressEvent) => void): Promise<DatasetInfo>;
+  /** Splits the loaded data set again with another plan (split, seed, k-shot, limits) without reading its files again. */
+  replanDataset(plan: DataPlan): Promise<DatasetInfo>;
   estimate(specs: RunSpec[]): Promise<RunEstimate[]>;
   enqueue(specs: RunSpec[]): void;
   pause(id: string): void;

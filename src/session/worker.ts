@@ -14,6 +14,7 @@ import { UrlFolderSource } from '../io/sources/urlFolder';
 import { loadImageDataset } from '../io/datasets/load';
 import { decodeImageBrowser } from '../io/datasets/decodeBrowser';
 import { classCounts, type ImageDataset } from '../io/datasets/types';
+import { datasetThumbnails } from '../io/datasets/thumbnails';
 import type { FileSource } from '../io/source';
 import { ALL_TARGETS, DEFAULT_TARGETS, linearSites } from '../models/names';
 import { Lab } from './lab';
@@ -26,6 +27,8 @@ const cache = new IndexedDbBlobCache();
 let lab: Lab | undefined;
 let loading: AbortController | undefined;
 let numLabels = 0;
+/** The loaded data set and its sample thumbnails, kept so a new split needs no second read. */
+let dataset: { ds: ImageDataset; samples: DatasetInfo['samples'] } | undefined;
 const listeners: Array<(e: RunEvent) => void> = [];
 
 function requireLab(): Lab {
@@ -39,24 +42,21 @@ function modelSource(req: ModelRequest): FileSource {
   return new DroppedFilesSource(req.files);
 }
 
-function thumbnails(ds: ImageDataset, perClass: number): DatasetInfo['samples'] {
-  const out: DatasetInfo['samples'] = [];
-  const taken = new Array<number>(ds.classNames.length).fill(0);
-  ds.labels.forEach((label, i) => {
-    if (taken[label] >= perClass) return;
-    taken[label]++;
-    const im = ds.images[i];
-    const rgba = new Uint8ClampedArray(im.width * im.height * 4);
-    for (let p = 0; p < im.width * im.height; p++) {
-      for (let c = 0; c < 3; c++) {
-        const v = im.data[p * im.channels + (im.channels === 1 ? 0 : c)];
-        rgba[p * 4 + c] = im.data instanceof Float32Array && v <= 1 ? v * 255 : v;
-      }
-      rgba[p * 4 + 3] = 255;
-    }
-    out.push({ label, width: im.width, height: im.height, rgba });
-  });
-  return out;
+/** Splits the data set by the plan, hands the split to the lab, and describes it for the page. */
+function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan: DataPlan): DatasetInfo {
+  const data = prepareData(ds, plan);
+  requireLab().setData(data);
+  numLabels = data.classNames.length;
+  const count = (labels: Int32Array) => classCounts({ labels, classNames: ds.classNames });
+  return {
+    source: ds.source,
+    classNames: ds.classNames,
+    counts: classCounts(ds),
+    trainCounts: count(data.train.labels),
+    valCounts: count(data.val.labels),
+    skipped: ds.skipped,
+    samples,
+  };
 }
 
 const api: LabApi = {
@@ -119,19 +119,13 @@ const api: LabApi = {
     if (ds.images.length === 0) {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
-    const data = prepareData(ds, plan);
-    requireLab().setData(data);
-    numLabels = data.classNames.length;
-    const count = (labels: Int32Array) => classCounts({ labels, classNames: ds.classNames });
-    return {
-      source: ds.source,
-      classNames: ds.classNames,
-      counts: classCounts(ds),
-      trainCounts: count(data.train.labels),
-      valCounts: count(data.val.labels),
-      skipped: ds.skipped,
-      samples: thumbnails(ds, 4),
-    };
+    dataset = { ds, samples: datasetThumbnails(ds, 6) };
+    return describeDataset(ds, dataset.samples, plan);
+  },
+
+  async replanDataset(plan: DataPlan) {
+    if (!dataset) throw new Error('No data set is loaded yet: pick the built-in set or drop your images first.');
+    return describeDataset(dataset.ds, dataset.samples, plan);
   },
 
   async estimate(specs: RunSpec[]) {
