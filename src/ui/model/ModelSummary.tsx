@@ -1,0 +1,34 @@
+import type { ModelInfo } from '../../session/protocol';
+import { describeOrigin, type ModelOrigin } from '../state/modelStore';
+import { formatCount, formatInt } from './format';
+
+const FAMILY: Record<string, string> = { vit: 'ViT', deit: 'DeiT', clip: 'CLIP vision tower' };
+
+/** What was loaded: the facts that decide what fine-tuning it costs. */
+export function ModelSummary({ info, origin }: { info: ModelInfo; origin?: ModelOrigin }) {
+  const tokens = (info.imageSize / info.patchSize) ** 2;
+  const facts: Array<[string, string, string]> = [
+    ['source', 'Source', origin ? describeOrigin(origin) : info.source],
+    ['architecture', 'Architecture', `${FAMILY[info.family] ?? info.family} · ${info.architecture}`],
+    ['parameters', 'Parameters', `${formatInt(info.parameters)} (${formatCount(info.parameters)})`],
+    ['layers', 'Layers', `${info.layers} transformer blocks`],
+    ['hidden', 'Hidden size', String(info.hidden)],
+    ['heads', 'Attention heads', `${info.heads} (${info.hidden / info.heads} dimensions each)`],
+    ['image', 'Image size', `${info.imageSize} × ${info.imageSize} pixels`],
+    ['patch', 'Patch size', `${info.patchSize} × ${info.patchSize} (${tokens} patches per image)`],
+    ['linear', 'Linear layers', `${info.linearLayers.length} that adapters can target (${info.allTargets.length} kinds per block)`],
+  ];
+  return (
+    <div className="model-summary" data-testid="model-summary" data-family={info.family}>
+      <h3>Loaded model</h3>
+      <dl className="facts">
+        {facts.map(([key, label, value]) => (
+          <div key={key} className="fact" data-testid={`model-fact-${key}`}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </div>
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * Turns a failed model load into what the panel shows: a kind (so it can offer the right next
+ * step: a token field, a retry), a title and the loader's own message, which already names the
+ * file and says what to do. Errors cross the worker boundary through comlink, which keeps only
+ * `name` and `message`, so the kind is read from those.
+ */
+export type ModelErrorKind = 'cancelled' | 'not-found' | 'unauthorized' | 'pickle' | 'network' | 'format' | 'gpu' | 'other';
+
+export interface ModelLoadError {
+  kind: ModelErrorKind;
+  title: string;
+  message: string;
+  /** One more sentence on what to do, where the message alone may not say it. */
+  hint?: string;
+}
+
+const TITLES: Record<ModelErrorKind, string> = {
+  cancelled: 'Loading cancelled',
+  'not-found': 'Model not found',
+  unauthorized: 'The Hub refused access',
+  pickle: 'Only pickle weights',
+  network: 'Network failure',
+  format: 'Not a model Rankscope can read',
+  gpu: 'The GPU is not ready',
+  other: 'The model could not be loaded',
+};
+
+function kindOf(name: string, message: string): ModelErrorKind {
+  if (name === 'AbortError' || /was cancelled/.test(message)) return 'cancelled';
+  if (/pickle/i.test(message)) return 'pickle';
+  if (/HTTP 40[13]\b|gated|private/i.test(message)) return 'unauthorized';
+  if (/is not a Hugging Face model id/.test(message)) return 'format';
+  if (/No model .* exists|was not found|has no revision|is not among|has no model\.safetensors|has no config\.json/i.test(message)) return 'not-found';
+  if (/Could not reach|could not be fetched|Failed to fetch|NetworkError|network/i.test(message)) return 'network';
+  if (/GPU is not ready/i.test(message)) return 'gpu';
+  if (/config\.json|safetensors|architecture|not a JSON|unsupported|not supported|does not support/i.test(message)) return 'format';
+  return 'other';
+}
+
+const HINTS: Partial<Record<ModelErrorKind, string>> = {
+  'not-found': 'Check the spelling of the model id (owner/name, as in the address of its Hub page), or pick one of the presets above.',
+  unauthorized: 'With access granted on huggingface.co, paste a read token in the token field under the model id and load again.',
+  network: 'Check the connection and try again. Models you loaded before are in the cache below and load without network.',
+  gpu: 'Wait for the GPU panel to show your adapter, then load again.',
+};
+
+export function describeModelError(e: unknown): ModelLoadError {
+  const name = e instanceof Error ? e.name : '';
+  const message = e instanceof Error ? e.message : String(e);
+  const kind = kindOf(name, message);
+  return { kind, title: TITLES[kind], message: kind === 'cancelled' ? 'Loading was cancelled; nothing was changed. Load the model again when you are ready.' : message, hint: HINTS[kind] };
+}
