@@ -5,17 +5,21 @@
  *     [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
  *     [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
+ *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *
- * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json
- * and the trained adapter (DIR/adapter/). IDX folders with both splits validate on the test split.
+ * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json,
+ * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
+ * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA; none for full fine-tuning and the
+ * probe) and the merged model in DIR/merged/ (a Hugging Face checkpoint transformers loads).
+ * IDX folders with both splits validate on the test split.
  */
-import { mkdir, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { methodById } from '../src/adapters';
 import { nodeGpu } from '../src/gpu/node';
-import { loadCheckpointFrom, loadDatasetFolder } from '../src/io/node';
-import { writeSafetensors } from '../src/io/safetensors';
+import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
+import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
 import { Trainer, type MetricRecord, type TrainConfig } from '../src/train/trainer';
@@ -29,7 +33,7 @@ export const USAGE =
   'usage: npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>\n' +
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
-  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]';
+  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]';
 
 export interface TrainArgs {
   model: string;
@@ -44,6 +48,8 @@ export interface TrainArgs {
   kShot?: number;
   valFraction: number;
   train: Partial<TrainConfig>;
+  /** Further method settings by name (--set ka=256). */
+  set: Record<string, number | boolean | string>;
 }
 
 const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
@@ -68,7 +74,7 @@ function number(flag: string, v: string | undefined): number {
 }
 
 export function parseTrainArgs(argv: readonly string[]): TrainArgs {
-  const a: Partial<TrainArgs> & { train: Partial<TrainConfig> } = { train: {}, valFraction: 0.1, out: 'runs/latest' };
+  const a: Partial<TrainArgs> & { train: Partial<TrainConfig>; set: TrainArgs['set'] } = { train: {}, set: {}, valFraction: 0.1, out: 'runs/latest' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const v = argv[i + 1];
@@ -89,7 +95,11 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--val-size') a.valSize = number(flag, next());
     else if (flag === '--k-shot') a.kShot = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
-    else if (flag === '--help' || flag === '-h') throw new UsageError('');
+    else if (flag === '--set') {
+      const [key, value] = next().split('=');
+      if (!key || value === undefined) throw new UsageError(`--set takes name=value, e.g. --set ka=256`);
+      a.set[key] = value === 'true' ? true : value === 'false' ? false : Number.isFinite(Number(value)) ? Number(value) : value;
+    } else if (flag === '--help' || flag === '-h') throw new UsageError('');
     else throw new UsageError(`unknown option ${flag}`);
   }
   if (!a.model) throw new UsageError('--model is required (a Hugging Face model folder or Hub id)');
@@ -141,7 +151,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   const trainer = new Trainer(model, data, norm, {
     ...args.train,
     method: args.method,
-    methodConfig: methodConfigFrom(args.method, args.rank, args.alpha),
+    methodConfig: { ...methodConfigFrom(args.method, args.rank, args.alpha), ...args.set },
     targets: args.targets ?? DEFAULT_TARGETS[model.spec.family],
   });
   const metricsFile = join(out, 'metrics.jsonl');
@@ -174,21 +184,32 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     gpu: gpu.summary.description || `${gpu.summary.vendor} ${gpu.summary.architecture}`,
   };
   await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeAdapter(join(out, 'adapter'), trainer);
-  log(`Wrote ${metricsFile}, ${join(out, 'summary.json')} and ${join(out, 'adapter')}`);
+  const written = await writeExports(out, trainer, { baseModel: args.model, labels: data.classNames, preprocessor: ckpt.preprocessor.raw });
+  log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
   trainer.release();
   model.release();
   gpu.ctx.destroy();
   return summary;
 }
 
-/** The trained tensors by name (issue 5 turns this into PEFT's exact layout). */
-async function writeAdapter(dir: string, trainer: Trainer): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const t of trainer.trainables) tensors.set(t.name, { shape: [...t.tensor.shape], data: await t.tensor.read() });
-  await writeFile(join(dir, 'trained_tensors.safetensors'), writeSafetensors(tensors, { metadata: { format: 'pt', method: trainer.config.method } }));
-  await writeFile(join(dir, 'rankscope_run.json'), `${JSON.stringify({ method: trainer.config.method, config: trainer.config }, null, 2)}\n`);
+/**
+ * DIR/adapter/ (PEFT's files, or NOLA's format) where the method has an adapter, and DIR/merged/
+ * (a Hugging Face checkpoint with W + ΔW and the trained head). Returns the folders written.
+ */
+async function writeExports(out: string, trainer: Trainer, info: ExportInfo): Promise<string[]> {
+  const written: string[] = [];
+  const adapterDir = join(out, 'adapter');
+  // A previous run's files in the same folder would otherwise sit beside this run's.
+  await rm(adapterDir, { recursive: true, force: true });
+  if (hasAdapterExport(trainer.config.method)) {
+    await writeFilesToFolder(adapterDir, await exportAdapterFiles(trainer, info));
+    written.push(adapterDir);
+  }
+  const mergedDir = join(out, 'merged');
+  await rm(mergedDir, { recursive: true, force: true });
+  await writeFilesToFolder(mergedDir, await exportMergedFiles(trainer, info));
+  written.push(mergedDir);
+  return written;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
