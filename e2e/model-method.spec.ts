@@ -143,7 +143,7 @@ test('a model id that does not exist says so and what to do', async ({ page, con
   const err = page.getByTestId('model-error');
   await expect(err).toHaveAttribute('data-kind', 'not-found');
   await expect(page.getByTestId('model-error-message')).toContainText('No model rankscope-test/no-such-model exists on https://huggingface.co');
-  await expect(err).toContainText('Check the spelling of the model id');
+  await expect(err).toContainText('Or pick one of the presets above.');
   await expect(page.getByTestId('model-summary')).toHaveCount(0);
   await panelShot(page, testInfo, 'model-panel', 'model-not-found');
 });
@@ -176,6 +176,12 @@ test('a download in progress shows its progress and can be cancelled', async ({ 
   await expect(page.getByTestId('model-panel')).toHaveAttribute('data-status', 'cancelled');
   await expect(page.getByTestId('model-summary')).toHaveCount(0);
   hub.release();
+
+  // The files that did arrive (config.json, preprocessor_config.json) are in the cache; clear it all.
+  await expect(page.locator(`[data-testid="model-cache-row"][data-id="${ID}"]`)).toBeVisible();
+  await page.getByTestId('model-cache-clear').click();
+  await page.getByTestId('model-cache-clear-confirm').click();
+  await expect(page.getByTestId('model-cache-count')).toHaveAttribute('data-count', '0');
 });
 
 test('a checkpoint folder from this computer loads through the folder picker', async ({ page }) => {

@@ -158,7 +158,7 @@ export function ModelPanel() {
       <h3>From this computer</h3>
       <FolderDrop disabled={busy} />
 
-      {current && status !== 'idle' && <LoadProgress origin={current} files={progress} status={status} onCancel={cancelModelLoad} />}
+      {current && (status === 'loading' || status === 'waiting' || status === 'loaded' || progress.length > 0) && <LoadProgress origin={current} files={progress} status={status} onCancel={cancelModelLoad} />}
 
       {error && (status === 'failed' || status === 'cancelled') && (
         <div className={`notice ${error.kind === 'cancelled' ? 'notice-warn' : 'notice-error'}`} role="alert" data-testid="model-error" data-kind={error.kind}>

@@ -37,10 +37,11 @@ function kindOf(name: string, message: string): ModelErrorKind {
   return 'other';
 }
 
+/** What the loader's message does not already say. */
 const HINTS: Partial<Record<ModelErrorKind, string>> = {
-  'not-found': 'Check the spelling of the model id (owner/name, as in the address of its Hub page), or pick one of the presets above.',
-  unauthorized: 'With access granted on huggingface.co, paste a read token in the token field under the model id and load again.',
-  network: 'Check the connection and try again. Models you loaded before are in the cache below and load without network.',
+  'not-found': 'Or pick one of the presets above.',
+  unauthorized: 'Once your account has access, paste a read token in the token field under the model id and load again.',
+  network: 'Models loaded before are listed under "Downloaded models" below and load without network.',
   gpu: 'Wait for the GPU panel to show your adapter, then load again.',
 };
 
