@@ -27,7 +27,8 @@ describe('model load errors', () => {
   it('tells the Hub’s answers apart from their messages alone', async () => {
     expect(describeModelError(await failure(hubAnswering(404, 'RepoNotFound')))).toMatchObject({ kind: 'not-found', title: 'Model not found' });
     expect(describeModelError(await failure(hubAnswering(401, 'GatedRepo'))).kind).toBe('unauthorized');
-    expect(describeModelError(await failure(hubAnswering(401))).kind).toBe('unauthorized');
+    expect(describeModelError(await failure(hubAnswering(401, 'GatedRepo'))).title).toBe('The Hub refused access');
+    expect(describeModelError(await failure(hubAnswering(401)))).toMatchObject({ kind: 'unauthorized', title: 'Not found, or not public' });
     expect(describeModelError(await failure(hubAnswering(403))).kind).toBe('unauthorized');
     const offline = new HubSource('owner/model', { fetch: (async () => Promise.reject(new TypeError('Failed to fetch'))) as typeof fetch });
     expect(describeModelError(await failure(offline)).kind).toBe('network');

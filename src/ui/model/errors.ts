@@ -49,5 +49,7 @@ export function describeModelError(e: unknown): ModelLoadError {
   const name = e instanceof Error ? e.name : '';
   const message = e instanceof Error ? e.message : String(e);
   const kind = kindOf(name, message);
-  return { kind, title: TITLES[kind], message: kind === 'cancelled' ? 'Loading was cancelled; nothing was changed. Load the model again when you are ready.' : message, hint: HINTS[kind] };
+  // The Hub answers 401 both for gated or private models and for ids that do not exist.
+  const title = kind === 'unauthorized' && !/is gated:|cannot read it/.test(message) ? 'Not found, or not public' : TITLES[kind];
+  return { kind, title, message: kind === 'cancelled' ? 'Loading was cancelled; nothing was changed. Load the model again when you are ready.' : message, hint: HINTS[kind] };
 }
