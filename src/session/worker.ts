@@ -119,8 +119,11 @@ const api: LabApi = {
     if (ds.images.length === 0) {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
-    dataset = { ds, samples: datasetThumbnails(ds, 6) };
-    return describeDataset(ds, dataset.samples, plan);
+    const samples = datasetThumbnails(ds, 6);
+    const info = describeDataset(ds, samples, plan);
+    // Kept only once split: a set whose split failed leaves the previous one in place, page and lab alike.
+    dataset = { ds, samples };
+    return info;
   },
 
   async replanDataset(plan: DataPlan) {

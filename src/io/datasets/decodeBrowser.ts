@@ -10,7 +10,8 @@ export async function decodeImageBrowser(bytes: Uint8Array, file: string): Promi
   try {
     bitmap = await createImageBitmap(new Blob([bytes.slice().buffer]));
   } catch {
-    throw new Error(`${file} is not an image this browser can decode (PNG, JPEG, WebP, GIF or BMP)`);
+    // Callers put the file's name beside the reason, as for the Node decoder.
+    throw new Error('not an image this browser can decode (PNG, JPEG, WebP, GIF or BMP); it may be damaged or of another format');
   }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const g = canvas.getContext('2d');
