@@ -194,3 +194,35 @@ test('IDX files dropped loose and a CIFAR-10 folder picked load as data sets', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a Hugging Face parquet file dropped loads with its ClassLabel names', async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  const images = [0, 1, 2, 3, 4, 5].map((i) => ({ bytes: new Uint8Array(png(16, 16, (x) => (i % 2 ? [x * 15, 30, 200] : [220, x * 15, 30]))), path: `${i}.png` }));
+  images[5] = { bytes: new Uint8Array(png(4, 4, () => [0, 0, 0]).subarray(0, 30)), path: 'cut.png' };
+  const buffer = parquetWriteBuffer({
+    columnData: [
+      { name: 'image', data: images },
+      { name: 'label', data: [0n, 1n, 0n, 1n, 0n, 1n] },
+    ],
+    schema: [
+      { name: 'schema', num_children: 2 },
+      { name: 'image', repetition_type: 'OPTIONAL', num_children: 2 },
+      { name: 'bytes', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+      { name: 'path', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+      { name: 'label', type: 'INT64', repetition_type: 'OPTIONAL' },
+    ],
+    kvMetadata: [{ key: 'huggingface', value: JSON.stringify({ info: { features: { image: { _type: 'Image' }, label: { names: ['warm', 'cool'], _type: 'ClassLabel' } } } }) }],
+  });
+  await page.goto('/');
+  const input = page.getByTestId('dataset-files-input');
+  await expect(input).toBeEnabled({ timeout: 60_000 });
+  await input.setInputFiles({ name: 'train-00000-of-00001.parquet', mimeType: 'application/octet-stream', buffer: Buffer.from(buffer) });
+  await expect(page.getByTestId('dataset-images')).toHaveText('5');
+  expect((await counts(page)).map((r) => [r.cls, r.total])).toEqual([
+    ['warm', 3],
+    ['cool', 2],
+  ]);
+  await expect(page.locator('[data-testid="skipped-file"]')).toContainText('train-00000-of-00001.parquet row 5');
+  await screenshot(page, testInfo, 'dataset-parquet', page.getByTestId('dataset-panel'));
+});
