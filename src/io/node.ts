@@ -10,6 +10,8 @@ import type { ImageDataset } from './datasets/types';
 import { HubSource, type HubOptions } from './sources/hub';
 import { NodeFolderSource } from './sources/nodeFolder';
 import { existsSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { FileSource } from './source';
 
 export { NodeFsBlobCache, defaultHubCacheDir } from './cache/nodeBlobCache';
@@ -32,4 +34,16 @@ export function loadCheckpointFrom(modelArg: string, options: LoadCheckpointOpti
 /** IDX files or class folders at `dir`, decoded with the Node decoders. */
 export function loadDatasetFolder(dir: string, options: Omit<LoadImageDatasetOptions, 'decode'> = {}): Promise<ImageDataset> {
   return loadImageDataset(new NodeFolderSource(dir), { ...options, decode: decodeImageNode });
+}
+
+/** Writes files by relative name under `dir` (an export's folder), creating folders as needed. */
+export async function writeFilesToFolder(dir: string, files: Iterable<[string, Uint8Array]>): Promise<string[]> {
+  const written: string[] = [];
+  for (const [name, bytes] of files) {
+    const path = join(dir, ...name.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+    written.push(path);
+  }
+  return written;
 }
