@@ -6,6 +6,7 @@
  *     [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
+ *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
  *
  * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json,
  * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
@@ -19,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { methodById } from '../src/adapters';
 import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
-import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo } from '../src/io/peft';
+import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
 import { Trainer, type MetricRecord, type TrainConfig } from '../src/train/trainer';
@@ -33,7 +34,8 @@ export const USAGE =
   'usage: npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>\n' +
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
-  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]';
+  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
+  '  [--peft-naming transformers5|transformers4]';
 
 export interface TrainArgs {
   model: string;
@@ -50,6 +52,8 @@ export interface TrainArgs {
   train: Partial<TrainConfig>;
   /** Further method settings by name (--set ka=256). */
   set: Record<string, number | boolean | string>;
+  /** Module names of the exported PEFT adapter (ViT and DeiT differ between transformers 4 and 5). */
+  peftNaming?: PeftNaming;
 }
 
 const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
@@ -95,6 +99,11 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--val-size') a.valSize = number(flag, next());
     else if (flag === '--k-shot') a.kShot = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
+    else if (flag === '--peft-naming') {
+      const v = next();
+      if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
+      a.peftNaming = v;
+    }
     else if (flag === '--set') {
       const [key, value] = next().split('=');
       if (!key || value === undefined) throw new UsageError(`--set takes name=value, e.g. --set ka=256`);
@@ -184,7 +193,12 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     gpu: gpu.summary.description || `${gpu.summary.vendor} ${gpu.summary.architecture}`,
   };
   await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const written = await writeExports(out, trainer, { baseModel: args.model, labels: data.classNames, preprocessor: ckpt.preprocessor.raw });
+  const written = await writeExports(out, trainer, {
+    baseModel: args.model,
+    labels: data.classNames,
+    preprocessor: ckpt.preprocessor.raw,
+    peftNaming: args.peftNaming,
+  });
   log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
   trainer.release();
   model.release();
