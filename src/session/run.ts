@@ -94,6 +94,11 @@ export class RunController {
     this.set('loading');
     let trainer: Trainer | undefined;
     let start: Tensor | undefined;
+    // Each run's peak GPU memory is its own: free the buffers earlier runs left in the pool for
+    // reuse (after submitting anything still recorded), and count the peak from what is held now.
+    ctx.submit();
+    ctx.pool.trim();
+    ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
     const model = buildModel(ctx, ckpt, data.classNames.length, this.spec.train.seed ?? 0);
     try {
       trainer = new Trainer(model, data, norm, {
