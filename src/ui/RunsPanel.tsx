@@ -1,4 +1,90 @@
-/** Placeholder until this panel is built. */
+import { useEffect, useMemo, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { AccuracyChart, ChartCard, LossChart, ThroughputChart } from './charts/MetricCharts';
+import { RankChart } from './charts/RankChart';
+import { ClassBreakdown, ComparisonTable } from './charts/Results';
+import { QueueControls } from './runs/QueueControls';
+import { RunList } from './runs/RunList';
+import { installTestHook } from './runs/testHook';
+import { useRunEvents } from './runs/useRuns';
+import { useRunStore } from './state/runStore';
+import './runs/runs.css';
+
+/** Queue runs, follow them live, and compare them once they finish. */
 export function RunsPanel() {
-  return null;
+  useRunEvents();
+  const queryClient = useQueryClient();
+  useEffect(() => installTestHook(queryClient), [queryClient]);
+  const order = useRunStore((s) => s.order);
+  const byId = useRunStore((s) => s.runs);
+  const archiveError = useRunStore((s) => s.archiveError);
+  const setArchiveError = useRunStore((s) => s.setArchiveError);
+  const runs = useMemo(() => order.map((id) => byId[id]).filter(Boolean), [order, byId]);
+  const [smoothing, setSmoothing] = useState(0.6);
+  const charted = runs.filter((r) => r.train.length || r.evals.length || r.spectra.length);
+
+  return (
+    <section className="panel" aria-labelledby="runs-panel-title" data-testid="runs-panel">
+      <h2 id="runs-panel-title">Runs</h2>
+      <p className="explain">
+        Training runs in a background worker on your GPU, so this page stays responsive; follow each run's curves below and compare them
+        when they finish.
+      </p>
+      <QueueControls />
+      {archiveError && (
+        <div className="notice notice-warn" role="status" data-testid="archive-error">
+          <p>{archiveError}</p>
+          <button type="button" onClick={() => setArchiveError(undefined)}>
+            Dismiss
+          </button>
+        </div>
+      )}
+      <h3>Queue and history</h3>
+      <RunList runs={runs} />
+      {charted.length > 0 && (
+        <div className="charts" data-testid="charts">
+          <ChartCard
+            title="Training loss"
+            testId="loss-chart"
+            explain="Cross-entropy on each training batch, lower is better: the bold line is smoothed (exponential moving average), the faint one behind it is the raw value."
+            extra={
+              <label className="inline-field smoothing">
+                Smoothing{' '}
+                <input
+                  type="range"
+                  min={0}
+                  max={0.95}
+                  step={0.05}
+                  value={smoothing}
+                  onChange={(e) => setSmoothing(Number(e.target.value))}
+                  data-testid="smoothing"
+                  aria-label="Loss smoothing"
+                />{' '}
+                <output data-testid="smoothing-value">{smoothing.toFixed(2)}</output>
+              </label>
+            }
+          >
+            <LossChart runs={charted} smoothing={smoothing} />
+          </ChartCard>
+          <ChartCard
+            title="Validation accuracy"
+            testId="accuracy-chart"
+            explain="Share of held-out validation images classified correctly at each evaluation; higher is better, and every run is scored on the same images."
+          >
+            <AccuracyChart runs={charted} />
+          </ChartCard>
+          <ChartCard
+            title="Images per second"
+            testId="throughput-chart"
+            explain="Training throughput between two logged steps: how fast each method trains on this GPU (methods with more trainable values or bigger random bases are slower)."
+          >
+            <ThroughputChart runs={charted} />
+          </ChartCard>
+          <RankChart runs={charted} />
+        </div>
+      )}
+      <ComparisonTable runs={runs} />
+      <ClassBreakdown runs={runs} />
+    </section>
+  );
 }

@@ -13,13 +13,37 @@ export interface RunView {
   evals: Extract<MetricRecord, { kind: 'eval' }>[];
   spectra: Array<{ step: number; spectrum: Spectrum }>;
   result?: RunResult;
+  /** The run's colour in every chart and table, kept across reloads. */
+  color: string;
+  /** When it was queued (ms since the epoch). */
+  createdAt: number;
+  /** The model and data set it trained on, for the record (ModelInfo.source, DatasetInfo.source). */
+  model?: string;
+  dataset?: string;
+  /** Restored from the archive after a reload: finished, and no longer known to the worker. */
+  restored?: boolean;
+}
+
+/** States after which a run no longer changes. */
+export const FINISHED: ReadonlySet<RunState> = new Set(['done', 'stopped', 'failed']);
+
+/** Distinct on light and dark backgrounds; a run keeps its colour for life. */
+export const RUN_COLORS = ['#3257d6', '#d6453d', '#2e9e5b', '#c27c0e', '#8e44ad', '#0e8fa3', '#b8377e', '#6b7a8f'];
+
+export function nextColor(used: readonly string[]): string {
+  return RUN_COLORS.find((c) => !used.includes(c)) ?? RUN_COLORS[used.length % RUN_COLORS.length];
 }
 
 interface RunStore {
   runs: Record<string, RunView>;
   order: string[];
-  add(spec: RunSpec): void;
+  /** Why finished runs could not be saved or restored (IndexedDB unavailable, quota), if so. */
+  archiveError?: string;
+  setArchiveError(message: string | undefined): void;
+  add(spec: RunSpec, meta?: { model?: string; dataset?: string }): void;
   apply(e: RunEvent): void;
+  /** Puts archived runs back (oldest first), keeping any the page already knows. */
+  restore(views: RunView[]): void;
   remove(id: string): void;
 }
 
@@ -27,11 +51,16 @@ interface RunStore {
 export const useRunStore = create<RunStore>((set) => ({
   runs: {},
   order: [],
-  add: (spec) =>
-    set((s) => ({
-      runs: { ...s.runs, [spec.id]: { spec, state: 'queued', train: [], evals: [], spectra: [] } },
-      order: s.order.includes(spec.id) ? s.order : [...s.order, spec.id],
-    })),
+  setArchiveError: (archiveError) => set({ archiveError }),
+  add: (spec, meta = {}) =>
+    set((s) => {
+      const color = s.runs[spec.id]?.color ?? nextColor(s.order.map((id) => s.runs[id].color));
+      const view: RunView = { spec, state: 'queued', train: [], evals: [], spectra: [], color, createdAt: Date.now(), ...meta };
+      return {
+        runs: { ...s.runs, [spec.id]: view },
+        order: s.order.includes(spec.id) ? s.order : [...s.order, spec.id],
+      };
+    }),
   apply: (e) =>
     set((s) => {
       const run = s.runs[e.runId];
@@ -52,6 +81,14 @@ export const useRunStore = create<RunStore>((set) => ({
         next.result = e.result;
       }
       return { runs: { ...s.runs, [e.runId]: next } };
+    }),
+  restore: (views) =>
+    set((s) => {
+      const fresh = views.filter((v) => !s.runs[v.spec.id]).sort((a, b) => a.createdAt - b.createdAt);
+      if (!fresh.length) return s;
+      const runs = { ...s.runs };
+      for (const v of fresh) runs[v.spec.id] = { ...v, restored: true };
+      return { runs, order: [...fresh.map((v) => v.spec.id), ...s.order] };
     }),
   remove: (id) =>
     set((s) => {

@@ -1,0 +1,139 @@
+import { useMemo, type ReactNode } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { RunView } from '../state/runStore';
+import { ema, formatNumber, formatPercent, mergeSeries, seriesKey, type Point } from './series';
+
+export const CHART_HEIGHT = 240;
+
+/** A chart with its title and the one sentence that says how to read it. */
+export function ChartCard({ title, explain, testId, children, extra }: { title: string; explain: ReactNode; testId: string; children: ReactNode; extra?: ReactNode }) {
+  return (
+    <figure className="chart" data-testid={testId}>
+      <figcaption>
+        <h3>{title}</h3>
+        <p className="explain">{explain}</p>
+        {extra}
+      </figcaption>
+      <div className="chart-body">{children}</div>
+    </figure>
+  );
+}
+
+const axisStyle = { fontSize: 12 };
+
+function tooltipValue(format: (v: number) => string) {
+  return (value: unknown, name: unknown): [ReactNode, ReactNode] => [typeof value === 'number' ? format(value) : String(value ?? '—'), String(name)];
+}
+
+const stepLabel = (label: ReactNode) => `step ${String(label)}`;
+
+/** Training loss per run: the smoothed line, with the raw line faint behind it. */
+export function LossChart({ runs, smoothing }: { runs: RunView[]; smoothing: number }) {
+  const rows = useMemo(
+    () =>
+      mergeSeries(
+        runs.flatMap((run, i) => {
+          const raw: Point[] = run.train.map((m) => ({ x: m.step, y: m.loss }));
+          const smooth = ema(
+            raw.map((p) => p.y),
+            smoothing,
+          );
+          return [
+            { key: seriesKey(i, 'raw'), points: raw },
+            { key: seriesKey(i), points: raw.map((p, j) => ({ x: p.x, y: smooth[j] })) },
+          ];
+        }),
+      ),
+    [runs, smoothing],
+  );
+  return (
+    <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+      <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+        <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.4} />
+        <XAxis dataKey="x" type="number" domain={[0, 'dataMax']} allowDecimals={false} tick={axisStyle} label={{ value: 'step', position: 'insideBottomRight', offset: -2, fontSize: 12 }} />
+        <YAxis tick={axisStyle} width={48} tickFormatter={(v: number) => formatNumber(v, 3)} domain={['auto', 'auto']} />
+        <Tooltip formatter={tooltipValue((v) => formatNumber(v, 4))} labelFormatter={stepLabel} />
+        <Legend />
+        {runs.map((run, i) => (
+          <Line
+            key={`${run.spec.id}-raw`}
+            dataKey={seriesKey(i, 'raw')}
+            name={`${run.spec.name} (raw)`}
+            stroke={run.color}
+            strokeOpacity={0.25}
+            dot={false}
+            legendType="none"
+            connectNulls
+            isAnimationActive={false}
+            className="run-line-raw"
+          />
+        ))}
+        {runs.map((run, i) => (
+          <Line
+            key={run.spec.id}
+            dataKey={seriesKey(i)}
+            name={run.spec.name}
+            stroke={run.color}
+            strokeWidth={2}
+            dot={false}
+            connectNulls
+            isAnimationActive={false}
+            className="run-line"
+          />
+        ))}
+      </LineChart>
+    </ResponsiveContainer>
+  );
+}
+
+/** One value per logged step and run, as lines with dots (validation accuracy, images per second). */
+export function StepChart({
+  runs,
+  points,
+  format,
+  domain,
+  dots,
+}: {
+  runs: RunView[];
+  points: (run: RunView) => Point[];
+  format: (v: number) => string;
+  domain?: [number | 'auto', number | 'auto'];
+  dots?: boolean;
+}) {
+  const rows = useMemo(() => mergeSeries(runs.map((run, i) => ({ key: seriesKey(i), points: points(run) }))), [runs, points]);
+  return (
+    <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+      <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+        <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.4} />
+        <XAxis dataKey="x" type="number" domain={[0, 'dataMax']} allowDecimals={false} tick={axisStyle} label={{ value: 'step', position: 'insideBottomRight', offset: -2, fontSize: 12 }} />
+        <YAxis tick={axisStyle} width={48} tickFormatter={format} domain={domain ?? ['auto', 'auto']} />
+        <Tooltip formatter={tooltipValue(format)} labelFormatter={stepLabel} />
+        <Legend />
+        {runs.map((run, i) => (
+          <Line
+            key={run.spec.id}
+            dataKey={seriesKey(i)}
+            name={run.spec.name}
+            stroke={run.color}
+            strokeWidth={2}
+            dot={dots ? { r: 3 } : false}
+            connectNulls
+            isAnimationActive={false}
+            className="run-line"
+          />
+        ))}
+      </LineChart>
+    </ResponsiveContainer>
+  );
+}
+
+const accuracyPoints = (run: RunView): Point[] => run.evals.map((m) => ({ x: m.step, y: m.val_accuracy }));
+const throughputPoints = (run: RunView): Point[] => run.train.map((m) => ({ x: m.step, y: m.images_per_second }));
+
+export function AccuracyChart({ runs }: { runs: RunView[] }) {
+  return <StepChart runs={runs} points={accuracyPoints} format={(v) => formatPercent(v)} domain={[0, 1]} dots />;
+}
+
+export function ThroughputChart({ runs }: { runs: RunView[] }) {
+  return <StepChart runs={runs} points={throughputPoints} format={(v) => formatNumber(v, 3)} domain={[0, 'auto']} />;
+}

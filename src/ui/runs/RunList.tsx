@@ -1,0 +1,122 @@
+import { METHODS } from '../../adapters';
+import { TRAIN_DEFAULTS } from '../../train/trainer';
+import type { RunState } from '../../session/run';
+import { FINISHED, type RunView } from '../state/runStore';
+import { formatNumber, formatPercent } from '../charts/series';
+import { deleteRun, pauseRun, resumeRun, stopRun } from './useRuns';
+
+const STATE_LABEL: Record<RunState, string> = {
+  queued: 'queued',
+  loading: 'building model',
+  training: 'training',
+  paused: 'paused',
+  done: 'done',
+  stopped: 'stopped',
+  failed: 'failed',
+};
+
+/** What a person can do about a failed run, from its error message. */
+export function failureAdvice(error: string | undefined): string {
+  const e = (error ?? '').toLowerCase();
+  if (/out of memory|outofmemory|allocation/.test(e)) {
+    return 'The GPU ran out of memory: lower the batch size, target fewer layers or use a smaller model, then queue the run again.';
+  }
+  if (/device (was )?lost|lost the device|device lost/.test(e)) {
+    return 'The GPU device was lost (a driver reset or another tab using the GPU): reload the page; finished runs are kept.';
+  }
+  if (/load a model|load a data set/.test(e)) return 'Load a model and a data set above, then queue the run again.';
+  if (/steps|batch|accumulation|learning rate|rank|must be|positive integer/.test(e)) {
+    return 'A setting is out of range: fix the value named above in the method panel, then queue the run again.';
+  }
+  return 'Check the settings named in the message, then queue the run again; if it repeats, reload the page (finished runs are kept).';
+}
+
+export function RunList({ runs }: { runs: RunView[] }) {
+  if (!runs.length) {
+    return (
+      <p className="muted" data-testid="runs-empty">
+        No runs yet. Queue one above; finished runs are saved in this browser and come back when you reload.
+      </p>
+    );
+  }
+  return (
+    <ul className="run-list" data-testid="run-list">
+      {runs.map((run) => (
+        <RunRow key={run.spec.id} run={run} />
+      ))}
+    </ul>
+  );
+}
+
+function RunRow({ run }: { run: RunView }) {
+  const id = run.spec.id;
+  const steps = run.spec.train.steps ?? TRAIN_DEFAULTS.steps;
+  const step = run.result?.steps ?? run.train[run.train.length - 1]?.step ?? 0;
+  const lastTrain = run.train[run.train.length - 1];
+  const lastEval = run.evals[run.evals.length - 1];
+  const finished = FINISHED.has(run.state);
+  const active = run.state === 'training' || run.state === 'paused';
+  return (
+    <li className="run" data-testid="run" data-run-id={id} data-state={run.state} style={{ borderLeftColor: run.color }}>
+      <div className="run-head">
+        <span className="swatch" style={{ background: run.color }} aria-hidden="true" />
+        <strong className="run-name" data-testid="run-name">
+          {run.spec.name}
+        </strong>
+        <span className={`tag run-state run-state-${run.state}`} data-testid="run-state">
+          {STATE_LABEL[run.state]}
+        </span>
+        {run.restored && (
+          <span className="tag tag-saved" title="Restored from this browser's saved runs">
+            saved
+          </span>
+        )}
+        <span className="run-actions">
+          {run.state === 'training' && (
+            <button type="button" onClick={() => pauseRun(id)} data-testid="run-pause">
+              Pause
+            </button>
+          )}
+          {run.state === 'paused' && (
+            <button type="button" onClick={() => resumeRun(id)} data-testid="run-resume">
+              Resume
+            </button>
+          )}
+          {!finished && !run.restored && (
+            <button type="button" onClick={() => stopRun(id)} data-testid="run-stop" title="Stop now; a started run still evaluates and keeps its results">
+              Stop
+            </button>
+          )}
+          {(finished || run.restored) && (
+            <button type="button" onClick={() => void deleteRun(id)} data-testid="run-delete" title="Remove this run from the page and from saved runs">
+              Delete
+            </button>
+          )}
+        </span>
+      </div>
+      <div className="run-detail muted">
+        {METHODS[run.spec.method].summary}{' '}
+        {run.trainableParams !== undefined && <>Trains {run.trainableParams.toLocaleString('en-US')} values. </>}
+        {run.model && <>Model: {run.model}. </>}
+      </div>
+      {(active || step > 0) && (
+        <div className="run-progress">
+          <progress max={steps} value={step} aria-label={`${run.spec.name} progress`} />
+          <span data-testid="run-step">
+            step {step} / {steps}
+          </span>
+          {lastTrain && <span>loss {formatNumber(lastTrain.loss)}</span>}
+          {lastEval && <span>val accuracy {formatPercent(lastEval.val_accuracy)}</span>}
+        </div>
+      )}
+      {run.state === 'failed' && (
+        <div className="notice notice-error" role="alert" data-testid="run-error">
+          <p>
+            <strong>This run failed:</strong> {run.error ?? 'no message was given.'}
+          </p>
+          <p>{failureAdvice(run.error)}</p>
+        </div>
+      )}
+    </li>
+  );
+}
