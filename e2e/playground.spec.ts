@@ -1,24 +1,26 @@
 /**
- * The playground as a person uses it: load a tiny model and a small Fashion-MNIST set, queue LoRA
- * and RandLoRA with matched settings, watch them train, compare them, reload and find the runs
- * still there. Fixtures are made here: a seeded tiny ViT in Hugging Face layout (scripts/make-model.ts)
- * and 200 Fashion-MNIST test images as IDX files, served to the page (and its worker) by route
- * interception.
+ * The playground as a person uses it: pick a tiny model folder and a small Fashion-MNIST folder,
+ * set a short training, queue LoRA vs RandLoRA in one click, watch them train while the page
+ * stays responsive, compare them, pause/resume/stop a run, see a failed run explained, reload and
+ * find the finished runs still there. Fixtures are made here: a seeded tiny ViT in Hugging Face
+ * layout (scripts/make-model.ts, through e2e/fixtures/hub.ts) and 200 Fashion-MNIST test images
+ * as IDX files in a folder named fashion-mnist (so the classes get Fashion-MNIST's names).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { test, expect, type Page, type TestInfo } from '@playwright/test';
+import { tinyModel } from './fixtures/hub';
 
 const ARTIFACTS = 'e2e-artifacts';
 const FASHION = '/usr/share/datasets/fashion-mnist';
 const IMAGES = 200;
 
-async function screenshot(page: Page, testInfo: TestInfo, name: string) {
+async function screenshot(page: Page, testInfo: TestInfo, name: string, testId?: string) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const body = await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+  const path = `${ARTIFACTS}/${name}.png`;
+  const body = testId ? await page.getByTestId(testId).screenshot({ path }) : await page.screenshot({ path, fullPage: true });
   await testInfo.attach(name, { body, contentType: 'image/png' });
 }
 
@@ -30,57 +32,53 @@ function idxHeader(magic: number, dims: number[]): Buffer {
 }
 
 /** The first `n` Fashion-MNIST test images and labels, written as an uncompressed IDX "train" split. */
-function writeFashionSubset(dir: string, n: number): string[] {
+function writeFashionSubset(dir: string, n: number): void {
   mkdirSync(dir, { recursive: true });
   const images = gunzipSync(readFileSync(join(FASHION, 't10k-images-idx3-ubyte.gz')));
   const labels = gunzipSync(readFileSync(join(FASHION, 't10k-labels-idx1-ubyte.gz')));
-  const files = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'];
-  writeFileSync(join(dir, files[0]), Buffer.concat([idxHeader(0x803, [n, 28, 28]), images.subarray(16, 16 + n * 784)]));
-  writeFileSync(join(dir, files[1]), Buffer.concat([idxHeader(0x801, [n]), labels.subarray(8, 8 + n)]));
-  return files;
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), Buffer.concat([idxHeader(0x803, [n, 28, 28]), images.subarray(16, 16 + n * 784)]));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([idxHeader(0x801, [n]), labels.subarray(8, 8 + n)]));
 }
 
-let fixtures: string;
-let datasetFiles: string[];
+let tmp: string;
+let modelDir: string;
+let dataDir: string;
 
 test.beforeAll(() => {
-  fixtures = mkdtempSync(join(tmpdir(), 'rankscope-e2e-'));
-  const made = spawnSync(
-    process.execPath,
-    ['scripts/run-ts.mjs', 'scripts/make-model.ts', '--arch', 'vit', '--preset', 'tiny', '--labels', '10', '--seed', '1', '--out', join(fixtures, 'model')],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`make-model failed: ${made.stderr || made.stdout}`);
-  datasetFiles = writeFashionSubset(join(fixtures, 'fashion-mnist'), IMAGES);
+  modelDir = tinyModel();
+  tmp = mkdtempSync(join(tmpdir(), 'rankscope-e2e-runs-'));
+  dataDir = join(tmp, 'fashion-mnist');
+  writeFashionSubset(dataDir, IMAGES);
 });
 
 test.afterAll(() => {
-  if (fixtures) rmSync(fixtures, { recursive: true, force: true });
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Serves the fixture folder under /e2e-fixtures/ to the page and its worker. */
-async function serveFixtures(page: Page) {
-  await page.context().route('**/e2e-fixtures/**', async (route) => {
-    const rel = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/e2e-fixtures\//, ''));
-    const path = normalize(join(fixtures, rel));
-    if (!path.startsWith(fixtures) || !existsSync(path)) return route.fulfill({ status: 404, body: 'not found' });
-    return route.fulfill({ status: 200, body: readFileSync(path), contentType: 'application/octet-stream' });
-  });
-}
+/** Model, data and a short training, through the model, data and method panels. */
+async function setUp(page: Page): Promise<{ valImages: number }> {
+  await expect(page.getByTestId('model-gpu-wait')).toHaveCount(0, { timeout: 60_000 });
+  await page.getByTestId('model-folder-input').setInputFiles(modelDir);
+  await expect(page.getByTestId('model-summary')).toBeVisible();
+  await expect(page.getByTestId('model-fact-layers')).toContainText('2 transformer blocks');
 
-/** The runs panel, driven through the e2e hook until the model and data panels are in place. */
-async function loadModelAndData(page: Page) {
-  await page.waitForFunction(() => window.__rankscope !== undefined);
-  const model = await page.evaluate((base) => window.__rankscope!.loadModel(base).then((m) => ({ family: m.family, layers: m.layers })), `${new URL(page.url()).origin}/e2e-fixtures/model`);
-  expect(model).toEqual({ family: 'vit', layers: 2 });
-  const data = await page.evaluate(
-    ([base, files]) => window.__rankscope!.loadDataset(base, files, { valFraction: 0.2, seed: 0, trainLimit: 120, valLimit: 40 }),
-    [`${new URL(page.url()).origin}/e2e-fixtures/fashion-mnist`, datasetFiles] as const,
-  );
-  expect(data.classNames).toContain('Ankle boot');
+  await expect(page.getByTestId('dataset-folder-input')).toBeEnabled();
+  await page.getByTestId('dataset-folder-input').setInputFiles(dataDir);
+  await expect(page.getByTestId('dataset-images')).toHaveText(String(IMAGES));
+  await expect(page.getByTestId('class-count').first()).toHaveAttribute('data-class', 'T-shirt/top');
+  const valImages = Number(await page.getByTestId('val-total').innerText());
+  expect(valImages).toBeGreaterThan(0);
+
   // A tiny, quick run: SwiftShader trains on the CPU.
-  await page.evaluate(() => window.__rankscope!.setTrain({ steps: 6, batchSize: 8, logEvery: 1, evalEvery: 3, warmupSteps: 1 }));
-  return { valImages: data.valCounts.reduce((a, b) => a + b, 0) };
+  for (const [field, value] of [
+    ['steps', '6'],
+    ['batchSize', '8'],
+    ['warmupSteps', '1'],
+    ['evalEvery', '3'],
+  ]) {
+    await page.getByTestId(`train-field-${field}`).fill(value);
+  }
+  return { valImages };
 }
 
 /** Lines that recharts drew with a real path, per chart. */
@@ -99,13 +97,18 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
   });
   page.on('pageerror', (e) => problems.push(e.message));
 
-  await serveFixtures(page);
   await page.goto('/?e2e');
-  const panel = page.getByTestId('runs-panel');
-  await expect(panel).toBeVisible();
-  await expect(page.getByTestId('queue-waiting')).toBeVisible();
-  const { valImages } = await loadModelAndData(page);
+  await expect(page.getByTestId('runs-panel')).toBeVisible();
+  await expect(page.getByTestId('runs-empty')).toBeVisible();
+  await expect(page.getByTestId('queue-waiting')).toContainText('a model');
+  await expect(page.getByTestId('queue-comparison')).toBeDisabled();
+  const { valImages } = await setUp(page);
   await expect(page.getByTestId('queue-waiting')).toHaveCount(0);
+  await expect(page.getByTestId('compare-controls')).toContainText('Matched settings: 6 steps, batch 8, seed 0, 1 warmup step then cosine decay');
+
+  // The rank chart will follow the second block's value projection.
+  const layer = 'vit.encoder.layer.1.attention.attention.value';
+  await page.getByTestId('rank-layer-select').selectOption(layer);
 
   // One click queues the comparison; leave full fine-tuning out to keep the test short.
   await page.getByTestId('compare-include-full').uncheck();
@@ -114,17 +117,15 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
 
   const runs = page.getByTestId('run');
   await expect(runs).toHaveCount(2);
-  await expect(runs.nth(0).getByTestId('run-name')).toContainText('LoRA r=8');
-  await expect(runs.nth(1).getByTestId('run-name')).toContainText('RandLoRA r=32');
+  await expect(runs.nth(0).getByTestId('run-name')).toHaveText('LoRA r=8 · lr 5e-3');
+  await expect(runs.nth(1).getByTestId('run-name')).toHaveText('RandLoRA r=32 · lr 5e-3');
 
-  // The page stays responsive while the worker trains: a control reacts at once.
+  // The page stays responsive while the worker trains: a control reacts at once, frames keep coming.
   await expect(page.locator('[data-testid=run][data-state=training]')).toHaveCount(1, { timeout: 60_000 });
-  const slider = page.getByTestId('smoothing');
   const before = Date.now();
-  await slider.fill('0.3');
+  await page.getByTestId('smoothing').fill('0.3');
   await expect(page.getByTestId('smoothing-value')).toHaveText('0.30', { timeout: 2_000 });
-  const reactMs = Date.now() - before;
-  testInfo.annotations.push({ type: 'control reaction during training', description: `${reactMs} ms` });
+  testInfo.annotations.push({ type: 'control reaction during training', description: `${Date.now() - before} ms` });
   const frameGap = await page.evaluate(
     () =>
       new Promise<number>((resolve) => {
@@ -133,7 +134,7 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
       }),
   );
   expect(frameGap).toBeLessThan(1_000);
-  await screenshot(page, testInfo, 'playground-training');
+  await screenshot(page, testInfo, 'runs-panel-training', 'runs-panel');
 
   await expect(page.locator('[data-testid=run][data-state=done]')).toHaveCount(2, { timeout: 180_000 });
 
@@ -141,17 +142,19 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
   for (const chart of ['loss-chart', 'accuracy-chart', 'throughput-chart', 'rank-chart']) {
     await expect.poll(() => drawnLines(page, chart), { message: `${chart} draws one line per run` }).toBe(2);
   }
-  // The loss chart also draws each run's raw values, faintly.
+  // The loss chart also draws each run's raw values, faintly; the legend names each run once.
   expect(await page.getByTestId('loss-chart').locator('.run-line-raw path.recharts-line-curve').count()).toBe(2);
   await expect(page.getByTestId('loss-chart').locator('.recharts-legend-item')).toHaveCount(2);
 
-  // The rank table: LoRA's update stops at r = 8, RandLoRA's reaches further.
+  // The rank chart shows both spectra of the chosen layer: LoRA's stops at r = 8, RandLoRA's reaches further.
+  await expect(page.getByTestId('rank-chart')).toContainText(layer);
+  await expect(page.getByTestId('rank-row')).toHaveCount(2);
   const ranks = await page.getByTestId('rank-numerical').allInnerTexts();
-  expect(ranks).toHaveLength(2);
   const [loraRank, randRank] = ranks.map((t) => Number(t.split(' of ')[0]));
   expect(loraRank).toBeGreaterThan(0);
   expect(loraRank).toBeLessThanOrEqual(8);
   expect(randRank).toBeGreaterThan(loraRank);
+  testInfo.annotations.push({ type: 'numerical rank of ΔW', description: ranks.join(' / ') });
 
   // The comparison table holds numbers for both runs.
   const rows = page.getByTestId('comparison-row');
@@ -160,7 +163,7 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
     const row = rows.nth(i);
     await expect(row.getByTestId('cell-best')).toHaveText(/^\d+(\.\d)?%$/);
     await expect(row.getByTestId('cell-final')).toHaveText(/^\d+(\.\d)?%$/);
-    await expect(row.getByTestId('cell-params')).toHaveText(/\d/);
+    await expect(row.getByTestId('cell-params')).toHaveText(/^[\d,]+$/);
     await expect(row.getByTestId('cell-time')).toHaveText(/^\d+(\.\d+)? (ms|s)$/);
     await expect(row.getByTestId('cell-memory')).toHaveText(/^\d+(\.\d+)? (B|KiB|MiB|GiB)$/);
   }
@@ -169,21 +172,66 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
   const cells = await page.getByTestId('confusion-matrix').locator('tbody td').allInnerTexts();
   expect(cells).toHaveLength(100);
   expect(cells.reduce((a, c) => a + Number(c), 0)).toBe(valImages);
+  await page.getByTestId('breakdown-run').selectOption({ label: 'LoRA r=8 · lr 5e-3' });
+  await expect(page.getByTestId('class-breakdown')).toContainText("LoRA's final accuracy");
   await screenshot(page, testInfo, 'playground-finished');
+  await screenshot(page, testInfo, 'runs-panel-finished', 'runs-panel');
+
+  // Pause, resume and stop a longer run of the method panel's settings.
+  await page.getByTestId('train-field-steps').fill('60');
+  await page.getByTestId('queue-current').click();
+  const third = runs.nth(2);
+  await expect(third).toHaveAttribute('data-state', 'training', { timeout: 60_000 });
+  await third.getByTestId('run-pause').click();
+  await expect(third).toHaveAttribute('data-state', 'paused');
+  // The step in flight when Pause was clicked still finishes (and an evaluation due after it); then nothing moves.
+  const stepText = () => third.getByTestId('run-step').innerText();
+  let pausedAt = await stepText();
+  for (let settled = 0, waited = 0; settled < 2; waited++) {
+    expect(waited, 'a paused run stops advancing within 20 s').toBeLessThan(20);
+    await page.waitForTimeout(1_000);
+    const now = await stepText();
+    settled = now === pausedAt ? settled + 1 : 0;
+    pausedAt = now;
+  }
+  await page.waitForTimeout(2_000);
+  expect(await stepText()).toBe(pausedAt);
+  await expect(third).toHaveAttribute('data-state', 'paused');
+  await third.getByTestId('run-resume').click();
+  await expect(third).toHaveAttribute('data-state', 'training');
+  await third.getByTestId('run-stop').click();
+  // A stopped run still evaluates, and its numbers join the comparison.
+  await expect(third).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
+  await expect(rows).toHaveCount(3);
+  await expect(rows.nth(2)).toContainText('stopped early');
+
+  // A run that fails in the worker says why and what to do (queued through the test hook, since
+  // the method panel refuses 0 steps before a run could start).
+  await page.evaluate(() => window.__rankscope!.queue({ steps: 0 }));
+  const failed = runs.nth(3);
+  await expect(failed).toHaveAttribute('data-state', 'failed', { timeout: 60_000 });
+  await expect(failed.getByTestId('run-error')).toContainText('steps, batch size and accumulation must be at least 1');
+  await expect(failed.getByTestId('run-error')).toContainText('fix the value named above in the method panel');
+  await screenshot(page, testInfo, 'run-list-failed', 'run-list');
+  await failed.getByTestId('run-delete').click();
+  await expect(runs).toHaveCount(3);
 
   // Finished runs survive a reload, and a person can delete one.
   await page.reload();
+  await expect(runs).toHaveCount(3);
+  await expect(page.locator('[data-testid=run] .tag-saved')).toHaveCount(3);
+  await expect.poll(() => drawnLines(page, 'rank-chart')).toBe(3);
+  await expect(page.getByTestId('comparison-row')).toHaveCount(3);
+  await runs.nth(0).getByTestId('run-delete').click();
   await expect(runs).toHaveCount(2);
-  await expect(page.locator('[data-testid=run] .tag-saved')).toHaveCount(2);
-  await expect.poll(() => drawnLines(page, 'rank-chart')).toBe(2);
-  await expect(page.getByTestId('comparison-row')).toHaveCount(2);
-  await runs.nth(0).getByTestId('run-delete').click();
-  await expect(runs).toHaveCount(1);
   await page.reload();
-  await expect(runs).toHaveCount(1);
-  await expect(runs.nth(0).getByTestId('run-name')).toContainText('RandLoRA');
+  await expect(runs).toHaveCount(2);
+  await expect(runs.nth(0).getByTestId('run-name')).toHaveText('RandLoRA r=32 · lr 5e-3');
   await screenshot(page, testInfo, 'playground-restored');
-  await runs.nth(0).getByTestId('run-delete').click();
+  for (let n = 2; n > 0; n--) {
+    await runs.nth(0).getByTestId('run-delete').click();
+    await expect(runs).toHaveCount(n - 1);
+  }
   await expect(page.getByTestId('runs-empty')).toBeVisible();
 
   expect(problems).toEqual([]);

@@ -1,5 +1,4 @@
 import { useEffect, useMemo, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { AccuracyChart, ChartCard, LossChart, ThroughputChart } from './charts/MetricCharts';
 import { RankChart } from './charts/RankChart';
 import { ClassBreakdown, ComparisonTable } from './charts/Results';
@@ -13,8 +12,7 @@ import './runs/runs.css';
 /** Queue runs, follow them live, and compare them once they finish. */
 export function RunsPanel() {
   useRunEvents();
-  const queryClient = useQueryClient();
-  useEffect(() => installTestHook(queryClient), [queryClient]);
+  useEffect(installTestHook, []);
   const order = useRunStore((s) => s.order);
   const byId = useRunStore((s) => s.runs);
   const archiveError = useRunStore((s) => s.archiveError);
@@ -26,7 +24,7 @@ export function RunsPanel() {
   return (
     <section className="panel" aria-labelledby="runs-panel-title" data-testid="runs-panel">
       <h2 id="runs-panel-title">Runs</h2>
-      <p className="explain">
+      <p className="muted">
         Training runs in a background worker on your GPU, so this page stays responsive; follow each run's curves below and compare them
         when they finish.
       </p>
@@ -71,7 +69,13 @@ export function RunsPanel() {
             testId="accuracy-chart"
             explain="Share of held-out validation images classified correctly at each evaluation; higher is better, and every run is scored on the same images."
           >
-            <AccuracyChart runs={charted} />
+            {charted.some((r) => r.evals.length) ? (
+              <AccuracyChart runs={charted} />
+            ) : (
+              <p className="muted chart-empty" data-testid="accuracy-pending">
+                No evaluation yet: runs are scored on the validation images every few steps (the method panel's "Evaluate every") and at the end.
+              </p>
+            )}
           </ChartCard>
           <ChartCard
             title="Images per second"

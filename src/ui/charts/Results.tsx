@@ -19,7 +19,8 @@ export function ComparisonTable({ runs }: { runs: RunView[] }) {
       <h3>Comparison</h3>
       <p className="explain">
         One row per finished run, on the same validation images: accuracy at its best evaluation and at the end, how many values it trained
-        (classification head included), seconds per optimizer step, and the most GPU memory the lab held while it ran.
+        (classification head included), seconds per optimizer step (the first run after loading a model also pays for compiling GPU
+        kernels), and the most GPU memory the lab held while it ran.
       </p>
       <div className="table-scroll">
         <table className="data-table" data-testid="comparison-table">

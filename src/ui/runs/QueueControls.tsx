@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 import { METHODS } from '../../adapters';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 import { useLabDevice } from '../lab';
-import { useDataStore } from '../state/dataStore';
+import { augmentationOf, useDataStore } from '../state/dataStore';
 import { effectiveTargets, useMethodStore } from '../state/methodStore';
 import { useModelStore } from '../state/modelStore';
 import {
@@ -22,6 +22,8 @@ export function QueueControls() {
   const device = useLabDevice();
   const model = useModelStore((s) => s.info);
   const data = useDataStore((s) => s.info);
+  const augmentSettings = useDataStore((s) => s.augment);
+  const augment = augmentationOf(augmentSettings);
   const settings = useMethodStore();
   const [rankChoice, setRankChoice] = useState<string>('');
   const [included, setIncluded] = useState<Record<ComparisonMethod, boolean>>({ lora: true, randlora: true, full: true });
@@ -67,8 +69,8 @@ export function QueueControls() {
     }
   }
 
-  const queueCurrent = () => submit(() => [specFromSettings(settings, { model: model!, rankLayer })]);
-  const queueComparison = () => submit(() => comparisonSpecs(settings, { model: model!, rankLayer, methods: chosen, lr: lrs }));
+  const queueCurrent = () => submit(() => [specFromSettings(settings, { model: model!, rankLayer, augment })]);
+  const queueComparison = () => submit(() => comparisonSpecs(settings, { model: model!, rankLayer, augment, methods: chosen, lr: lrs }));
 
   return (
     <div className="queue" data-testid="queue-controls">
@@ -128,8 +130,9 @@ export function QueueControls() {
           ))}
         </div>
         <p className="explain">
-          Matched settings: {train.steps} steps, batch {train.batchSize}, seed {train.seed}, {train.warmupSteps} warmup steps then cosine
-          decay, on the layers {targets.join(', ') || '(default targets)'}; each method keeps its own settings from the method panel
+          Matched settings: {train.steps} steps, batch {train.batchSize}, seed {train.seed}, {train.warmupSteps} warmup step{train.warmupSteps === 1 ? '' : 's'} then
+          cosine decay, {augment ? `${[augment.crop && 'random resized crop', augment.flip && 'horizontal flip'].filter(Boolean).join(' and ')} from the data panel` : 'no augmentation'}, on the layers{' '}
+          {targets.join(', ') || '(default targets)'}; each method keeps its own settings from the method panel
           (PEFT's defaults unless changed). {COMPARISON_LR_REASON}
         </p>
         {badLr.length > 0 && (

@@ -97,7 +97,9 @@ function RunRow({ run }: { run: RunView }) {
       <div className="run-detail muted">
         {METHODS[run.spec.method].summary}{' '}
         {run.trainableParams !== undefined && <>Trains {run.trainableParams.toLocaleString('en-US')} values. </>}
-        {run.model && <>Model: {run.model}. </>}
+        {steps} steps, batch {run.spec.train.batchSize ?? TRAIN_DEFAULTS.batchSize}
+        {run.model && <>, model {run.model}</>}
+        {run.dataset && <>, data {run.dataset}</>}.
       </div>
       {(active || step > 0) && (
         <div className="run-progress">

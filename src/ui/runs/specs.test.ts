@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { METHODS, type MethodId } from '../../adapters';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
-import { COMPARISON_LR, comparisonSpecs, formatLr, specFromSettings, targetedLayers } from './specs';
+import { COMPARISON_LR, comparisonSpecs, formatLr, specFromSettings, targetedLayers, uniqueName } from './specs';
 
 const model = {
   defaultTargets: ['query', 'value'],
@@ -23,8 +23,10 @@ describe('run specs from the method settings', () => {
     expect(spec.targets).toEqual(['query', 'value']);
     expect(spec.rankLayer).toBe('vit.encoder.layer.0.attention.attention.query');
     expect(spec.rankEvery).toBe(2);
+    expect(spec.train.logEvery).toBe(1);
     expect(spec.train.steps).toBe(40);
     expect(spec.name).toBe('LoRA r=8 · lr 1e-3');
+    expect(spec.train.augment).toBeUndefined();
   });
 
   it('targetedLayers matches PEFT-style suffixes', () => {
@@ -33,12 +35,14 @@ describe('run specs from the method settings', () => {
 
   it('comparison: matched steps, batch, seed and schedule; each method its own defaults and learning rate; distinct ids', () => {
     const train = { ...TRAIN_DEFAULTS, steps: 6, batchSize: 4, seed: 3, warmupSteps: 1 };
-    const specs = comparisonSpecs({ configs, targets: ['value'], train }, { model, rankLayer: 'vit.encoder.layer.0.attention.attention.value' });
+    const augment = { crop: false as const, flip: true };
+    const specs = comparisonSpecs({ configs, targets: ['value'], train }, { model, rankLayer: 'vit.encoder.layer.0.attention.attention.value', augment });
     expect(specs.map((s) => s.method)).toEqual(['lora', 'randlora', 'full']);
     expect(new Set(specs.map((s) => s.id)).size).toBe(3);
     for (const s of specs) {
       expect(s.train).toMatchObject({ steps: 6, batchSize: 4, seed: 3, warmupSteps: 1 });
       expect(s.targets).toEqual(['value']);
+      expect(s.train.augment).toEqual(augment);
       expect(s.rankLayer).toBe('vit.encoder.layer.0.attention.attention.value');
       expect(s.train.lr).toBe(COMPARISON_LR[s.method as keyof typeof COMPARISON_LR]);
     }
@@ -49,6 +53,11 @@ describe('run specs from the method settings', () => {
       ['lora', 5e-3],
       ['randlora', 2e-3],
     ]);
+  });
+
+  it('uniqueName numbers repeats', () => {
+    expect(uniqueName('LoRA', new Set())).toBe('LoRA');
+    expect(uniqueName('LoRA', new Set(['LoRA', 'LoRA (2)']))).toBe('LoRA (3)');
   });
 
   it('formatLr', () => {

@@ -4,6 +4,7 @@
  */
 import { METHODS, type MethodId } from '../../adapters';
 import { matchesTarget } from '../../models/names';
+import type { Augmentation } from '../../engine/ops/preprocess';
 import type { ModelInfo } from '../../session/protocol';
 import type { RunSpec } from '../../session/run';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../../train/trainer';
@@ -55,6 +56,8 @@ interface SpecOptions {
   model: Pick<ModelInfo, 'defaultTargets' | 'allTargets' | 'linearLayers'>;
   /** The layer whose ΔW spectrum the rank chart follows; the first targeted layer when unset. */
   rankLayer?: string;
+  /** The data panel's training-time augmentation (random resized crop, flip), if any is on. */
+  augment?: Augmentation;
 }
 
 /** One run from the method panel's current settings. */
@@ -62,7 +65,11 @@ export function specFromSettings(s: MethodSettings, opts: SpecOptions): RunSpec 
   // As the method panel estimates it: the person's targets that this model has, else its defaults.
   const targets = effectiveTargets(s.targets, opts.model as ModelInfo);
   const config = { ...METHODS[s.method].defaults, ...s.configs[s.method] };
-  const train = { ...TRAIN_DEFAULTS, ...s.train };
+  const train: TrainSettings = { ...TRAIN_DEFAULTS, ...s.train };
+  // Enough loss points for a live curve on short runs (each logged step is one GPU readback).
+  train.logEvery = Math.max(1, Math.min(train.logEvery, Math.round(train.steps / 40)));
+  if (opts.augment) train.augment = opts.augment;
+  else delete train.augment;
   return {
     id: newRunId(),
     name: runName(s.method, config, train.lr),
@@ -73,6 +80,12 @@ export function specFromSettings(s: MethodSettings, opts: SpecOptions): RunSpec 
     rankLayer: opts.rankLayer ?? targetedLayers(opts.model, targets)[0]?.module,
     rankEvery: defaultRankEvery(train.steps),
   };
+}
+
+/** `name`, or `name (2)`, `name (3)` … so that runs stay apart in legends. */
+export function uniqueName(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name)) return name;
+  for (let k = 2; ; k++) if (!taken.has(`${name} (${k})`)) return `${name} (${k})`;
 }
 
 /** The three methods of the comparison, in queue order. */
@@ -92,7 +105,7 @@ export const COMPARISON_LR_REASON =
 
 /**
  * LoRA vs RandLoRA vs full fine-tuning with matched settings: the same steps, batch, seed, warmup
- * and cosine schedule, the same target layers (full fine-tuning's spectrum is taken on the same
+ * and cosine schedule, the same augmentation, the same target layers (full fine-tuning's spectrum is taken on the same
  * layer), each method's own defaults, and a learning rate per method.
  */
 export function comparisonSpecs(

@@ -1,21 +1,17 @@
 /**
- * A small handle on the lab for end-to-end tests, installed on `window.__rankscope` only when the
- * page's URL carries `?e2e`. It loads a model and a data set the way the model and data panels
- * do (through the worker, then into their stores), so the runs panel can be tested on its own.
+ * A small handle for end-to-end tests, installed on `window.__rankscope` only when the page's URL
+ * carries `?e2e`: it queues the method panel's run with training settings the panel's own
+ * validation would refuse, to check how the page reports a run that fails inside the worker.
  */
-import type { QueryClient } from '@tanstack/react-query';
-import { getLab, LAB_QUERY_KEY } from '../lab';
 import { useDataStore } from '../state/dataStore';
 import { useMethodStore } from '../state/methodStore';
 import { useModelStore } from '../state/modelStore';
-import type { DataPlan } from '../../session/prepare';
-import type { DatasetInfo, ModelInfo } from '../../session/protocol';
-import type { TrainSettings } from './specs';
+import { specFromSettings, type TrainSettings } from './specs';
+import { queueRuns } from './useRuns';
 
 export interface RankscopeTestHook {
-  loadModel(base: string): Promise<ModelInfo>;
-  loadDataset(base: string, files: string[], plan?: Partial<DataPlan>): Promise<Pick<DatasetInfo, 'classNames' | 'trainCounts' | 'valCounts'>>;
-  setTrain(patch: Partial<TrainSettings>): void;
+  /** Queues the method panel's current run with `train` overrides; resolves to the run's id. */
+  queue(train: Partial<TrainSettings>): Promise<string>;
 }
 
 declare global {
@@ -24,25 +20,16 @@ declare global {
   }
 }
 
-export function installTestHook(queryClient: QueryClient): void {
+export function installTestHook(): void {
   if (typeof window === 'undefined' || !new URLSearchParams(window.location.search).has('e2e')) return;
-  const ready = () => queryClient.fetchQuery({ queryKey: LAB_QUERY_KEY, queryFn: () => getLab().init(), staleTime: Infinity });
   window.__rankscope = {
-    async loadModel(base) {
-      await ready();
-      const info = await getLab().loadModel({ kind: 'url', base });
-      useModelStore.getState().setInfo(info);
-      return info;
-    },
-    async loadDataset(base, files, plan = {}) {
-      await ready();
-      useDataStore.getState().setPlan(plan);
-      const info = await getLab().loadDataset({ kind: 'url', base, files }, useDataStore.getState().plan);
-      useDataStore.getState().setInfo(info);
-      return { classNames: info.classNames, trainCounts: info.trainCounts, valCounts: info.valCounts };
-    },
-    setTrain(patch) {
-      useMethodStore.getState().setTrain(patch);
+    async queue(train) {
+      const model = useModelStore.getState().info;
+      if (!model) throw new Error('Load a model first.');
+      const spec = specFromSettings(useMethodStore.getState(), { model });
+      spec.train = { ...spec.train, ...train };
+      await queueRuns([spec], { model: model.source, dataset: useDataStore.getState().info?.source });
+      return spec.id;
     },
   };
 }

@@ -3,6 +3,7 @@ import { getLab, onRunEvent } from '../lab';
 import { FINISHED, useRunStore, type RunView } from '../state/runStore';
 import { runArchive } from '../state/runArchive';
 import type { RunSpec } from '../../session/run';
+import { uniqueName } from './specs';
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -57,7 +58,12 @@ export function useRunEvents(): void {
 /** Adds runs to the page and the lab's queue; if the lab refuses them, takes them back out and rethrows. */
 export async function queueRuns(specs: RunSpec[], meta: { model?: string; dataset?: string }): Promise<void> {
   const store = useRunStore.getState();
-  for (const spec of specs) store.add(spec, meta);
+  const taken = new Set(store.order.map((id) => store.runs[id].spec.name));
+  for (const spec of specs) {
+    spec.name = uniqueName(spec.name, taken);
+    taken.add(spec.name);
+    store.add(spec, meta);
+  }
   try {
     await getLab().enqueue(specs);
   } catch (e) {
