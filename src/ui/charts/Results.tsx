@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { METHODS } from '../../adapters';
 import type { RunView } from '../state/runStore';
-import { formatBytes, formatCount, formatPercent } from './series';
+import { formatBytes, formatPercent } from './series';
 
 type Finished = RunView & { result: NonNullable<RunView['result']> };
 
@@ -48,9 +48,7 @@ export function ComparisonTable({ runs }: { runs: RunView[] }) {
                     {formatPercent(r.best_val_accuracy)}
                   </td>
                   <td data-testid="cell-final">{formatPercent(r.final_val_accuracy)}</td>
-                  <td data-testid="cell-params" title={r.trainable_params.toLocaleString('en-US')}>
-                    {formatCount(r.trainable_params)}
-                  </td>
+                  <td data-testid="cell-params">{r.trainable_params.toLocaleString('en-US')}</td>
                   <td data-testid="cell-time">{r.seconds_per_step < 1 ? `${(r.seconds_per_step * 1000).toFixed(0)} ms` : `${r.seconds_per_step.toFixed(2)} s`}</td>
                   <td data-testid="cell-memory">{formatBytes(r.peak_gpu_bytes)}</td>
                   <td>{r.steps}</td>
