@@ -53,14 +53,14 @@ export function LossChart({ runs, smoothing }: { runs: RunView[]; smoothing: num
         <XAxis dataKey="x" type="number" domain={[0, 'dataMax']} allowDecimals={false} tick={axisStyle} label={{ value: 'step', position: 'insideBottomRight', offset: -2, fontSize: 12 }} />
         <YAxis tick={axisStyle} width={48} tickFormatter={(v: number) => formatNumber(v, 3)} domain={['auto', 'auto']} />
         <Tooltip formatter={tooltipValue((v) => formatNumber(v, 4))} labelFormatter={stepLabel} />
-        <Legend />
+        <Legend itemSorter={null} />
         {runs.map((run, i) => (
           <Line
             key={`${run.spec.id}-raw`}
             dataKey={seriesKey(i, 'raw')}
             name={`${run.spec.name} (raw)`}
             stroke={run.color}
-            strokeOpacity={0.25}
+            strokeOpacity={0.35}
             dot={false}
             legendType="none"
             connectNulls
@@ -108,7 +108,7 @@ export function StepChart({
         <XAxis dataKey="x" type="number" domain={[0, 'dataMax']} allowDecimals={false} tick={axisStyle} label={{ value: 'step', position: 'insideBottomRight', offset: -2, fontSize: 12 }} />
         <YAxis tick={axisStyle} width={48} tickFormatter={format} domain={domain ?? ['auto', 'auto']} />
         <Tooltip formatter={tooltipValue(format)} labelFormatter={stepLabel} />
-        <Legend />
+        <Legend itemSorter={null} />
         {runs.map((run, i) => (
           <Line
             key={run.spec.id}

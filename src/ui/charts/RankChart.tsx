@@ -101,7 +101,7 @@ export function RankChart({ runs }: { runs: RunView[] }) {
                   return [exact === null || exact === undefined ? String(value) : exact.toExponential(3), String(name)];
                 }}
               />
-              <Legend />
+              <Legend itemSorter={null} />
               {shown.map(({ run, key }) => (
                 <Line
                   key={run.spec.id}
