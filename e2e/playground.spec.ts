@@ -177,6 +177,18 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
   await screenshot(page, testInfo, 'playground-finished');
   await screenshot(page, testInfo, 'runs-panel-finished', 'runs-panel');
 
+  // Each finished run offers its PEFT adapter and merged model as zip downloads.
+  const loraRun = page.getByTestId('run').filter({ hasText: 'LoRA r=8' }).first();
+  const [adapterDownload] = await Promise.all([page.waitForEvent('download'), loraRun.getByTestId('export-adapter').click()]);
+  const adapterZip = readFileSync(await adapterDownload.path());
+  expect(adapterZip.subarray(0, 2).toString('latin1')).toBe('PK');
+  expect(adapterZip.includes(Buffer.from('adapter_config.json'))).toBe(true);
+  expect(adapterZip.includes(Buffer.from('adapter_model.safetensors'))).toBe(true);
+  const [mergedDownload] = await Promise.all([page.waitForEvent('download'), loraRun.getByTestId('export-merged').click()]);
+  const mergedZip = readFileSync(await mergedDownload.path());
+  expect(mergedZip.includes(Buffer.from('model.safetensors'))).toBe(true);
+  expect(mergedZip.includes(Buffer.from('config.json'))).toBe(true);
+
   // Pause, resume and stop a longer run of the method panel's settings.
   await page.getByTestId('train-field-steps').fill('60');
   await page.getByTestId('queue-current').click();

@@ -12,6 +12,8 @@ import { RunController, type LabData, type RunEvent, type RunSpec, type RunState
  */
 export class Lab {
   private ckpt: Checkpoint | undefined;
+  /** The Hub id or folder name the model came from: what exported adapters name as their base. */
+  private baseModel: string | undefined;
   private spec: ModelSpec | undefined;
   private data: LabData | undefined;
   private readonly runs = new Map<string, RunController>();
@@ -24,9 +26,10 @@ export class Lab {
     private readonly emit: (e: RunEvent) => void,
   ) {}
 
-  setModel(ckpt: Checkpoint): ModelSpec {
+  setModel(ckpt: Checkpoint, baseModel = ckpt.source): ModelSpec {
     const spec = parseConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys());
     this.ckpt = ckpt;
+    this.baseModel = baseModel;
     this.spec = spec;
     return spec;
   }
@@ -85,7 +88,7 @@ export class Lab {
     for (let run = this.queue.shift(); run; run = this.queue.shift()) {
       this.active = run;
       // Model and data may change between runs; each run takes what is loaded when it starts.
-      await run.run(this.ctx, this.ckpt!, this.data!, this.normalisation!);
+      await run.run(this.ctx, this.ckpt!, this.data!, this.normalisation!, this.baseModel);
       this.active = undefined;
     }
   }

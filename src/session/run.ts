@@ -8,6 +8,20 @@ import type { PackedImages } from '../train/data';
 import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/rank';
 import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
 import { buildModel } from './prepare';
+import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
+
+async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
+  const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw };
+  const files: RunExports = {};
+  try {
+    if (hasAdapterExport(trainer.config.method)) files.adapter = await exportAdapterZip(trainer, info);
+    if (trainer.model.parameterCount() <= MERGED_EXPORT_LIMIT) files.merged = await exportMergedZip(trainer, info);
+    else files.note = 'The merged model is too large to keep in the page; export the adapter and merge it in Python with PEFT.';
+  } catch (e) {
+    files.note = `The export could not be made: ${(e as Error).message}`;
+  }
+  return files;
+}
 
 /** What a person asks for: one method with its settings, trained on the lab's model and data. */
 export interface RunSpec {
@@ -36,7 +50,21 @@ export type RunEvent =
   | { type: 'info'; runId: string; trainableParams: number; rankLayer: string | undefined }
   | { type: 'metric'; runId: string; metric: MetricRecord }
   | { type: 'spectrum'; runId: string; step: number; spectrum: Spectrum }
-  | { type: 'result'; runId: string; result: RunResult };
+  | { type: 'result'; runId: string; result: RunResult }
+  | { type: 'exports'; runId: string; files: RunExports };
+
+/** Downloadable files of a finished run, made before its GPU memory is released. */
+export interface RunExports {
+  /** PEFT's adapter folder (NOLA: our documented format), zipped; none for full fine-tuning and the probe. */
+  adapter?: Uint8Array;
+  /** The merged Hugging Face checkpoint, zipped; left out for models over MERGED_EXPORT_LIMIT. */
+  merged?: Uint8Array;
+  /** Why a file is missing, for the person. */
+  note?: string;
+}
+
+/** Merged checkpoints above this many weights are not kept in memory for download (about 200 MB). */
+export const MERGED_EXPORT_LIMIT = 50_000_000;
 
 export interface LabData {
   train: PackedImages;
@@ -89,7 +117,7 @@ export class RunController {
     this.resume();
   }
 
-  async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation): Promise<RunResult | undefined> {
+  async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation, baseModel = ckpt.source): Promise<RunResult | undefined> {
     if (this.stopRequested) return undefined;
     this.set('loading');
     let trainer: Trainer | undefined;
@@ -143,6 +171,7 @@ export class RunController {
       });
       const result: RunResult = { ...summary, perClassAccuracy, classNames: data.classNames };
       this.emit({ type: 'result', runId: this.spec.id, result });
+      this.emit({ type: 'exports', runId: this.spec.id, files: await runExports(trainer, ckpt, data.classNames, baseModel) });
       this.set(this.stopRequested ? 'stopped' : 'done');
       return result;
     } catch (e) {

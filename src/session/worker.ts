@@ -36,6 +36,14 @@ function requireLab(): Lab {
   return lab;
 }
 
+/** What an exported adapter records as its base model: the Hub id, or the folder's name. */
+function baseModelName(req: ModelRequest): string {
+  if (req.kind === 'hub') return req.id;
+  if (req.kind === 'url') return req.base.replace(/\/+$/, '').split('/').pop() || req.base;
+  const path = (req.files[0] as (File & { webkitRelativePath?: string }) | undefined)?.webkitRelativePath;
+  return path?.includes('/') ? path.split('/')[0] : 'local-model';
+}
+
 function modelSource(req: ModelRequest): FileSource {
   if (req.kind === 'hub') return new HubSource(req.id, { endpoint: req.endpoint, revision: req.revision, token: req.token, cache });
   if (req.kind === 'url') return new UrlFolderSource(req.base, ['config.json', 'model.safetensors', 'preprocessor_config.json']);
@@ -74,7 +82,7 @@ const api: LabApi = {
       signal: loading.signal,
       onProgress: (p) => onProgress?.({ what: 'model', file: p.file, done: p.loaded, total: p.total } satisfies LoadProgressEvent),
     });
-    const spec = requireLab().setModel(ckpt);
+    const spec = requireLab().setModel(ckpt, baseModelName(req));
     let parameters = 0;
     for (const t of ckpt.tensors.values()) parameters += t.data.length;
     const info: ModelInfo = {

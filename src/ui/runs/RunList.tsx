@@ -111,6 +111,7 @@ function RunRow({ run }: { run: RunView }) {
           {lastEval && <span>val accuracy {formatPercent(lastEval.val_accuracy)}</span>}
         </div>
       )}
+      {run.exports && <ExportLinks run={run} />}
       {run.state === 'failed' && (
         <div className="notice notice-error" role="alert" data-testid="run-error">
           <p>
@@ -121,4 +122,49 @@ function RunRow({ run }: { run: RunView }) {
       )}
     </li>
   );
+}
+
+/** Offers a finished run's files as downloads: PEFT's adapter folder and the merged HF checkpoint, zipped. */
+function ExportLinks({ run }: { run: RunView }) {
+  const files = run.exports!;
+  const base = run.spec.name.replace(/[^A-Za-z0-9._-]+/g, '-').toLowerCase();
+  const download = (bytes: Uint8Array, name: string) => {
+    const url = URL.createObjectURL(new Blob([bytes.slice().buffer], { type: 'application/zip' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  return (
+    <div className="run-exports" data-testid="run-exports">
+      <span className="muted">Export:</span>
+      {files.adapter && (
+        <button
+          type="button"
+          data-testid="export-adapter"
+          onClick={() => download(files.adapter!, `${base}-adapter.zip`)}
+          title={run.spec.method === 'nola' ? "NOLA's coefficients in Rankscope's documented format, with a NumPy script to rebuild ΔW" : 'adapter_config.json + adapter_model.safetensors, for PeftModel.from_pretrained'}
+        >
+          Adapter ({formatBytes(files.adapter.byteLength)})
+        </button>
+      )}
+      {files.merged && (
+        <button
+          type="button"
+          data-testid="export-merged"
+          onClick={() => download(files.merged!, `${base}-merged.zip`)}
+          title="config.json + model.safetensors with W + ΔW and the trained head, for transformers' from_pretrained"
+        >
+          Merged model ({formatBytes(files.merged.byteLength)})
+        </button>
+      )}
+      {files.note && <span className="muted">{files.note}</span>}
+    </div>
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${Math.max(1, Math.round(n / 1024))} KB`;
 }

@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import type { MetricRecord } from '../../train/trainer';
 import type { Spectrum } from '../../train/rank';
-import type { RunEvent, RunResult, RunSpec, RunState } from '../../session/run';
+import type { RunEvent, RunExports, RunResult, RunSpec, RunState } from '../../session/run';
 
 export interface RunView {
   spec: RunSpec;
@@ -20,6 +20,8 @@ export interface RunView {
   /** The model and data set it trained on, for the record (ModelInfo.source, DatasetInfo.source). */
   model?: string;
   dataset?: string;
+  /** Downloadable adapter and merged model, made when the run finished (kept with the run). */
+  exports?: RunExports;
   /** Restored from the archive after a reload: finished, and no longer known to the worker. */
   restored?: boolean;
 }
@@ -79,6 +81,8 @@ export const useRunStore = create<RunStore>((set) => ({
         next.spectra = [...run.spectra, { step: e.step, spectrum: e.spectrum }];
       } else if (e.type === 'result') {
         next.result = e.result;
+      } else if (e.type === 'exports') {
+        next.exports = e.files;
       }
       return { runs: { ...s.runs, [e.runId]: next } };
     }),
