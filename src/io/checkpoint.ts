@@ -4,6 +4,7 @@
  * preprocessing. Turning names and shapes into a network is the models layer's job; this only
  * delivers float32 tensors under their Hugging Face names.
  */
+import type { GeneratedCheckpoint } from '../models/makeModel';
 import { IoError } from './errors';
 import { imagePreprocessing, type ImagePreprocessing } from './preprocessor';
 import { readSafetensors, type LoadedTensor } from './safetensors';
@@ -159,4 +160,15 @@ export async function loadCheckpoint(source: FileSource, options: LoadCheckpoint
     }
   }
   return { config, preprocessor: imagePreprocessing(config, preFile), tensors, weightFiles: files, source: source.description };
+}
+
+/** A checkpoint made in memory by makeModel (tests, the demo's pretraining), as if loaded from its folder. */
+export function generatedCheckpoint(made: GeneratedCheckpoint, source = 'generated model'): Checkpoint {
+  return {
+    config: made.config,
+    preprocessor: imagePreprocessing(made.config, made.preprocessorConfig),
+    tensors: new Map([...made.tensors].map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),
+    weightFiles: ['model.safetensors'],
+    source,
+  };
 }

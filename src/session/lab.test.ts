@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu } from '../testing/gpu';
 import { makeModel } from '../models/makeModel';
 import { loadDatasetFolder } from '../io/node';
-import { imagePreprocessing } from '../io/preprocessor';
-import type { Checkpoint } from '../io/checkpoint';
+import { generatedCheckpoint } from '../io/checkpoint';
 import { Lab } from './lab';
 import { prepareData } from './prepare';
 import type { RunEvent } from './run';
@@ -12,13 +11,7 @@ const gpu = useGpu();
 
 async function fixture() {
   const made = makeModel({ arch: 'vit', preset: 'tiny', seed: 2, labels: 10 });
-  const ckpt: Checkpoint = {
-    config: made.config,
-    preprocessor: imagePreprocessing(made.config, made.preprocessorConfig),
-    tensors: new Map([...made.tensors].map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),
-    weightFiles: ['model.safetensors'],
-    source: 'generated tiny ViT',
-  };
+  const ckpt = generatedCheckpoint(made, 'generated tiny ViT');
   const ds = await loadDatasetFolder('/usr/share/datasets/fashion-mnist', { split: 'test' });
   const data = prepareData(ds, { valFraction: 0.2, seed: 0, trainLimit: 80, valLimit: 40 });
   return { ckpt, data };

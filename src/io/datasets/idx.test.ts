@@ -52,6 +52,19 @@ describe('IDX reader', () => {
     await expect(loadIdx(src, { split: 'test' })).rejects.toThrow(/has no IDX test split: expected t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte/);
   });
 
+  it('takes class names from a classes.txt beside the files, in label order', async () => {
+    const images = idxBytes(0x08, [2, 1, 1], [5, 6]);
+    const labels = idxBytes(0x08, [2], [1, 0]);
+    const src = new DroppedFilesSource([
+      { file: new Blob([images]), path: 'fashion-heldout/train-images-idx3-ubyte' },
+      { file: new Blob([labels]), path: 'fashion-heldout/train-labels-idx1-ubyte' },
+      { file: new Blob(['Pullover\nCoat\n']), path: 'fashion-heldout/classes.txt' },
+    ]);
+    const ds = await loadIdx(src);
+    expect(ds.classNames).toEqual(['Pullover', 'Coat']);
+    expect([...ds.labels]).toEqual([1, 0]);
+  });
+
   it('parses big-endian multi-byte types', () => {
     const b = new Uint8Array(4 + 4 + 8);
     const v = new DataView(b.buffer);

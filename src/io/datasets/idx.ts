@@ -178,6 +178,9 @@ export function findIdxFiles(names: string[]): Partial<Record<IdxSplit, IdxFiles
   return out;
 }
 
+/** Optional file of class names beside IDX files, one per line in label order. */
+export const CLASS_NAMES_FILE = 'classes.txt';
+
 export interface LoadIdxOptions extends ReadOptions {
   /** 'train' (train-*) or 'test' (t10k-*); default 'train'. */
   split?: IdxSplit;
@@ -210,8 +213,16 @@ export async function loadIdx(source: FileSource, options: LoadIdxOptions = {}):
   const read = { signal: options.signal, onProgress: options.onProgress };
   const images = parseIdx(await source.readBytes(files.images, read), files.images);
   const labels = parseIdx(await source.readBytes(files.labels, read), files.labels);
+  // IDX files carry no class names: a classes.txt beside them (one name per line, in label order) gives them.
+  let classNames = options.classNames;
+  if (!classNames && (names ? names.includes(CLASS_NAMES_FILE) : await source.exists(CLASS_NAMES_FILE))) {
+    classNames = (await source.readText(CLASS_NAMES_FILE, { signal: options.signal }))
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
+  }
   return idxDataset(images, labels, {
-    classNames: options.classNames,
+    classNames,
     source: `${source.description} (${split})`,
     imagesFile: files.images,
     labelsFile: files.labels,

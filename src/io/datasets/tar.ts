@@ -4,8 +4,9 @@
  * The archive is gunzipped once (fflate) and its 512-byte headers walked; ustar prefixes, GNU
  * long names and pax path records are understood. No Node modules.
  */
-import { IoError, throwIfAborted } from '../errors';
-import { safeRelativePath, utf8, type FileSource, type ReadOptions } from '../source';
+import { IoError } from '../errors';
+import { MemorySource } from '../sources/memory';
+import { safeRelativePath, utf8 } from '../source';
 import { maybeGunzip } from './idx';
 
 /** True for a gzip stream, or a tar whose first header carries the ustar magic. */
@@ -31,74 +32,61 @@ function octal(b: Uint8Array, at: number, len: number): number {
   return s ? parseInt(s, 8) : 0;
 }
 
-export class TarSource implements FileSource {
-  readonly description: string;
-  private readonly files = new Map<string, Uint8Array>();
-
-  constructor(input: Uint8Array, readonly name: string) {
-    this.description = `archive ${name}`;
-    const bytes = maybeGunzip(input, name);
-    const bad = (what: string) =>
-      new IoError('format', `${name} is not a readable tar archive: ${what}. Download it again, or unpack it and drop the folder.`, name);
-    let p = 0;
-    let longName: string | undefined;
-    const all: Array<[string, Uint8Array]> = [];
-    while (p + 512 <= bytes.length) {
-      const h = bytes.subarray(p, p + 512);
-      if (h.every((x) => x === 0)) break; // end of archive
-      let sum = 0;
-      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-      if (sum !== octal(h, 148, 8)) throw bad(`the header at byte ${p} has a wrong checksum`);
-      const size = octal(h, 124, 12);
-      const type = String.fromCharCode(h[156] || 48);
-      const dataStart = p + 512;
-      if (dataStart + size > bytes.length) throw bad(`${field(h, 0, 100)} runs past the end (truncated at ${bytes.length} bytes)`);
-      const data = bytes.subarray(dataStart, dataStart + size);
-      let entryName = field(h, 0, 100);
-      const prefix = utf8.decode(h.subarray(257, 262)) === 'ustar' ? field(h, 345, 155) : '';
-      if (prefix) entryName = `${prefix}/${entryName}`;
-      if (type === 'L') longName = field(data, 0, data.length);
-      else if (type === 'x') {
-        const m = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(utf8.decode(data));
-        if (m) longName = m[1];
-      } else if (type === '0' || type === '7') {
-        all.push([longName ?? entryName, data]);
-        longName = undefined;
-      } else longName = undefined;
-      p = dataStart + Math.ceil(size / 512) * 512;
-    }
-    // Strip a top folder every entry shares ("cifar-10-batches-bin/data_batch_1.bin").
-    const tops = new Set(all.map(([n]) => (n.includes('/') ? n.slice(0, n.indexOf('/')) : '')));
-    const top = tops.size === 1 ? [...tops][0] : '';
-    for (const [n, data] of all) {
-      const rel = top ? n.slice(top.length + 1) : n;
-      if (rel.split('/').some((part) => part.startsWith('._') || part === '.DS_Store')) continue;
-      try {
-        this.files.set(safeRelativePath(rel, this.description), data);
-      } catch {
-        // "../x" and absolute names are never read.
-      }
+/** The files of a (gzipped) tar archive, top folder stripped, unsafe and macOS metadata names dropped. */
+function tarEntries(input: Uint8Array, name: string): Array<[string, Uint8Array]> {
+  const description = `archive ${name}`;
+  const bytes = maybeGunzip(input, name);
+  const bad = (what: string) =>
+    new IoError('format', `${name} is not a readable tar archive: ${what}. Download it again, or unpack it and drop the folder.`, name);
+  let p = 0;
+  let longName: string | undefined;
+  const all: Array<[string, Uint8Array]> = [];
+  while (p + 512 <= bytes.length) {
+    const h = bytes.subarray(p, p + 512);
+    if (h.every((x) => x === 0)) break; // end of archive
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
+    if (sum !== octal(h, 148, 8)) throw bad(`the header at byte ${p} has a wrong checksum`);
+    const size = octal(h, 124, 12);
+    const type = String.fromCharCode(h[156] || 48);
+    const dataStart = p + 512;
+    if (dataStart + size > bytes.length) throw bad(`${field(h, 0, 100)} runs past the end (truncated at ${bytes.length} bytes)`);
+    const data = bytes.subarray(dataStart, dataStart + size);
+    let entryName = field(h, 0, 100);
+    const prefix = utf8.decode(h.subarray(257, 262)) === 'ustar' ? field(h, 345, 155) : '';
+    if (prefix) entryName = `${prefix}/${entryName}`;
+    if (type === 'L') longName = field(data, 0, data.length);
+    else if (type === 'x') {
+      const m = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(utf8.decode(data));
+      if (m) longName = m[1];
+    } else if (type === '0' || type === '7') {
+      all.push([longName ?? entryName, data]);
+      longName = undefined;
+    } else longName = undefined;
+    p = dataStart + Math.ceil(size / 512) * 512;
+  }
+  // Strip a top folder every entry shares ("cifar-10-batches-bin/data_batch_1.bin").
+  const tops = new Set(all.map(([n]) => (n.includes('/') ? n.slice(0, n.indexOf('/')) : '')));
+  const top = tops.size === 1 ? [...tops][0] : '';
+  const out: Array<[string, Uint8Array]> = [];
+  for (const [n, data] of all) {
+    const rel = top ? n.slice(top.length + 1) : n;
+    if (rel.split('/').some((part) => part.startsWith('._') || part === '.DS_Store')) continue;
+    try {
+      out.push([safeRelativePath(rel, description), data]);
+    } catch {
+      // "../x" and absolute names are never read.
     }
   }
+  return out;
+}
 
-  async readBytes(file: string, options: ReadOptions = {}): Promise<Uint8Array> {
-    const rel = safeRelativePath(file, this.description);
-    throwIfAborted(options.signal, rel, this.description);
-    const data = this.files.get(rel);
-    if (!data) throw new IoError('not-found', `${rel} is not in ${this.description}.`, rel);
-    options.onProgress?.({ file: rel, loaded: data.length, total: data.length });
-    return data;
-  }
-
-  async readText(file: string, options?: ReadOptions): Promise<string> {
-    return utf8.decode(await this.readBytes(file, options));
-  }
-
-  async exists(file: string): Promise<boolean> {
-    return this.files.has(safeRelativePath(file, this.description));
-  }
-
-  async list(): Promise<string[]> {
-    return [...this.files.keys()].sort();
+/** A tar or .tar.gz archive read like a folder (CIFAR's downloads are .tar.gz). */
+export class TarSource extends MemorySource {
+  constructor(
+    input: Uint8Array,
+    readonly name: string,
+  ) {
+    super(tarEntries(input, name), `archive ${name}`);
   }
 }
