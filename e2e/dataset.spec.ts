@@ -50,7 +50,7 @@ test('built-in Fashion-MNIST mini: counts, sample grid, split and few-shot chang
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
   });
-  await page.goto('/');
+  await page.goto('/?nodemo');
   const panel = page.getByTestId('dataset-panel');
   const builtin = page.getByTestId('dataset-builtin-fashion-mnist-mini');
   await expect(builtin).toBeEnabled({ timeout: 60_000 });
@@ -109,7 +109,7 @@ test('built-in Fashion-MNIST mini: counts, sample grid, split and few-shot chang
 
 test('a dropped zip of class folders loads, with its broken file flagged and the split adjustable', async ({ page }, testInfo) => {
   test.setTimeout(120_000);
-  await page.goto('/');
+  await page.goto('/?nodemo');
   const input = page.getByTestId('dataset-files-input');
   await expect(input).toBeEnabled({ timeout: 60_000 });
   await input.setInputFiles({ name: 'pets.zip', mimeType: 'application/zip', buffer: petsZip() });
@@ -156,7 +156,7 @@ function cifarBatch(labels: number[]): Buffer {
 
 test('IDX files dropped loose and a CIFAR-10 folder picked load as data sets', async ({ page }, testInfo) => {
   test.setTimeout(120_000);
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await expect(page.getByTestId('dataset-builtin-fashion-mnist-mini')).toBeEnabled({ timeout: 60_000 });
 
   // Drag and drop: the four IDX files as loose files, the way a person drops what they downloaded.
@@ -214,7 +214,7 @@ test('a Hugging Face parquet file dropped loads with its ClassLabel names', asyn
     ],
     kvMetadata: [{ key: 'huggingface', value: JSON.stringify({ info: { features: { image: { _type: 'Image' }, label: { names: ['warm', 'cool'], _type: 'ClassLabel' } } } }) }],
   });
-  await page.goto('/');
+  await page.goto('/?nodemo');
   const input = page.getByTestId('dataset-files-input');
   await expect(input).toBeEnabled({ timeout: 60_000 });
   await input.setInputFiles({ name: 'train-00000-of-00001.parquet', mimeType: 'application/octet-stream', buffer: Buffer.from(buffer) });

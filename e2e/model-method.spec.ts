@@ -40,7 +40,7 @@ test('loads a model through the Hub, estimates every method, keeps the settings 
     if (m.type() === 'error') problems.push(m.text());
   });
 
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await expect(page.getByTestId('estimate-need-model')).toBeVisible();
   await loadFromHub(page, ID);
 
@@ -138,7 +138,7 @@ test('loads a model through the Hub, estimates every method, keeps the settings 
 
 test('a model id that does not exist says so and what to do', async ({ page, context }, testInfo) => {
   await standInHub(context, { models: {} });
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await loadFromHub(page, 'rankscope-test/no-such-model');
   const err = page.getByTestId('model-error');
   await expect(err).toHaveAttribute('data-kind', 'not-found');
@@ -150,7 +150,7 @@ test('a model id that does not exist says so and what to do', async ({ page, con
 
 test('gated and pickle-only models explain what to do', async ({ page, context }, testInfo) => {
   await standInHub(context, { models: {}, gated: ['rankscope-test/gated'], pickleOnly: ['rankscope-test/pickled'] });
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await loadFromHub(page, 'rankscope-test/gated');
   await expect(page.getByTestId('model-error')).toHaveAttribute('data-kind', 'unauthorized');
   await expect(page.getByTestId('model-error-message')).toContainText('gated');
@@ -165,7 +165,7 @@ test('gated and pickle-only models explain what to do', async ({ page, context }
 
 test('a download in progress shows its progress and can be cancelled', async ({ page, context }, testInfo) => {
   const hub = await standInHub(context, { models: { [ID]: tinyModel() }, hold: 'model.safetensors' });
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await loadFromHub(page, ID);
   const progress = page.getByTestId('model-progress');
   await expect(progress).toHaveAttribute('data-status', 'loading');
@@ -186,7 +186,7 @@ test('a download in progress shows its progress and can be cancelled', async ({ 
 
 test('a checkpoint folder from this computer loads through the folder picker', async ({ page }) => {
   const dir = tinyModel();
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await expect(page.getByTestId('model-gpu-wait')).toHaveCount(0);
   await page.getByTestId('model-folder-input').setInputFiles(dir);
   await expect(page.getByTestId('model-summary')).toBeVisible();
@@ -197,7 +197,7 @@ test('a checkpoint folder from this computer loads through the folder picker', a
 test('a checkpoint dropped on the panel loads', async ({ page }) => {
   const dir = tinyModel();
   const files = ['config.json', 'model.safetensors', 'preprocessor_config.json'].map((name) => ({ name, bytes: [...readFileSync(join(dir, name))] }));
-  await page.goto('/');
+  await page.goto('/?nodemo');
   await expect(page.getByTestId('model-gpu-wait')).toHaveCount(0);
   const dataTransfer = await page.evaluateHandle((list) => {
     const dt = new DataTransfer();
@@ -210,7 +210,7 @@ test('a checkpoint dropped on the panel loads', async ({ page }) => {
 });
 
 test('a link with settings that cannot be used says which', async ({ page }) => {
-  await page.goto('/?method=vera&vera.r=64&lora.r=0&steps=ten');
+  await page.goto('/?method=vera&vera.r=64&lora.r=0&steps=ten&nodemo');
   await expect(page.locator('[data-testid="method-settings"]')).toHaveAttribute('data-method', 'vera');
   await expect(page.getByTestId('method-field-r')).toHaveValue('64');
   const notice = page.getByTestId('url-ignored');

@@ -97,7 +97,7 @@ test('queue LoRA vs RandLoRA, watch them train, compare them, and find them agai
   });
   page.on('pageerror', (e) => problems.push(e.message));
 
-  await page.goto('/?e2e');
+  await page.goto('/?e2e&nodemo');
   await expect(page.getByTestId('runs-panel')).toBeVisible();
   await expect(page.getByTestId('runs-empty')).toBeVisible();
   await expect(page.getByTestId('queue-waiting')).toContainText('a model');

@@ -65,7 +65,8 @@ export interface RunEstimate {
 export interface LabApi {
   init(): Promise<AdapterSummary>;
   loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;
-  cancelLoad(): void;
+  /** Cancels the model load (default) or the data set load in progress. */
+  cancelLoad(what?: 'model' | 'dataset'): void;
   listCachedModels(): Promise<Array<{ repoId: string; revision: string; bytes: number; files: number }>>;
   clearCachedModel(repoId?: string): Promise<void>;
   loadDataset(req: DatasetRequest, plan: DataPlan, onProgress?: (p: LoadProgressEvent) => void): Promise<DatasetInfo>;

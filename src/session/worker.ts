@@ -25,7 +25,14 @@ import type { RunEvent, RunSpec } from './run';
 
 const cache = new IndexedDbBlobCache();
 let lab: Lab | undefined;
-let loading: AbortController | undefined;
+// Model and data set loads cancel separately: the demo loads both at once.
+const loading: Record<'model' | 'dataset', AbortController | undefined> = { model: undefined, dataset: undefined };
+
+function startLoading(what: 'model' | 'dataset'): AbortSignal {
+  loading[what]?.abort();
+  loading[what] = new AbortController();
+  return loading[what].signal;
+}
 let numLabels = 0;
 /** The loaded data set and its sample thumbnails, kept so a new split needs no second read. */
 let dataset: { ds: ImageDataset; samples: DatasetInfo['samples'] } | undefined;
@@ -76,10 +83,9 @@ const api: LabApi = {
   },
 
   async loadModel(req, onProgress) {
-    loading?.abort();
-    loading = new AbortController();
+    const signal = startLoading('model');
     const ckpt: Checkpoint = await loadCheckpoint(modelSource(req), {
-      signal: loading.signal,
+      signal,
       onProgress: (p) => onProgress?.({ what: 'model', file: p.file, done: p.loaded, total: p.total } satisfies LoadProgressEvent),
     });
     const spec = requireLab().setModel(ckpt, baseModelName(req));
@@ -102,8 +108,8 @@ const api: LabApi = {
     return info;
   },
 
-  cancelLoad() {
-    loading?.abort();
+  cancelLoad(what = 'model') {
+    loading[what]?.abort();
   },
 
   async listCachedModels() {
@@ -116,12 +122,11 @@ const api: LabApi = {
   },
 
   async loadDataset(req: DatasetRequest, plan: DataPlan, onProgress) {
-    loading?.abort();
-    loading = new AbortController();
+    const signal = startLoading('dataset');
     const source = req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files);
     const ds = await loadImageDataset(source, {
       decode: decodeImageBrowser,
-      signal: loading.signal,
+      signal,
       onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
     });
     if (ds.images.length === 0) {

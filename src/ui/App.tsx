@@ -1,4 +1,5 @@
 import { DatasetPanel } from './DatasetPanel';
+import { DemoPanel } from './DemoPanel';
 import { GpuPanel } from './GpuPanel';
 import { MethodPanel } from './MethodPanel';
 import { ModelPanel } from './ModelPanel';
@@ -16,6 +17,7 @@ export function App() {
         </p>
       </header>
       <main className="panels">
+        <DemoPanel />
         <GpuPanel />
         <ModelPanel />
         <DatasetPanel />

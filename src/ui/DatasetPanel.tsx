@@ -5,7 +5,7 @@ import type { DatasetRequest, LoadProgressEvent } from '../session/protocol';
 import { getLab, proxied, useLabDevice } from './lab';
 import { useDataStore, type DataOrigin } from './state/dataStore';
 import { AugmentControls } from './data/AugmentControls';
-import { builtinBase, type BuiltinDataset } from './data/builtin';
+import { BUILTIN_DATASETS, builtinBase, type BuiltinDataset } from './data/builtin';
 import { ClassCounts } from './data/ClassCounts';
 import type { PickedFiles } from './data/files';
 import { SampleGrid } from './data/SampleGrid';
@@ -119,6 +119,16 @@ export function DatasetPanel() {
 
   const loadBuiltin = (d: BuiltinDataset) =>
     load.mutate({ req: { kind: 'url', base: builtinBase(d), files: d.files }, origin: { kind: 'builtin', label: `Built-in: ${d.label}` } });
+  // The offline demo asks for a built-in set before this panel can load it: load it once the GPU is ready.
+  const pendingBuiltin = useDataStore((s) => s.pendingBuiltin);
+  useEffect(() => {
+    if (!pendingBuiltin || !device.isSuccess) return;
+    useDataStore.setState({ pendingBuiltin: undefined });
+    const d = BUILTIN_DATASETS.find((b) => b.id === pendingBuiltin);
+    if (d) loadBuiltin(d);
+    // loadBuiltin is recreated each render; the request is what matters.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pendingBuiltin, device.isSuccess]);
   const loadFiles = (p: PickedFiles) => load.mutate({ req: { kind: 'files', files: p.files }, origin: { kind: 'files', label: p.label } });
 
   const waiting = device.isPending
@@ -142,7 +152,7 @@ export function DatasetPanel() {
         progress={progress}
         onBuiltin={loadBuiltin}
         onFiles={loadFiles}
-        onCancel={() => void getLab().cancelLoad()}
+        onCancel={() => void getLab().cancelLoad('dataset')}
       />
       {load.isError &&
         (isCancel(load.error) ? (

@@ -16,6 +16,14 @@ export const BUILTIN_DATASETS: BuiltinDataset[] = [
     folder: 'datasets/fashion-mnist-mini/',
     files: ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'],
   },
+  {
+    id: 'fashion-mnist-heldout',
+    label: 'Fashion-MNIST held-out classes (demo)',
+    description:
+      'The five Fashion-MNIST classes the demo model never saw in pretraining (pullover, coat, shirt, sneaker, ankle boot): 40 training and 60 validation images each (MIT licence).',
+    folder: 'datasets/fashion-mnist-heldout/',
+    files: ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'classes.txt'],
+  },
 ];
 
 /** Absolute URL of a built-in set's folder: the worker resolves relative URLs against its own script, not the page. */

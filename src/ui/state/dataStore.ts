@@ -31,6 +31,8 @@ interface DataStore {
   plan: DataPlan;
   augment: AugmentSettings;
   origin?: DataOrigin;
+  /** A built-in set someone asked for (the offline demo) before the panel could load it; the panel loads it when the GPU is ready. */
+  pendingBuiltin?: string;
   setInfo(info: DatasetInfo | undefined): void;
   setPlan(plan: Partial<DataPlan>): void;
   setAugment(patch: Partial<AugmentSettings>): void;

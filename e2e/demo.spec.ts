@@ -1,0 +1,66 @@
+/**
+ * The offline first run: with every request off this machine refused, the page opens into the
+ * demo (the model Rankscope pretrained and the held-out Fashion-MNIST classes, both shipped in
+ * public/), one click queues LoRA, RandLoRA and full fine-tuning, all three finish, and every
+ * chart draws a line per run. The per-run figures are printed for the record.
+ */
+import { mkdirSync } from 'node:fs';
+import { test, expect, type Page } from '@playwright/test';
+
+const ARTIFACTS = 'e2e-artifacts';
+
+/** Lines that recharts drew with a real path, per chart. */
+async function drawnLines(page: Page, chart: string): Promise<number> {
+  return page
+    .getByTestId(chart)
+    .locator('.run-line path.recharts-line-curve')
+    .evaluateAll((paths) => paths.filter((p) => (p.getAttribute('d') ?? '').length > 10).length);
+}
+
+test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finish and are drawn', async ({ page, context }, testInfo) => {
+  test.setTimeout(600_000);
+  const external: string[] = [];
+  // No network: only the app's own server on this machine answers (requests from the worker included).
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1' || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+    external.push(url.href);
+    return route.abort('internetdisconnected');
+  });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+
+  await page.goto('/');
+  await expect(page.getByTestId('demo-panel')).toBeVisible();
+  // Preselected without a click: the shipped model and the held-out classes.
+  await expect(page.getByTestId('demo-run')).toBeEnabled({ timeout: 120_000 });
+  await expect(page.getByTestId('model-panel')).toContainText('rankscope-vit-fmnist5');
+  await expect(page.getByTestId('dataset-panel')).toContainText('Pullover');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/demo-ready.png`, fullPage: true });
+
+  const started = Date.now();
+  await page.getByTestId('demo-run').click();
+  const runs = page.getByTestId('run');
+  await expect(runs).toHaveCount(3);
+  await expect(page.locator('[data-testid=run][data-state=done]')).toHaveCount(3, { timeout: 540_000 });
+  testInfo.annotations.push({ type: 'wall time for the three runs', description: `${((Date.now() - started) / 1000).toFixed(0)} s` });
+
+  for (const chart of ['loss-chart', 'accuracy-chart', 'rank-chart']) {
+    await expect.poll(() => drawnLines(page, chart), { message: `${chart} draws one line per run` }).toBe(3);
+  }
+  await expect(page.getByTestId('rank-row')).toHaveCount(3);
+  const rows = page.getByTestId('comparison-row');
+  await expect(rows).toHaveCount(3);
+  for (let i = 0; i < 3; i++) {
+    const row = rows.nth(i);
+    const text = (await row.innerText()).replace(/\s+/g, ' ');
+    testInfo.annotations.push({ type: 'demo run', description: text });
+    console.log(`demo run: ${text}`);
+  }
+  const ranks = await page.getByTestId('rank-numerical').allInnerTexts();
+  console.log(`demo ranks (LoRA / RandLoRA / full): ${ranks.join(' / ')}`);
+  await page.screenshot({ path: `${ARTIFACTS}/demo-finished.png`, fullPage: true });
+  expect(external).toEqual([]);
+  expect(problems).toEqual([]);
+});
