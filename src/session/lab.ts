@@ -18,7 +18,6 @@ export class Lab {
   private data: LabData | undefined;
   private readonly runs = new Map<string, RunController>();
   private queue: RunController[] = [];
-  private active: RunController | undefined;
   private draining: Promise<void> | undefined;
 
   constructor(
@@ -86,14 +85,8 @@ export class Lab {
 
   private async drain(): Promise<void> {
     for (let run = this.queue.shift(); run; run = this.queue.shift()) {
-      this.active = run;
       // Model and data may change between runs; each run takes what is loaded when it starts.
       await run.run(this.ctx, this.ckpt!, this.data!, this.normalisation!, this.baseModel);
-      this.active = undefined;
     }
-  }
-
-  get running(): string | undefined {
-    return this.active?.spec.id;
   }
 }

@@ -83,7 +83,6 @@ export class RunController {
   state: RunState = 'queued';
   private pauseGate: { promise: Promise<void>; open: () => void } | undefined;
   private stopRequested = false;
-  trainer: Trainer | undefined;
 
   constructor(
     readonly spec: RunSpec,
@@ -135,7 +134,6 @@ export class RunController {
         methodConfig: this.spec.methodConfig,
         targets: this.spec.targets,
       });
-      this.trainer = trainer;
       const method = METHODS[this.spec.method];
       const adapted = [...trainer.adapters.layers.keys()];
       const candidates = method.usesTargets ? adapted : trainer.adapters.trainsBackbone ? model.targetLayers(this.spec.targets).map((l) => l.module) : [];
@@ -181,7 +179,6 @@ export class RunController {
       start?.release();
       trainer?.release();
       model.release();
-      this.trainer = undefined;
     }
   }
 }

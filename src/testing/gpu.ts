@@ -24,6 +24,11 @@ export function testData(n: number, seed: number, lo = -1, hi = 1): Float64Array
   return randomArray(n, seed, 0xdada, { kind: 'uniform', lo, hi });
 }
 
+/** Seeded data already rounded to f32, so a float64 reference sees exactly what the GPU sees. */
+export function f32Data(n: number, seed: number): Float64Array {
+  return Float64Array.from(Float32Array.from(testData(n, seed)));
+}
+
 /**
  * Tolerance for an f32 dot product of length k against a float64 reference, as a fraction of
  * the output's largest magnitude. Rounding in an f32 sum of k terms is bounded by about k·2⁻²⁴

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { f32Tolerance, testData, useGpu } from '../../testing/gpu';
+import { f32Data, f32Tolerance, testData, useGpu } from '../../testing/gpu';
 import { Tensor } from '../tensor';
 import { mat, maxRelError, type Mat } from '../reference/linalg';
 import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef } from '../reference/vera';
@@ -20,11 +20,6 @@ import {
 import { matmul } from './matmul';
 
 const gpu = useGpu();
-
-/** Seeded data already rounded to f32, so the float64 reference sees exactly what the GPU sees. */
-function f32Data(n: number, seed: number): Float64Array {
-  return Float64Array.from(Float32Array.from(testData(n, seed)));
-}
 
 function upload(m: Mat, label: string): Tensor {
   return Tensor.from(gpu().ctx, [m.rows, m.cols], Float32Array.from(m.data), label);
