@@ -14,7 +14,7 @@ import { Tensor } from '../engine/tensor';
 import type { GpuContext } from '../gpu/context';
 import { blockModules, embeddingNames, expectedTensors, HEAD_MODULE, linearSites, matchesTarget } from './names';
 import { patchesPerSide, tokenCount, type ModelSpec } from './spec';
-import { TEXT_FULL_CHECKPOINT_HINT, VISUAL_PROJECTION } from './textSpec';
+import { LOGIT_SCALE, TEXT_FULL_CHECKPOINT_HINT, TEXT_PREFIX, TEXT_PROJECTION, VISUAL_PROJECTION } from './textSpec';
 
 export interface WeightSource {
   shape: readonly number[];
@@ -49,6 +49,11 @@ export class VisionTransformer {
   readonly headIn: number;
   /** True when the head reads CLIP's normalised projected image embedding (a zero-shot head). */
   readonly zeroShot: boolean;
+  /**
+   * A full CLIP's tensors this network does not compute with (text tower, projections,
+   * logit_scale), kept on the CPU as loaded so a merged export writes the whole CLIPModel.
+   */
+  readonly extras = new Map<string, WeightSource>();
   /** Averaging matrix for CLIP's mean over patch tokens, built per batch size. */
   private meanPool: { batch: number; matrix: Tensor } | undefined;
 
@@ -83,6 +88,9 @@ export class VisionTransformer {
           'Check that this is a ViT/DeiT/CLIP vision checkpoint in Hugging Face layout.',
       );
     }
+    for (const [name, w] of weights) {
+      if (name.startsWith(TEXT_PREFIX) || name === TEXT_PROJECTION || name === LOGIT_SCALE || name === VISUAL_PROJECTION) this.extras.set(name, w);
+    }
     this.zeroShot = !!opts.zeroShot;
     if (opts.zeroShot) {
       const vp = weights.get(VISUAL_PROJECTION);
@@ -96,6 +104,7 @@ export class VisionTransformer {
         throw new ModelWeightsError(`${where}: ${VISUAL_PROJECTION} has shape [${vp.shape.join(',')}], expected [${P},${spec.hidden}] (projection_dim × hidden_size), or the zero-shot head does not have ${opts.numLabels} × ${P} values.`);
       }
       this.params.set(VISUAL_PROJECTION, Tensor.from(ctx, [P, spec.hidden], vp.data, VISUAL_PROJECTION));
+      this.extras.delete(VISUAL_PROJECTION);
       this.headIn = P;
       this.params.set(`${HEAD_MODULE}.weight`, Tensor.from(ctx, [opts.numLabels, P], opts.zeroShot.weight, 'classifier.weight'));
       this.params.set(`${HEAD_MODULE}.bias`, Tensor.zeros(ctx, [opts.numLabels], 'classifier.bias'));
