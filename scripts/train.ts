@@ -212,6 +212,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     labels: data.classNames,
     preprocessor: ckpt.preprocessor.raw,
     peftNaming: args.peftNaming,
+    tokenizer: ckpt.tokenizer,
   });
   log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
   trainer.release();

@@ -12,7 +12,7 @@ import { buildRunModel } from './zeroShot';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
-  const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw };
+  const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw, tokenizer: ckpt.tokenizer };
   const files: RunExports = {};
   try {
     if (hasAdapterExport(trainer.config.method)) files.adapter = await exportAdapterZip(trainer, info);

@@ -92,5 +92,9 @@ export async function exportMergedFiles(run: ExportableRun, info: ExportInfo): P
   files.set('model.safetensors', writeSafetensors(await mergedTensors(run), { metadata: { format: 'pt' } }));
   const pre = info.preprocessor ?? preprocessorConfig(spec.family, spec.imageSize, spec.channels);
   files.set('preprocessor_config.json', utf8Bytes(hfJson(pre)));
+  if (run.model.extras.size && info.tokenizer?.json) {
+    files.set('tokenizer.json', utf8Bytes(`${JSON.stringify(info.tokenizer.json, null, 2)}\n`));
+    if (info.tokenizer.config) files.set('tokenizer_config.json', utf8Bytes(`${JSON.stringify(info.tokenizer.config, null, 2)}\n`));
+  }
   return files;
 }
