@@ -130,7 +130,8 @@ export class RunController {
     let model: VisionTransformer;
     try {
       // A zero-shot head runs the text tower here, once for the whole run.
-      model = await buildRunModel(ctx, ckpt, data.classNames, this.spec.train.seed ?? 0, this.spec.train.head, this.spec.train.templates);
+      const names = this.spec.train.classNames?.length === data.classNames.length ? this.spec.train.classNames : data.classNames;
+      model = await buildRunModel(ctx, ckpt, names, this.spec.train.seed ?? 0, this.spec.train.head, this.spec.train.templates);
     } catch (e) {
       this.set('failed', (e as Error).message);
       return undefined;

@@ -5,6 +5,7 @@
  */
 import type { Checkpoint } from '../io/checkpoint';
 import { textTokenizer } from '../io/tokenizer';
+import type { TextTowerInfo } from './protocol';
 import type { GpuContext } from '../gpu/context';
 import { parseConfig } from '../models/spec';
 import { TextTransformer } from '../models/text';
@@ -74,4 +75,25 @@ export async function buildRunModel(
   const zs = await zeroShotHead(ctx, ckpt, classNames, templates);
   const spec = parseConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys());
   return new VisionTransformer(ctx, spec, ckpt.tensors, { numLabels: classNames.length, seed, source: ckpt.source, zeroShot: { weight: zs.weight } });
+}
+
+/** What the page shows about a checkpoint's text side, or undefined when it has none. */
+export function textTowerInfo(ckpt: Checkpoint): TextTowerInfo | undefined {
+  const t = parseTextConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys());
+  if (!t) return undefined;
+  let tokenizerError: string | undefined;
+  try {
+    textTokenizer(ckpt.tokenizer, ckpt.source, t.maxPositions);
+  } catch (e) {
+    tokenizerError = (e as Error).message;
+  }
+  return {
+    layers: t.layers,
+    hidden: t.hidden,
+    vocabSize: t.vocabSize,
+    maxPositions: t.maxPositions,
+    projectionDim: t.projectionDim,
+    tokenizerFiles: ckpt.tokenizer?.files ?? [],
+    ...(tokenizerError ? { tokenizerError } : {}),
+  };
 }

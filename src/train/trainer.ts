@@ -44,6 +44,8 @@ export interface TrainConfig {
   head?: HeadKind;
   /** Prompt templates of a zero-shot head ("{}" is the class name); the default prompt when absent. */
   templates?: string[];
+  /** Class names the zero-shot head reads instead of the data set's (e.g. typed over IDX's bare numbers). */
+  classNames?: string[];
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'method' | 'targets'> = {
