@@ -48,7 +48,7 @@ export interface Checkpoint {
   tokenizer?: TokenizerFiles;
 }
 
-/** Reads tokenizer.json and tokenizer_config.json where a config has a text tower; a bad file is recorded, not thrown, so the vision side still loads. */
+/** Reads tokenizer.json and tokenizer_config.json; a bad file is recorded, not thrown, so the vision side still loads. */
 async function readTokenizerFiles(source: FileSource, has: (f: string) => Promise<boolean>, signal?: AbortSignal): Promise<TokenizerFiles> {
   const out: TokenizerFiles = { files: [] };
   for (const file of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]) {
@@ -180,7 +180,8 @@ export async function loadCheckpoint(source: FileSource, options: LoadCheckpoint
       }
     }
   }
-  const tokenizer = config.text_config && typeof config.text_config === 'object' ? await readTokenizerFiles(source, has, signal) : undefined;
+  // Only a checkpoint with a text tower (a full CLIPModel) needs its tokenizer.
+  const tokenizer = tensors.has('text_model.embeddings.token_embedding.weight') ? await readTokenizerFiles(source, has, signal) : undefined;
   return { config, preprocessor: imagePreprocessing(config, preFile), tensors, weightFiles: files, source: source.description, tokenizer };
 }
 
