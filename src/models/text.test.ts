@@ -8,6 +8,8 @@ import { classEmbeddings64, imageEmbeddings64, textEmbeddings64, zeroShotLogits6
 import { referenceForward } from './reference/transformer64';
 import { embeddingNames } from './names';
 import { TextTransformer } from './text';
+import { mul, normalizeRows, sum, Tape as Tape64 } from './reference/autograd64';
+import { cotangent, dot64, numericGradient, relErr } from '../testing/gradcheck';
 import { eosPosition, LOGIT_SCALE, parseTextConfig, TEXT_FULL_CHECKPOINT_HINT } from './textSpec';
 import { averageClassEmbeddings, zeroShotHeadWeight } from './zeroShot';
 import { ModelWeightsError, VisionTransformer } from './vision';
@@ -87,6 +89,66 @@ describe('CLIP text tower on the GPU against float64', () => {
     // |logits| ≤ logit_scale (cosines): the scale really is exp(2.6592) ≈ 14.3.
     expect(Math.max(...Array.from(logits, Math.abs))).toBeLessThanOrEqual(Math.exp(logitScale) * (1 + 1e-5));
     model.release();
+  });
+
+  it('training through the zero-shot head: every weight gradient (visual_projection, post_layernorm, the head) matches float64', async () => {
+    const { ctx } = gpu();
+    const { m, weights } = made();
+    const P = m.spec.projectionDim!;
+    const head = Float32Array.from(testData(3 * P, 31, -3, 3));
+    const model = new VisionTransformer(ctx, m.spec, m.tensors, { numLabels: 3, zeroShot: { weight: head } });
+    const B = 2;
+    const S = m.spec.imageSize;
+    const images = Float32Array.from(testData(B * 3 * S * S, 41));
+    const labels = [2, 0];
+    const w = new Map<string, ArrayLike<number>>(weights);
+    w.set('classifier.weight', head);
+    w.set('classifier.bias', new Float32Array(3));
+    const ref = referenceForward({ spec: m.spec, weights: w, images, labels, zeroShot: true });
+    const tape = new Tape();
+    for (const t of model.params.values()) tape.track(t);
+    const logits = model.forward(tape, Tensor.from(ctx, [B, 3, S, S], images));
+    expect(maxRelError(await logits.read(), ref.logits)).toBeLessThan(TOL);
+    // d(mean CE)/d logits, in float64, seeds the GPU backward.
+    const g = new Float64Array(ref.logits.length);
+    for (let b = 0; b < B; b++) {
+      const row = ref.logits.subarray(b * 3, b * 3 + 3);
+      const mx = Math.max(...row);
+      const z = row.reduce((a, v) => a + Math.exp(v - mx), 0);
+      for (let c = 0; c < 3; c++) g[b * 3 + c] = (Math.exp(row[c] - mx) / z - (c === labels[b] ? 1 : 0)) / B;
+    }
+    tape.backward(logits, Tensor.from(ctx, logits.shape, Float32Array.from(g)));
+    let globalMax = 0;
+    for (const v of ref.grads.values()) for (const x of v) globalMax = Math.max(globalMax, Math.abs(x));
+    const failures: string[] = [];
+    for (const name of ['visual_projection.weight', 'vision_model.post_layernorm.weight', 'vision_model.post_layernorm.bias', 'classifier.weight', 'vision_model.encoder.layers.1.mlp.fc2.weight', 'vision_model.embeddings.patch_embedding.weight']) {
+      const want = ref.grads.get(name)!;
+      const got = await tape.takeGrad(model.param(name))!.read();
+      let scale = 1e-2 * globalMax;
+      let err = 0;
+      for (let i = 0; i < want.length; i++) {
+        scale = Math.max(scale, Math.abs(want[i]));
+        err = Math.max(err, Math.abs(got[i] - want[i]));
+      }
+      if (!(err / scale < TOL * 5)) failures.push(`${name}: relative error ${err / scale}`);
+    }
+    expect(failures).toEqual([]);
+    tape.clear(model.params.values());
+    model.release();
+  });
+
+  it('float64 normalizeRows backward matches finite differences', () => {
+    const x = testData(6, 3);
+    const cot = cotangent(6, 4);
+    const loss = (v: Float64Array) => {
+      const t = new Tape64();
+      return dot64(normalizeRows(t.constant(v, [2, 3])).data, cot);
+    };
+    const t = new Tape64();
+    const xv = t.param(Float64Array.from(x), [2, 3]);
+    const y = normalizeRows(xv);
+    t.backward(sum(mul(y, t.constant(Float64Array.from(cot), [2, 3]))));
+    expect(relErr(xv.grad!, numericGradient(loss, Float64Array.from(x)))).toBeLessThan(1e-7);
   });
 
   it('a vision-only CLIP refuses a zero-shot head, naming full checkpoints on the Hub', () => {
