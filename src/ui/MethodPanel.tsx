@@ -117,7 +117,7 @@ export function MethodPanel() {
         </p>
       )}
 
-      {info?.family === 'clip' && <HeadPicker info={info} />}
+      {info && <HeadPicker info={info} />}
 
       <h3>What it costs</h3>
       {!info && (

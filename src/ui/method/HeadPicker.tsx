@@ -48,6 +48,8 @@ export function HeadPicker({ info }: { info: ModelInfo }) {
     setDraft((d) => (parsesTo(d, joined) ? d : joined));
   }, [joined]);
 
+  // Only CLIP models have a choice of head (the reset above still runs for the others).
+  if (info.family !== 'clip') return null;
   const dataNames = data?.classNames ?? [];
   const typed = train.classNames;
   const names = zeroShotClassNames(dataNames, typed);
