@@ -93,8 +93,15 @@ describe('a written checkpoint loads through the io layer and runs in the refere
         expect(await main(['--arch', arch, '--preset', 'micro', '--out', dir, '--seed', '11', '--init', 'varied'])).toBe(0);
         const loaded = await loadCheckpoint(new NodeFolderSource(dir));
         const spec = parseConfig(loaded.config, 'config.json', loaded.tensors.keys());
-        const ck = makeModel({ arch, preset: 'micro', seed: 11, init: 'varied' });
+        // The command writes a whole CLIP (both towers and a tokenizer) by default.
+        const ck = makeModel({ arch, preset: 'micro', seed: 11, init: 'varied', text: arch === 'clip' });
         expect(spec).toEqual(ck.spec);
+        if (arch === 'clip') {
+          expect(loaded.tokenizer?.files).toEqual(['tokenizer.json', 'tokenizer_config.json']);
+          for (const n of ['text_model.embeddings.token_embedding.weight', 'text_projection.weight', 'visual_projection.weight', 'logit_scale']) expect(loaded.tensors.has(n), n).toBe(true);
+          expect(Array.from(loaded.tensors.get('logit_scale')!.data)).toEqual([Math.fround(2.6592)]);
+          expect(loaded.tensors.get('logit_scale')!.shape).toEqual([]);
+        } else expect(loaded.tokenizer).toBeUndefined();
         expect(loaded.preprocessor.source).toBe('preprocessor_config.json');
         expect(loaded.preprocessor.inputSize).toEqual({ height: 16, width: 16 });
         const weights = new Map([...loaded.tensors].map(([n, t]) => [n, Float64Array.from(t.data)] as const));

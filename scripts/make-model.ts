@@ -3,9 +3,13 @@
  * preprocessor_config.json, model.safetensors) for tests, the correctness suite and demos:
  *
  *   npm run make-model -- --arch vit|deit|clip --preset micro|tiny|small --out DIR [--seed N]
- *                         [--labels N|a,b,c] [--no-head] [--init hf|varied]
+ *                         [--labels N|a,b,c] [--no-head] [--no-text] [--init hf|varied]
  *                         [--hidden N] [--layers N] [--heads N] [--intermediate N]
  *                         [--image-size N] [--patch-size N] [--channels N]
+ *
+ * For --arch clip it writes a full CLIP by default: the text tower, text_projection,
+ * visual_projection, logit_scale and a small tokenizer.json + tokenizer_config.json, so zero-shot
+ * heads work on it; --no-text writes only the vision tower.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -21,6 +25,10 @@ export function checkpointFiles(ckpt: GeneratedCheckpoint): Map<string, Uint8Arr
   files.set('config.json', enc.encode(hfJson(ckpt.config)));
   files.set('preprocessor_config.json', enc.encode(hfJson(ckpt.preprocessorConfig)));
   files.set('model.safetensors', writeSafetensors(ckpt.tensors, { metadata: { format: 'pt' } }));
+  if (ckpt.tokenizer) {
+    files.set('tokenizer.json', enc.encode(`${JSON.stringify(ckpt.tokenizer.json, null, 2)}\n`));
+    files.set('tokenizer_config.json', enc.encode(hfJson(ckpt.tokenizer.config)));
+  }
   return files;
 }
 
@@ -41,7 +49,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE =
-  'usage: npm run make-model -- --arch vit|deit|clip --preset micro|tiny|small --out DIR [--seed N] [--labels N|a,b,c] [--no-head] [--init hf|varied]\n' +
+  'usage: npm run make-model -- --arch vit|deit|clip --preset micro|tiny|small --out DIR [--seed N] [--labels N|a,b,c] [--no-head] [--no-text] [--init hf|varied]\n' +
   '       [--hidden N] [--layers N] [--heads N] [--intermediate N] [--image-size N] [--patch-size N] [--channels N]';
 
 const DIM_FLAGS: Record<string, keyof PresetDims> = {
@@ -85,6 +93,7 @@ export function parseMakeModelArgs(argv: readonly string[]): MakeModelOptions & 
       const v = next();
       opts.labels = /^\d+$/.test(v) ? wholeNumber(a, v, 1) : v.split(',').map((s) => s.trim());
     } else if (a === '--no-head') opts.head = false;
+    else if (a === '--no-text') opts.text = false;
     else if (a === '--init') {
       const v = next();
       if (v !== 'hf' && v !== 'varied') throw new UsageError(`--init must be hf or varied, got ${JSON.stringify(v)}.`);
@@ -95,6 +104,9 @@ export function parseMakeModelArgs(argv: readonly string[]): MakeModelOptions & 
   }
   if (!arch) throw new UsageError('--arch is required.');
   if (!out) throw new UsageError('--out is required (the folder to write the checkpoint into).');
+  // A CLIP comes whole (both towers and a tokenizer) unless --no-text.
+  if (arch === 'clip') opts.text = opts.text ?? true;
+  else if (opts.text === false) throw new UsageError('--no-text applies to --arch clip only.');
   return { ...opts, arch, out, dims };
 }
 

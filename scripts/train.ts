@@ -7,6 +7,8 @@
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
+ *     [--head linear|zeroshot|zeroshot-init] [--templates FILE]   (CLIP: a new linear head, the zero-shot
+ *       head frozen, or the zero-shot head trained; FILE holds one prompt template per line, "{}" = class)
  *
  * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json,
  * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
@@ -22,9 +24,12 @@ import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
 import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
-import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
+import { normalisationFor, prepareData } from '../src/session/prepare';
 import { Trainer, type MetricRecord, type TrainConfig } from '../src/train/trainer';
 import type { MethodId } from '../src/adapters/types';
+import { readFile } from 'node:fs/promises';
+import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
+import { buildRunModel } from '../src/session/zeroShot';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -35,7 +40,7 @@ export const USAGE =
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
   '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
-  '  [--peft-naming transformers5|transformers4]';
+  '  [--peft-naming transformers5|transformers4] [--head linear|zeroshot|zeroshot-init] [--templates FILE]';
 
 export interface TrainArgs {
   model: string;
@@ -54,6 +59,8 @@ export interface TrainArgs {
   set: Record<string, number | boolean | string>;
   /** Module names of the exported PEFT adapter (ViT and DeiT differ between transformers 4 and 5). */
   peftNaming?: PeftNaming;
+  /** A file of prompt templates for a zero-shot head, one per line. */
+  templatesFile?: string;
 }
 
 const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
@@ -104,6 +111,11 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
       if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
       a.peftNaming = v;
     }
+    else if (flag === '--head') {
+      const v = next();
+      if (!isHeadKind(v)) throw new UsageError(`--head is linear, zeroshot or zeroshot-init, got ${JSON.stringify(v)}`);
+      a.train.head = v;
+    } else if (flag === '--templates') a.templatesFile = next();
     else if (flag === '--set') {
       const [key, value] = next().split('=');
       if (!key || value === undefined) throw new UsageError(`--set takes name=value, e.g. --set ka=256`);
@@ -155,7 +167,8 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   );
   const gpu = await nodeGpu();
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
-  const model = buildModel(gpu.ctx, ckpt, data.classNames.length, seed);
+  if (args.templatesFile) args.train.templates = parseTemplateFile(await readFile(args.templatesFile, 'utf8'), args.templatesFile);
+  const model = await buildRunModel(gpu.ctx, ckpt, data.classNames, seed, args.train.head, args.train.templates);
   const norm = normalisationFor(model.spec, ckpt);
   const trainer = new Trainer(model, data, norm, {
     ...args.train,
@@ -177,6 +190,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   await Promise.all(pending);
   const summary = {
     method: s.method,
+    head: s.head,
     model: args.model,
     data: args.data,
     trainable_params: s.trainable_params,
@@ -198,6 +212,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     labels: data.classNames,
     preprocessor: ckpt.preprocessor.raw,
     peftNaming: args.peftNaming,
+    tokenizer: ckpt.tokenizer,
   });
   log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
   trainer.release();

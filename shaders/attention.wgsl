@@ -7,11 +7,13 @@
 //
 // SOFTMAX: one 64-wide workgroup per row of a (rows, cols) matrix (one invocation per row when
 // rows are short), in place on A.
-//   P.backward = 0: A ← softmax(A) (max-subtracted).
+//   P.backward = 0: A ← softmax(A) (max-subtracted). With P.causal = 1 (CLIP's text tower) the
+//   rows are (…, T, T) score matrices and column j > query row (row mod T) is masked: its
+//   probability is exactly 0, so the backward, which multiplies by Pm, needs no mask of its own.
 //   P.backward = 1: A holds dP and becomes dS = Pm ⊙ (dP − Σ_j dP·Pm), Pm the saved softmax.
 
 #if ${SOFTMAX}
-struct Params { rows: u32, cols: u32, backward: u32, pad0: u32 }
+struct Params { rows: u32, cols: u32, backward: u32, causal: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> A: array<f32>;
 @group(0) @binding(2) var<storage, read> Pm: array<f32>;
@@ -63,13 +65,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let n = P.cols;
   let base = row * n;
   if (P.backward == 0u) {
+    // Last visible column: every column, or the query's own position under a causal mask.
+    var last = n - 1u;
+    if (P.causal == 1u) { last = min(row % n, n - 1u); }
     var m = -3.4028234663852886e38;
-    for (var j = lid; j < n; j = j + LANES) { m = max(m, A[base + j]); }
+    for (var j = lid; j <= last; j = j + LANES) { m = max(m, A[base + j]); }
     m = row_max(m, lid);
     var s = 0.0;
-    for (var j = lid; j < n; j = j + LANES) { s = s + exp(A[base + j] - m); }
+    for (var j = lid; j <= last; j = j + LANES) { s = s + exp(A[base + j] - m); }
     let inv = 1.0 / row_sum(s, lid);
-    for (var j = lid; j < n; j = j + LANES) { A[base + j] = exp(A[base + j] - m) * inv; }
+    for (var j = lid; j < n; j = j + LANES) {
+      if (j <= last) { A[base + j] = exp(A[base + j] - m) * inv; } else { A[base + j] = 0.0; }
+    }
   } else {
     var s = 0.0;
     for (var j = lid; j < n; j = j + LANES) { s = s + A[base + j] * Pm[base + j]; }

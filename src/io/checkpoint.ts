@@ -9,6 +9,7 @@ import { IoError } from './errors';
 import { imagePreprocessing, type ImagePreprocessing } from './preprocessor';
 import { readSafetensors, type LoadedTensor } from './safetensors';
 import { readJson, safeRelativePath, type FileSource, type LoadProgress } from './source';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, type TokenizerFiles } from './tokenizer';
 
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const SHARD_INDEX = 'model.safetensors.index.json';
@@ -43,6 +44,26 @@ export interface Checkpoint {
   weightFiles: string[];
   /** Where it came from, for messages. */
   source: string;
+  /** A full CLIP's tokenizer.json (+ tokenizer_config.json); undefined for models without a text tower. */
+  tokenizer?: TokenizerFiles;
+}
+
+/** Reads tokenizer.json and tokenizer_config.json; a bad file is recorded, not thrown, so the vision side still loads. */
+async function readTokenizerFiles(source: FileSource, has: (f: string) => Promise<boolean>, signal?: AbortSignal): Promise<TokenizerFiles> {
+  const out: TokenizerFiles = { files: [] };
+  for (const file of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE]) {
+    if (!(await has(file))) continue;
+    try {
+      const v = await readJson(source, file, { signal });
+      if (file === TOKENIZER_FILE) out.json = v;
+      else out.config = v;
+      out.files.push(file);
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw e;
+      if (file === TOKENIZER_FILE) out.error = (e as Error).message;
+    }
+  }
+  return out;
 }
 
 export function pickleRefusal(source: FileSource, files: string[]): IoError {
@@ -159,12 +180,15 @@ export async function loadCheckpoint(source: FileSource, options: LoadCheckpoint
       }
     }
   }
-  return { config, preprocessor: imagePreprocessing(config, preFile), tensors, weightFiles: files, source: source.description };
+  // Only a checkpoint with a text tower (a full CLIPModel) needs its tokenizer.
+  const tokenizer = tensors.has('text_model.embeddings.token_embedding.weight') ? await readTokenizerFiles(source, has, signal) : undefined;
+  return { config, preprocessor: imagePreprocessing(config, preFile), tensors, weightFiles: files, source: source.description, tokenizer };
 }
 
 /** A checkpoint made in memory by makeModel (tests, the demo's pretraining), as if loaded from its folder. */
 export function generatedCheckpoint(made: GeneratedCheckpoint, source = 'generated model'): Checkpoint {
   return {
+    tokenizer: made.tokenizer ? { json: made.tokenizer.json, config: made.tokenizer.config, files: [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] } : undefined,
     config: made.config,
     preprocessor: imagePreprocessing(made.config, made.preprocessorConfig),
     tensors: new Map([...made.tensors].map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),

@@ -146,7 +146,8 @@ export function encodeF32(data: Float32Array, dtype: WritableDtype): Uint8Array 
 export function decodeToF32(bytes: Uint8Array, dtype: DecodableDtype): Float32Array {
   assertLittleEndian();
   // Copy into an aligned buffer: tensor data in a file need not sit at a multiple of its size.
-  const buf = bytes.slice().buffer;
+  // (new Uint8Array(view) copies; a Node Buffer's slice() would not, and .buffer would be the whole pool.)
+  const buf = new Uint8Array(bytes).buffer;
   switch (dtype) {
     case 'F32':
       return new Float32Array(buf);

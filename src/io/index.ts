@@ -26,3 +26,4 @@ export * from './datasets/zip';
 export * from './datasets/tar';
 export * from './datasets/cifar';
 export * from './datasets/parquet';
+export * from './tokenizer';

@@ -14,6 +14,8 @@ import { STREAMS } from '../engine/streams';
 import { embeddingNames, expectedTensors, HEAD_MODULE, blockModules } from './names';
 import { PRESETS, type PresetDims, type PresetName } from './presets';
 import { parseConfig, type ModelSpec } from './spec';
+import { makeClipTokenizer } from './makeTokenizer';
+import { expectedTextTensors, LOGIT_SCALE, parseTextConfig, TEXT_NAMES, TEXT_PROJECTION, VISUAL_PROJECTION, type TextSpec } from './textSpec';
 
 export type ModelArch = 'vit' | 'deit' | 'clip';
 
@@ -38,6 +40,12 @@ export interface MakeModelOptions {
   /** Write a classification head (…ForImageClassification); false writes the bare backbone. Default true. */
   head?: boolean;
   init?: InitStyle;
+  /**
+   * CLIP only: also write the text tower, text_projection, visual_projection, logit_scale and a
+   * small tokenizer.json, as a full CLIPModel holds them (the bare model is then CLIPModel
+   * instead of CLIPVisionModel). Default false here; the make-model command turns it on.
+   */
+  text?: boolean;
 }
 
 export interface GeneratedTensor {
@@ -55,7 +63,13 @@ export interface GeneratedCheckpoint {
   /** What parseConfig reads from this checkpoint. */
   spec: ModelSpec;
   labels: string[];
+  /** CLIP with `text`: tokenizer.json and tokenizer_config.json as objects, and the text tower's spec. */
+  tokenizer?: { json: Record<string, unknown>; config: Record<string, unknown> };
+  textSpec?: TextSpec;
 }
+
+/** Longest prompt of a generated text tower: room for the CLIP paper's templates around short class names. */
+const TEXT_POSITIONS = 32;
 
 /** The transformers release whose save_pretrained output these files reproduce. */
 export const TRANSFORMERS_VERSION = '4.46.3';
@@ -145,7 +159,45 @@ function labelMaps(labels: string[]): { id2label: Record<string, string>; label2
   return { id2label, label2id };
 }
 
-function clipConfig(architecture: string, d: PresetDims, labels: string[] | undefined): Record<string, unknown> {
+/** text_config as a CLIPModel saves it for the generated tower (the vision tower's sizes). */
+function clipTextConfig(d: PresetDims, vocabSize: number, bosId: number, eosId: number): Record<string, unknown> {
+  return {
+    attention_dropout: 0.0,
+    bos_token_id: bosId,
+    eos_token_id: eosId,
+    hidden_act: 'quick_gelu',
+    hidden_size: d.hidden,
+    initializer_factor: INITIALIZER_FACTOR,
+    initializer_range: INITIALIZER_RANGE,
+    intermediate_size: d.intermediate,
+    layer_norm_eps: 1e-5,
+    max_position_embeddings: TEXT_POSITIONS,
+    model_type: 'clip_text_model',
+    num_attention_heads: d.heads,
+    num_hidden_layers: d.layers,
+    pad_token_id: 1,
+    projection_dim: d.hidden,
+    vocab_size: vocabSize,
+  };
+}
+
+function clipConfig(architecture: string, d: PresetDims, labels: string[] | undefined, text?: Record<string, unknown>): Record<string, unknown> {
+  if (text) {
+    // A full CLIPConfig; the joint embedding is as wide as the towers, small like the rest.
+    const vision = { ...clipVisionConfig(d), projection_dim: d.hidden };
+    return {
+      architectures: [architecture],
+      ...(labels ? labelMaps(labels) : {}),
+      initializer_factor: INITIALIZER_FACTOR,
+      logit_scale_init_value: 2.6592,
+      model_type: 'clip',
+      projection_dim: d.hidden,
+      text_config: text,
+      torch_dtype: 'float32',
+      transformers_version: TRANSFORMERS_VERSION,
+      vision_config: vision,
+    };
+  }
   if (!labels) {
     // CLIPVisionModel saves a flat CLIPVisionConfig.
     return { architectures: [architecture], ...clipVisionConfig(d), torch_dtype: 'float32', transformers_version: TRANSFORMERS_VERSION };
@@ -279,6 +331,32 @@ function initKind(spec: ModelSpec, name: string, shape: number[], init: InitStyl
   return { kind: 'normal', std: ir * f };
 }
 
+/** CLIPPreTrainedModel._init_weights for the text side (or the 'varied' style). */
+function textInitKind(t: TextSpec, visionHidden: number, name: string, shape: number[], init: InitStyle): Kind {
+  if (name === LOGIT_SCALE) return { kind: 'const', value: t.logitScaleInit };
+  const isBias = name.endsWith('.bias');
+  const isLayerNorm = shape.length === 1 && /(layer_norm\d|final_layer_norm)\.(weight|bias)$/.test(name);
+  if (init === 'varied') {
+    if (isLayerNorm) return isBias ? { kind: 'offset' } : { kind: 'lnWeight' };
+    if (isBias) return { kind: 'offset' };
+    if (name === TEXT_NAMES.token || name === TEXT_NAMES.position) return { kind: 'normal', std: 0.2 };
+    return { kind: 'normal', std: 1 / Math.sqrt(shape[1]) };
+  }
+  if (isLayerNorm) return { kind: 'const', value: isBias ? 0 : 1 };
+  if (isBias) return { kind: 'const', value: 0 };
+  const f = INITIALIZER_FACTOR;
+  const D = t.hidden;
+  if (name === TEXT_NAMES.token || name === TEXT_NAMES.position) return { kind: 'normal', std: 0.02 * f };
+  if (name === TEXT_PROJECTION) return { kind: 'normal', std: D ** -0.5 * f };
+  if (name === VISUAL_PROJECTION) return { kind: 'normal', std: visionHidden ** -0.5 * f };
+  const inProj = D ** -0.5 * (2 * t.layers) ** -0.5 * f;
+  if (/\.self_attn\.(q|k|v)_proj\.weight$/.test(name)) return { kind: 'normal', std: inProj };
+  if (name.endsWith('.self_attn.out_proj.weight')) return { kind: 'normal', std: D ** -0.5 * f };
+  if (name.endsWith('.mlp.fc1.weight')) return { kind: 'normal', std: (2 * D) ** -0.5 * f };
+  if (name.endsWith('.mlp.fc2.weight')) return { kind: 'normal', std: inProj };
+  return { kind: 'normal', std: INITIALIZER_RANGE * f };
+}
+
 function layerNormNames(spec: ModelSpec): Set<string> {
   const e = embeddingNames(spec);
   const s = new Set<string>([e.finalLayernorm]);
@@ -304,8 +382,12 @@ export function makeModel(opts: MakeModelOptions): GeneratedCheckpoint {
   const labels = labelNames(opts.labels, dims.labels);
   const seed = (opts.seed ?? 0) >>> 0;
   const init = opts.init ?? 'hf';
-  const architecture = head ? ARCHITECTURES[arch].head : ARCHITECTURES[arch].bare;
-  const config = arch === 'clip' ? clipConfig(architecture, dims, head ? labels : undefined) : vitLikeConfig(arch, architecture, dims, head ? labels : undefined);
+  const withText = arch === 'clip' && !!opts.text;
+  const architecture = head ? ARCHITECTURES[arch].head : withText ? 'CLIPModel' : ARCHITECTURES[arch].bare;
+  const tok = withText ? makeClipTokenizer() : undefined;
+  const textConfig = tok ? clipTextConfig(dims, tok.vocabSize, tok.bosId, tok.eosId) : undefined;
+  const config =
+    arch === 'clip' ? clipConfig(architecture, dims, head ? labels : undefined, textConfig) : vitLikeConfig(arch, architecture, dims, head ? labels : undefined);
 
   // The names follow from the config alone (no tensor list yet): exactly what parseConfig assumes.
   const provisional = parseConfig(config, 'config.json');
@@ -319,13 +401,26 @@ export function makeModel(opts: MakeModelOptions): GeneratedCheckpoint {
     shapes.set(`${HEAD_MODULE}.weight`, [labels.length, dims.hidden]);
     shapes.set(`${HEAD_MODULE}.bias`, [labels.length]);
   }
+  const textSpec = withText ? parseTextConfig(config, 'config.json') : undefined;
+  const textShapes = textSpec ? expectedTextTensors(textSpec, dims.hidden) : new Map<string, number[]>();
   const tensors = new Map<string, GeneratedTensor>();
   for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     tensors.set(name, { shape: [...shape], data: draw(name, n, seed, initKind(provisional, name, shape, init)) });
   }
+  for (const [name, shape] of textShapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    tensors.set(name, { shape: [...shape], data: draw(name, n, seed, textInitKind(textSpec!, dims.hidden, name, shape, init)) });
+  }
   const spec = parseConfig(config, 'config.json', tensors.keys());
-  return { config, preprocessorConfig: preprocessorConfig(arch, dims.imageSize, dims.channels), tensors, spec, labels: head ? labels : [] };
+  return {
+    config,
+    preprocessorConfig: preprocessorConfig(arch, dims.imageSize, dims.channels),
+    tensors,
+    spec,
+    labels: head ? labels : [],
+    ...(tok ? { tokenizer: { json: tok.tokenizer, config: tok.config }, textSpec } : {}),
+  };
 }
 
 /** The checkpoint's tensors as float64 (exactly the stored float32 values), for the reference. */

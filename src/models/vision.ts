@@ -4,6 +4,7 @@ import { activation, activationBackward, add, copy } from '../engine/ops/element
 import { embedTokens, embedTokensBackward, patchEmbed, patchEmbedBackward } from '../engine/ops/embeddings';
 import { layerNorm, layerNormBackward } from '../engine/ops/layernorm';
 import { matmul } from '../engine/ops/matmul';
+import { l2Normalize, l2NormalizeBackward } from '../engine/ops/normalize';
 import { clsPool, clsPoolBackward } from '../engine/ops/pooling';
 import { sumRows } from '../engine/ops/reduce';
 import { randomArray } from '../engine/random';
@@ -13,6 +14,7 @@ import { Tensor } from '../engine/tensor';
 import type { GpuContext } from '../gpu/context';
 import { blockModules, embeddingNames, expectedTensors, HEAD_MODULE, linearSites, matchesTarget } from './names';
 import { patchesPerSide, tokenCount, type ModelSpec } from './spec';
+import { LOGIT_SCALE, TEXT_FULL_CHECKPOINT_HINT, TEXT_PREFIX, TEXT_PROJECTION, VISUAL_PROJECTION } from './textSpec';
 
 export interface WeightSource {
   shape: readonly number[];
@@ -24,6 +26,17 @@ export class ModelWeightsError extends Error {
 }
 
 /**
+ * CLIP's zero-shot head: logits = logit_scale·⟨normalised image embedding, class embedding⟩.
+ * The image embedding is visual_projection(post_layernorm(CLS)), as CLIPModel.get_image_features
+ * computes it; `weight` (classes × projection_dim) is logit_scale times the unit class
+ * embeddings, so the head is a linear layer without bias on the normalised embedding (the form
+ * WiSE-FT and the RandLoRA paper's CLIP protocol fine-tune).
+ */
+export interface ZeroShotHeadWeights {
+  weight: Float32Array;
+}
+
+/**
  * A ViT / DeiT / CLIP vision transformer on the GPU with a classification head, forward and
  * backward, in the order Hugging Face computes it. Weights keep their HF names. Adapters attach
  * to linear layers by module path; which tensors train is the trainer's choice (tape.track).
@@ -32,6 +45,15 @@ export class VisionTransformer {
   readonly params = new Map<string, Tensor>();
   readonly tokens: number;
   readonly numLabels: number;
+  /** Size of the head's input: the hidden size, or projection_dim under a zero-shot head. */
+  readonly headIn: number;
+  /** True when the head reads CLIP's normalised projected image embedding (a zero-shot head). */
+  readonly zeroShot: boolean;
+  /**
+   * A full CLIP's tensors this network does not compute with (text tower, projections,
+   * logit_scale), kept on the CPU as loaded so a merged export writes the whole CLIPModel.
+   */
+  readonly extras = new Map<string, WeightSource>();
   /** Averaging matrix for CLIP's mean over patch tokens, built per batch size. */
   private meanPool: { batch: number; matrix: Tensor } | undefined;
 
@@ -39,7 +61,7 @@ export class VisionTransformer {
     readonly ctx: GpuContext,
     readonly spec: ModelSpec,
     weights: ReadonlyMap<string, WeightSource>,
-    opts: { numLabels: number; seed?: number; source?: string },
+    opts: { numLabels: number; seed?: number; source?: string; zeroShot?: ZeroShotHeadWeights },
   ) {
     const where = opts.source ?? 'the checkpoint';
     this.tokens = tokenCount(spec);
@@ -66,6 +88,29 @@ export class VisionTransformer {
           'Check that this is a ViT/DeiT/CLIP vision checkpoint in Hugging Face layout.',
       );
     }
+    for (const [name, w] of weights) {
+      if (name.startsWith(TEXT_PREFIX) || name === TEXT_PROJECTION || name === LOGIT_SCALE || name === VISUAL_PROJECTION) this.extras.set(name, w);
+    }
+    this.zeroShot = !!opts.zeroShot;
+    if (opts.zeroShot) {
+      const vp = weights.get(VISUAL_PROJECTION);
+      if (spec.family !== 'clip' || !vp || !spec.projectionDim) {
+        this.release();
+        throw new ModelWeightsError(`${where} has no ${VISUAL_PROJECTION}. ${TEXT_FULL_CHECKPOINT_HINT}`);
+      }
+      const P = spec.projectionDim;
+      if (vp.data.length !== P * spec.hidden || opts.zeroShot.weight.length !== opts.numLabels * P) {
+        this.release();
+        throw new ModelWeightsError(`${where}: ${VISUAL_PROJECTION} has shape [${vp.shape.join(',')}], expected [${P},${spec.hidden}] (projection_dim × hidden_size), or the zero-shot head does not have ${opts.numLabels} × ${P} values.`);
+      }
+      this.params.set(VISUAL_PROJECTION, Tensor.from(ctx, [P, spec.hidden], vp.data, VISUAL_PROJECTION));
+      this.extras.delete(VISUAL_PROJECTION);
+      this.headIn = P;
+      this.params.set(`${HEAD_MODULE}.weight`, Tensor.from(ctx, [opts.numLabels, P], opts.zeroShot.weight, 'classifier.weight'));
+      this.params.set(`${HEAD_MODULE}.bias`, Tensor.zeros(ctx, [opts.numLabels], 'classifier.bias'));
+      return;
+    }
+    this.headIn = spec.hidden;
     // Keep the checkpoint's head when its classes match; otherwise a fresh one, seeded like nn.Linear's init.
     const D = spec.hidden;
     const hw = weights.get(`${HEAD_MODULE}.weight`);
@@ -184,7 +229,8 @@ export class VisionTransformer {
     // Head input: CLS after the final layernorm (ViT/DeiT), or the mean of the patch tokens of the
     // last hidden state (HF's CLIPForImageClassification, no post-layernorm).
     let features: Tensor;
-    if (s.pooling === 'cls') {
+    if (this.zeroShot) features = this.imageEmbedding(tape, h, B);
+    else if (s.pooling === 'cls') {
       const normed = this.layerNorm(tape, h, e.finalLayernorm);
       const n3 = normed.reshape([B, T, D]);
       features = tape.save(clsPool(n3));
@@ -202,6 +248,30 @@ export class VisionTransformer {
       });
     }
     return this.linear(tape, features, HEAD_MODULE, undefined);
+  }
+
+  /**
+   * CLIP's normalised image embedding: CLS after post_layernorm, visual_projection (no bias),
+   * then x/‖x‖ — the zero-shot head's input, with the backward for training through it.
+   */
+  private imageEmbedding(tape: Tape, h: Tensor, B: number): Tensor {
+    const T = this.tokens;
+    const D = this.spec.hidden;
+    const normed = this.layerNorm(tape, h, embeddingNames(this.spec).finalLayernorm);
+    const cls = tape.save(clsPool(normed.reshape([B, T, D])));
+    tape.record([normed], [cls], () => {
+      const dY = tape.grad(cls);
+      if (dY) tape.addGrad(normed, clsPoolBackward(dY, T).reshape([B * T, D]));
+    });
+    const projected = this.linear(tape, cls, VISUAL_PROJECTION.slice(0, -'.weight'.length), undefined);
+    const n = l2Normalize(projected);
+    const y = tape.save(n.y);
+    tape.save(n.rnorm);
+    tape.record([projected], [y], () => {
+      const dY = tape.grad(y);
+      if (dY) tape.addGrad(projected, l2NormalizeBackward(dY, n));
+    });
+    return y;
   }
 
   private meanPoolMatrix(B: number, T: number, Np: number): Tensor {

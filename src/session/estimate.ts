@@ -20,7 +20,9 @@ export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): R
     .map((s) => ({ module: s.module, out: s.out, in: s.in }));
   let backbone = 0;
   for (const shape of expectedTensors(spec).values()) backbone += shape.reduce((a, b) => a * b, 1);
-  const head = numLabels * spec.hidden + numLabels;
+  // A frozen zero-shot head trains nothing; a trained one trains its (classes × projection_dim) weight, its bias stays 0.
+  const headKind = run.train.head ?? 'linear';
+  const head = headKind === 'zeroshot' ? 0 : headKind === 'zeroshot-init' ? numLabels * (spec.projectionDim ?? spec.hidden) : numLabels * spec.hidden + numLabels;
   const trainableParams = head + (method.usesTargets ? method.countParams(config, layers) : run.method === 'full' ? backbone : 0);
   const maxRank = (method.usesTargets || run.method === 'full' ? layers : []).map((l) => ({
     module: l.module,

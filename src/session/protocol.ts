@@ -38,6 +38,20 @@ export interface ModelInfo {
   linearLayers: Array<{ module: string; out: number; in: number }>;
   defaultTargets: string[];
   allTargets: string[];
+  /** A full CLIP's text tower and tokenizer files (what zero-shot heads need); absent for other models. */
+  text?: TextTowerInfo;
+}
+
+export interface TextTowerInfo {
+  layers: number;
+  hidden: number;
+  vocabSize: number;
+  maxPositions: number;
+  projectionDim: number;
+  /** The tokenizer files that loaded with the model (tokenizer.json, tokenizer_config.json). */
+  tokenizerFiles: string[];
+  /** Why the tokenizer cannot be used (missing or unreadable tokenizer.json), naming the file. */
+  tokenizerError?: string;
 }
 
 export interface DatasetInfo {

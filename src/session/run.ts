@@ -7,11 +7,12 @@ import type { Normalisation } from '../engine/ops/preprocess';
 import type { PackedImages } from '../train/data';
 import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/rank';
 import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
-import { buildModel } from './prepare';
+import type { VisionTransformer } from '../models/vision';
+import { buildRunModel } from './zeroShot';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
-  const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw };
+  const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw, tokenizer: ckpt.tokenizer };
   const files: RunExports = {};
   try {
     if (hasAdapterExport(trainer.config.method)) files.adapter = await exportAdapterZip(trainer, info);
@@ -126,7 +127,15 @@ export class RunController {
     ctx.submit();
     ctx.pool.trim();
     ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
-    const model = buildModel(ctx, ckpt, data.classNames.length, this.spec.train.seed ?? 0);
+    let model: VisionTransformer;
+    try {
+      // A zero-shot head runs the text tower here, once for the whole run.
+      const names = this.spec.train.classNames?.length === data.classNames.length ? this.spec.train.classNames : data.classNames;
+      model = await buildRunModel(ctx, ckpt, names, this.spec.train.seed ?? 0, this.spec.train.head, this.spec.train.templates);
+    } catch (e) {
+      this.set('failed', (e as Error).message);
+      return undefined;
+    }
     try {
       trainer = new Trainer(model, data, norm, {
         ...this.spec.train,

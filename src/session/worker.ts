@@ -21,6 +21,7 @@ import { Lab } from './lab';
 import { estimateRun } from './estimate';
 import { prepareData, type DataPlan } from './prepare';
 import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
+import { textTowerInfo } from './zeroShot';
 import type { RunEvent, RunSpec } from './run';
 
 const cache = new IndexedDbBlobCache();
@@ -105,6 +106,8 @@ const api: LabApi = {
       defaultTargets: DEFAULT_TARGETS[spec.family],
       allTargets: ALL_TARGETS[spec.family],
     };
+    const text = textTowerInfo(ckpt);
+    if (text) info.text = text;
     return info;
   },
 

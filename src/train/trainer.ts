@@ -7,6 +7,7 @@ import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { HEAD_MODULE } from '../models/names';
 import type { VisionTransformer } from '../models/vision';
+import type { HeadKind } from '../models/zeroShot';
 import { BatchSampler, gatherBatch, imageBytes, type PackedImages } from './data';
 import { learningRate } from './schedule';
 
@@ -35,6 +36,16 @@ export interface TrainConfig {
   evalEvery: number;
   /** Random resized crop and/or horizontal flip of training images (never of validation images); off when absent. */
   augment?: Augmentation;
+  /**
+   * CLIP's classification head: 'linear' (default) trains a new one; 'zeroshot' keeps the
+   * zero-shot head frozen; 'zeroshot-init' trains it from there. The model must be built with
+   * the matching head (session/zeroShot.ts); steps = 0 with a frozen head is a zero-shot run.
+   */
+  head?: HeadKind;
+  /** Prompt templates of a zero-shot head ("{}" is the class name); the default prompt when absent. */
+  templates?: string[];
+  /** Class names the zero-shot head reads instead of the data set's (e.g. typed over IDX's bare numbers). */
+  classNames?: string[];
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'method' | 'targets'> = {
@@ -64,6 +75,7 @@ export interface EvalResult {
 
 export interface TrainSummary {
   method: MethodId;
+  head: HeadKind;
   trainable_params: number;
   steps: number;
   final_val_accuracy: number;
@@ -121,19 +133,31 @@ export class Trainer {
   ) {
     this.config = { ...TRAIN_DEFAULTS, ...config };
     const c = this.config;
-    if (!(c.steps >= 1 && c.batchSize >= 1 && c.accumulation >= 1)) {
-      throw new Error(`steps, batch size and accumulation must be at least 1 (got ${c.steps}, ${c.batchSize}, ${c.accumulation})`);
+    // steps = 0 evaluates only: a zero-shot run.
+    if (!(c.steps >= 0 && c.batchSize >= 1 && c.accumulation >= 1)) {
+      throw new Error(`steps must be at least 0, batch size and accumulation at least 1 (got ${c.steps}, ${c.batchSize}, ${c.accumulation})`);
     }
+    const headKind = c.head ?? 'linear';
+    if ((headKind !== 'linear') !== model.zeroShot) {
+      throw new Error(`The run asks for a ${headKind} head but the model was built with ${model.zeroShot ? 'a zero-shot' : 'a linear'} head.`);
+    }
+    const headTrains = headKind !== 'zeroshot';
     const method = methodById(c.method);
     const layers = method.usesTargets ? model.targetLayers(c.targets) : [];
     this.adapters = method.create(model.ctx, { ...method.defaults, ...(c.methodConfig ?? {}) }, layers, c.seed);
     const list: Omit<Trainable, 'state'>[] = [];
     for (const [name, t] of model.params) {
       const head = name.startsWith(`${HEAD_MODULE}.`);
+      // A zero-shot head's bias stays 0: the head is logit_scale·⟨x, class⟩, as in CLIP.
+      if (head && (!headTrains || (model.zeroShot && name.endsWith('.bias')))) continue;
       if (head || this.adapters.trainsBackbone) list.push({ name, tensor: t, decay: decays(name, t), head });
     }
     for (const a of this.adapters.layers.values()) {
       for (const t of a.trainables) list.push({ name: `${a.module}.${t.key}`, tensor: t.tensor, decay: t.decay, head: false });
+    }
+    if (c.steps > 0 && list.length === 0 && ![...this.adapters.layers.values()].some((a) => a.trainables.length)) {
+      this.adapters.release();
+      throw new Error(`${method.label} with a frozen zero-shot head trains nothing. Pick another method, the "zero-shot, then trained" head, or run zero-shot alone (no training).`);
     }
     this.trainables = list.map((t) => ({ ...t, state: adamWState(t.tensor) }));
     this.sampler = new BatchSampler(data.trainIndices, c.batchSize, c.seed);
@@ -281,6 +305,7 @@ export class Trainer {
     const seconds = this.elapsed();
     return {
       method: c.method,
+      head: c.head ?? 'linear',
       trainable_params: this.trainableParams,
       steps: this.step,
       final_val_accuracy: last!.accuracy,

@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { METHODS, type MethodId } from '../adapters';
 import { TRAIN_DEFAULTS } from '../train/trainer';
 import { CostTable, costSentence } from './method/CostTable';
+import { HeadPicker } from './method/HeadPicker';
 import { METHOD_FIELDS, TRAIN_FIELDS } from './method/fields';
 import { SettingField } from './method/SettingField';
 import { TargetPicker } from './method/TargetPicker';
@@ -115,6 +116,8 @@ export function MethodPanel() {
           {targets ? ` (this link asks for ${targets.join(', ')})` : ''}.
         </p>
       )}
+
+      {info && <HeadPicker info={info} />}
 
       <h3>What it costs</h3>
       {!info && (

@@ -24,6 +24,17 @@ function qkv(dm: AttentionDims, seed: number) {
 }
 
 describe('attention float64 reference', () => {
+  it('causal backward matches central finite differences', () => {
+    const dm = { batch: 1, tokens: 4, heads: 2, headDim: 2, causal: true };
+    const { q, k, v } = qkv(dm, 9);
+    const cot = cotangent(q.length, 10);
+    const g = attentionBackward64(cot, q, k, v, dm);
+    const loss = (qq: Float64Array, kk: Float64Array, vv: Float64Array) => dot64(attention64(qq, kk, vv, dm).out, cot);
+    expect(relErr(g.dq, numericGradient((x) => loss(x, k, v), q))).toBeLessThan(1e-7);
+    expect(relErr(g.dk, numericGradient((x) => loss(q, x, v), k))).toBeLessThan(1e-7);
+    expect(relErr(g.dv, numericGradient((x) => loss(q, k, x), v))).toBeLessThan(1e-7);
+  });
+
   it('backward matches central finite differences for q, k and v', () => {
     const dm = { batch: 2, tokens: 3, heads: 2, headDim: 2 };
     const { q, k, v } = qkv(dm, 5);
@@ -129,6 +140,40 @@ describe('attention on the GPU against float64', () => {
       for (const t of [q, k, v, dOut, out, g.dq, g.dk, g.dv]) t.release();
     });
   }
+
+  it('causal: token t attends to tokens 0…t only; forward and dq, dk, dv match float64', async () => {
+    // T = 9 spans both softmax variants' short-row path; 77 is CLIP's text context, not a tile multiple.
+    for (const dm of [
+      { batch: 2, tokens: 9, heads: 2, headDim: 4, causal: true },
+      { batch: 1, tokens: 77, heads: 2, headDim: 8, causal: true },
+    ]) {
+      const data = qkv(dm, dm.tokens + 11);
+      const ref = attention64(data.q, data.k, data.v, dm);
+      const refG = attentionBackward64(data.dOut, data.q, data.k, data.v, dm);
+      const shape = [dm.batch, dm.tokens, dm.heads * dm.headDim];
+      const [q, k, v, dOut] = [data.q, data.k, data.v, data.dOut].map((a) => upload(shape, a));
+      const { out, saved } = attention(q, k, v, dm.heads, { causal: true });
+      const probs = await saved!.probs.read();
+      // Above the diagonal every probability is exactly zero.
+      for (let r = 0; r < probs.length / dm.tokens; r++) {
+        for (let j = (r % dm.tokens) + 1; j < dm.tokens; j++) expect(probs[r * dm.tokens + j]).toBe(0);
+      }
+      const tol = f32Tolerance(dm.headDim) * 4 * Math.sqrt(dm.headDim) + f32Tolerance(dm.tokens);
+      expect(maxRelError(await out.read(), ref.out)).toBeLessThan(tol);
+      // The first token sees only itself: its output is its own value row.
+      const first = (await out.read()).slice(0, shape[2]);
+      expect(maxRelError(first, data.v.slice(0, shape[2]))).toBeLessThan(1e-6);
+      const g = attentionBackward(dOut, saved!);
+      const gTol = 2 * tol + f32Tolerance(dm.tokens);
+      expect(maxRelError(await g.dq.read(), refG.dq)).toBeLessThan(gTol);
+      expect(maxRelError(await g.dk.read(), refG.dk)).toBeLessThan(gTol);
+      expect(maxRelError(await g.dv.read(), refG.dv)).toBeLessThan(gTol);
+      // Unmasked attention on the same inputs differs: the mask really changes the result.
+      const plain = attention64(data.q, data.k, data.v, { ...dm, causal: false });
+      expect(maxRelError(plain.out, ref.out)).toBeGreaterThan(1e-2);
+      for (const t of [q, k, v, dOut, out, g.dq, g.dk, g.dv]) t.release();
+    }
+  });
 
   it('without saving (evaluation) gives the same output and frees the temporaries', async () => {
     const { ctx } = gpu();

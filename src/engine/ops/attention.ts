@@ -2,7 +2,8 @@
  * Multi-head self-attention core, softmax(q·kᵀ·scale)·v per head, and its backward, for HF ViT
  * and CLIP vision layers. q, k and v come straight from the query / key / value linear layers as
  * (B, T, H·d) with head h in hidden columns h·d … h·d + d − 1; the output is in the same layout,
- * ready for the output projection. No mask: vision transformers attend over every token.
+ * ready for the output projection. Vision transformers attend over every token; CLIP's text
+ * tower passes `causal` so token t sees only tokens 0…t.
  *
  * Forward: split heads to (B·H, T, d) → S = scale·q·kᵀ (batched GEMM) → row softmax in place →
  * O = P·v → merge heads. Backward: dP = dO·vᵀ, dv = Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
@@ -36,6 +37,8 @@ export interface AttentionOptions {
   save?: boolean;
   /** Score scale, default 1/√d (HF ViT divides by √head_size; CLIP multiplies q by head_dim⁻⁰·⁵). */
   scale?: number;
+  /** Token t attends only to tokens 0…t (CLIP's text tower). The backward needs nothing more: masked probabilities are 0. */
+  causal?: boolean;
 }
 
 export interface AttentionResult {
@@ -97,12 +100,12 @@ export function mergeHeads(x: Tensor, batch: number, out?: Tensor): Tensor {
   return o;
 }
 
-function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: string): void {
+function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: string, causal = false): void {
   const cols = a.cols;
   const rows = cols > 0 ? a.size / cols : 0;
   if (rows === 0) return;
   const { buffer, u } = uniforms(4);
-  u.set([rows, cols, backward ? 1 : 0]);
+  u.set([rows, cols, backward ? 1 : 0, causal ? 1 : 0]);
   a.ctx.launch({
     op,
     shapes: { x: a.shape },
@@ -116,9 +119,16 @@ function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: 
   });
 }
 
-/** Softmax over the last dimension, in place: x becomes softmax(x). Returns x. */
-export function softmaxRowsInPlace(x: Tensor): Tensor {
-  softmaxLaunch(x, undefined, false, 'softmax');
+/**
+ * Softmax over the last dimension, in place: x becomes softmax(x). Returns x. With `causal`, x is
+ * a stack of (T, T) score matrices and row t keeps only columns 0…t (the rest become 0), as
+ * under transformers' causal attention mask.
+ */
+export function softmaxRowsInPlace(x: Tensor, opts: { causal?: boolean } = {}): Tensor {
+  if (opts.causal && x.shape[x.shape.length - 2] !== x.cols) {
+    throw new Error(`softmax: a causal mask needs square (…, T, T) scores, got ${shapeText(x.shape)}`);
+  }
+  softmaxLaunch(x, undefined, false, 'softmax', opts.causal);
   return x;
 }
 
@@ -155,7 +165,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: 
   const kh = splitHeads(k, heads);
   const vh = splitHeads(v, heads);
   const probs = as3d(matmul(qh, kh, { transB: true, alpha: scale, op: 'attention_scores' }), bh, d.tokens, d.tokens);
-  softmaxRowsInPlace(probs);
+  softmaxRowsInPlace(probs, { causal: opts.causal });
   const ctxH = as3d(matmul(probs, vh, { op: 'attention_context' }), bh, d.tokens, d.headDim);
   const out = mergeHeads(ctxH, d.batch, opts.out);
   ctxH.release();

@@ -10,6 +10,8 @@ export interface AttentionDims {
   headDim: number;
   /** Default 1/√headDim. */
   scale?: number;
+  /** Token i attends only to tokens j ≤ i (transformers' causal mask for CLIP's text tower). */
+  causal?: boolean;
 }
 
 export interface Attention64 {
@@ -33,7 +35,7 @@ export function attention64(q: ArrayLike<number>, k: ArrayLike<number>, v: Array
         for (let j = 0; j < T; j++) {
           let s = 0;
           for (let e = 0; e < d; e++) s += q[at(b, i, h, e)] * k[at(b, j, h, e)];
-          probs[row + j] = s * scale;
+          probs[row + j] = dm.causal && j > i ? -Infinity : s * scale;
           m = Math.max(m, probs[row + j]);
         }
         let z = 0;

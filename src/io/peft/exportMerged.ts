@@ -5,7 +5,11 @@
  * the base model's preprocessor_config.json. transformers loads it with from_pretrained alone.
  */
 import { hfJson, preprocessorConfig } from '../../models/makeModel';
+import { HEAD_MODULE } from '../../models/names';
 import type { ModelSpec } from '../../models/spec';
+
+/** Where the merged export keeps a zero-shot head's weight (logit_scale × class embeddings, classes × projection_dim). */
+export const ZERO_SHOT_HEAD = 'zero_shot_head.weight';
 import { writeSafetensors, type TensorToWrite } from '../safetensors';
 import { classificationArchitecture, classificationName, utf8Bytes, type ExportableRun, type ExportFiles, type ExportInfo } from './layout';
 
@@ -18,7 +22,7 @@ const CLIP_TOP_LEVEL = ['architectures', 'torch_dtype', 'dtype', 'transformers_v
  * A flat CLIPVisionConfig (from CLIPVisionModel) is wrapped into the CLIPConfig that
  * CLIPForImageClassification is built from, as transformers itself saves one.
  */
-export function mergedConfig(spec: ModelSpec, labels: readonly string[]): Record<string, unknown> {
+export function mergedConfig(spec: ModelSpec, labels: readonly string[], zeroShot = false): Record<string, unknown> {
   if (new Set(labels).size !== labels.length) throw new Error('Export: class names must be distinct (label2id maps each name to one id).');
   let c = structuredClone(spec.raw) as Record<string, unknown>;
   if (spec.family === 'clip' && (typeof c.vision_config !== 'object' || c.vision_config === null)) {
@@ -36,7 +40,9 @@ export function mergedConfig(spec: ModelSpec, labels: readonly string[]): Record
     };
   }
   delete c.num_labels;
-  c.architectures = [classificationArchitecture(spec).name];
+  // A zero-shot head classifies through the joint embedding, which only CLIPModel has; its
+  // (classes × projection_dim) weight is kept as zero_shot_head.weight (see mergedTensors).
+  c.architectures = [zeroShot ? 'CLIPModel' : classificationArchitecture(spec).name];
   const id2label: Record<string, string> = {};
   const label2id: Record<string, number> = {};
   labels.forEach((name, i) => {
@@ -63,8 +69,15 @@ export async function mergedTensors(run: ExportableRun): Promise<Map<string, Ten
       data = await merged.read();
       merged.release();
     } else data = await W.read();
+    if (run.model.zeroShot && name.startsWith(`${HEAD_MODULE}.`)) {
+      // The bias of a zero-shot head is 0 by construction; the weight goes under a name no transformers class claims.
+      if (name.endsWith('.weight')) out.set(ZERO_SHOT_HEAD, { shape: [...W.shape], data });
+      continue;
+    }
     out.set(classificationName(spec, name), { shape: [...W.shape], data });
   }
+  // A full CLIP keeps its text tower, projections and logit_scale as loaded, so CLIPModel loads the export whole.
+  for (const [name, w] of run.model.extras) if (!out.has(name)) out.set(name, { shape: [...w.shape], data: w.data });
   return out;
 }
 
@@ -75,9 +88,13 @@ export async function exportMergedFiles(run: ExportableRun, info: ExportInfo): P
     throw new Error(`Export: ${info.labels.length} class names were given but the model's head has ${run.model.numLabels} classes.`);
   }
   const files: ExportFiles = new Map();
-  files.set('config.json', utf8Bytes(hfJson(mergedConfig(spec, info.labels))));
+  files.set('config.json', utf8Bytes(hfJson(mergedConfig(spec, info.labels, run.model.zeroShot))));
   files.set('model.safetensors', writeSafetensors(await mergedTensors(run), { metadata: { format: 'pt' } }));
   const pre = info.preprocessor ?? preprocessorConfig(spec.family, spec.imageSize, spec.channels);
   files.set('preprocessor_config.json', utf8Bytes(hfJson(pre)));
+  if (run.model.extras.size && info.tokenizer?.json) {
+    files.set('tokenizer.json', utf8Bytes(`${JSON.stringify(info.tokenizer.json, null, 2)}\n`));
+    if (info.tokenizer.config) files.set('tokenizer_config.json', utf8Bytes(`${JSON.stringify(info.tokenizer.config, null, 2)}\n`));
+  }
   return files;
 }

@@ -29,6 +29,8 @@ export interface ExportInfo {
   preprocessor?: Record<string, unknown> | null;
   /** Module names of the PEFT adapter: transformers 5's (the default) or 4's; see PeftNaming. */
   peftNaming?: PeftNaming;
+  /** A full CLIP's tokenizer files as loaded (Checkpoint.tokenizer): the merged export carries them, so CLIPProcessor loads beside CLIPModel. */
+  tokenizer?: { json?: unknown; config?: unknown };
 }
 
 /**

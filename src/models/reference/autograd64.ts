@@ -254,6 +254,28 @@ function unary(x: Value, f: (v: number) => number, df: (v: number) => number): V
   return x.tape.record(out, x.shape, [x], (g) => accumulate(x, g.map((v, i) => v * df(x.data[i]))));
 }
 
+/** x/‖x‖ over the last dimension (CLIP's embedding normalisation); backward (g − y⟨y, g⟩)/‖x‖. */
+export function normalizeRows(x: Value): Value {
+  const c = x.cols;
+  const out = new Float64Array(x.size);
+  const norms = new Float64Array(x.rows);
+  for (let r = 0; r < x.rows; r++) {
+    let s = 0;
+    for (let j = 0; j < c; j++) s += x.data[r * c + j] ** 2;
+    norms[r] = Math.sqrt(s);
+    for (let j = 0; j < c; j++) out[r * c + j] = x.data[r * c + j] / norms[r];
+  }
+  return x.tape.record(out, x.shape, [x], (g) => {
+    const dx = new Float64Array(x.size);
+    for (let r = 0; r < x.rows; r++) {
+      let d = 0;
+      for (let j = 0; j < c; j++) d += out[r * c + j] * g[r * c + j];
+      for (let j = 0; j < c; j++) dx[r * c + j] = (g[r * c + j] - out[r * c + j] * d) / norms[r];
+    }
+    accumulate(x, dx);
+  });
+}
+
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** Exact GELU, x·Φ(x), as PyTorch's nn.GELU() and HF's "gelu". */

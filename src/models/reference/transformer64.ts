@@ -19,6 +19,7 @@
  */
 import { blockModules, embeddingNames, expectedTensors, HEAD_MODULE, linearSites } from '../names';
 import { patchesPerSide, tokenCount, type ModelSpec } from '../spec';
+import { VISUAL_PROJECTION } from '../textSpec';
 import {
   add,
   addRow,
@@ -28,6 +29,7 @@ import {
   layerNorm,
   matmul,
   meanRows,
+  normalizeRows,
   permute,
   quickGelu,
   reshape,
@@ -52,6 +54,11 @@ export interface ReferenceInputs {
   delta?: (module: string) => ArrayLike<number> | undefined;
   /** Run the backward when labels are given (default true). */
   gradients?: boolean;
+  /**
+   * CLIP's zero-shot head: the features are visual_projection(final layernorm(CLS)) / ‖·‖ and
+   * 'classifier.weight' is (labels, projection_dim) (logit_scale × class embeddings), its bias 0.
+   */
+  zeroShot?: boolean;
 }
 
 export interface ReferenceResult {
@@ -127,9 +134,11 @@ export function referenceForward(inputs: ReferenceInputs): ReferenceResult {
   const shapes = expectedTensors(spec);
   const headW = inputs.weights.get(`${HEAD_MODULE}.weight`);
   if (!headW) throw new ReferenceError(`weights have no "${HEAD_MODULE}.weight": the reference needs a classification head.`);
-  if (headW.length % D !== 0) throw new ReferenceError(`"${HEAD_MODULE}.weight" has ${headW.length} values, not a multiple of hidden size ${D}.`);
-  const L = headW.length / D;
-  shapes.set(`${HEAD_MODULE}.weight`, [L, D]);
+  const headIn = inputs.zeroShot ? (spec.projectionDim ?? 0) : D;
+  if (inputs.zeroShot) shapes.set(VISUAL_PROJECTION, [headIn, D]);
+  if (!headIn || headW.length % headIn !== 0) throw new ReferenceError(`"${HEAD_MODULE}.weight" has ${headW.length} values, not a multiple of the head's input size ${headIn}.`);
+  const L = headW.length / headIn;
+  shapes.set(`${HEAD_MODULE}.weight`, [L, headIn]);
   shapes.set(`${HEAD_MODULE}.bias`, [L]);
 
   const w = (name: string): Value => {
@@ -211,7 +220,11 @@ export function referenceForward(inputs: ReferenceInputs): ReferenceResult {
   activations.set('encoder_output', h.data);
 
   let pooled: Value;
-  if (spec.pooling === 'mean_patches') {
+  if (inputs.zeroShot) {
+    const hn = layerNorm(h, w(`${e.finalLayernorm}.weight`), w(`${e.finalLayernorm}.bias`), spec.eps);
+    const cls = selectRows(hn, Array.from({ length: B }, (_, b) => b * T));
+    pooled = normalizeRows(matmul(cls, w(VISUAL_PROJECTION), { transB: true }));
+  } else if (spec.pooling === 'mean_patches') {
     const rows: number[] = [];
     for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) rows.push(b * T + t);
     pooled = meanRows(reshape(selectRows(h, rows), [B, T - 1, D]));
@@ -224,7 +237,7 @@ export function referenceForward(inputs: ReferenceInputs): ReferenceResult {
     );
   }
   activations.set('pooled', pooled.data);
-  const logits = linear(pooled, HEAD_MODULE, L, D, true);
+  const logits = linear(pooled, HEAD_MODULE, L, headIn, true);
   activations.set('logits', logits.data);
 
   let loss: number | undefined;

@@ -1,5 +1,5 @@
 import { useMemo, type ReactNode } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, ReferenceLine } from 'recharts';
 import type { RunView } from '../state/runStore';
 import { ema, formatNumber, formatPercent, mergeSeries, seriesKey, type Point } from './series';
 
@@ -93,12 +93,15 @@ export function StepChart({
   format,
   domain,
   dots,
+  references,
 }: {
   runs: RunView[];
   points: (run: RunView) => Point[];
   format: (v: number) => string;
   domain?: [number | 'auto', number | 'auto'];
   dots?: boolean;
+  /** Horizontal lines across the chart (a zero-shot run's accuracy), in the run's colour. */
+  references?: Array<{ y: number; color: string; name: string }>;
 }) {
   const rows = useMemo(() => mergeSeries(runs.map((run, i) => ({ key: seriesKey(i), points: points(run) }))), [runs, points]);
   return (
@@ -109,6 +112,9 @@ export function StepChart({
         <YAxis tick={axisStyle} width={48} tickFormatter={format} domain={domain ?? ['auto', 'auto']} />
         <Tooltip formatter={tooltipValue(format)} labelFormatter={stepLabel} />
         <Legend itemSorter={null} />
+        {references?.map((r) => (
+          <ReferenceLine key={r.name} y={r.y} stroke={r.color} strokeDasharray="6 4" strokeWidth={2} label={{ value: `${r.name} ${format(r.y)}`, position: 'insideTopLeft', fontSize: 11, fill: r.color }} className="reference-line" />
+        ))}
         {runs.map((run, i) => (
           <Line
             key={run.spec.id}
@@ -130,8 +136,14 @@ export function StepChart({
 const accuracyPoints = (run: RunView): Point[] => run.evals.map((m) => ({ x: m.step, y: m.val_accuracy }));
 const throughputPoints = (run: RunView): Point[] => run.train.map((m) => ({ x: m.step, y: m.images_per_second }));
 
+/** A run with no training steps (a zero-shot run): its accuracy is a level to read the others against, not a curve. */
+export function isReferenceRun(run: RunView): boolean {
+  return run.spec.train.steps === 0 && run.evals.length > 0;
+}
+
 export function AccuracyChart({ runs }: { runs: RunView[] }) {
-  return <StepChart runs={runs} points={accuracyPoints} format={(v) => formatPercent(v)} domain={[0, 1]} dots />;
+  const references = runs.filter(isReferenceRun).map((r) => ({ y: r.evals[r.evals.length - 1].val_accuracy, color: r.color, name: r.spec.name }));
+  return <StepChart runs={runs.filter((r) => !isReferenceRun(r))} points={accuracyPoints} format={(v) => formatPercent(v)} domain={[0, 1]} dots references={references} />;
 }
 
 export function ThroughputChart({ runs }: { runs: RunView[] }) {

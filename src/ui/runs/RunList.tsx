@@ -111,6 +111,11 @@ function RunRow({ run }: { run: RunView }) {
           {lastEval && <span>val accuracy {formatPercent(lastEval.val_accuracy)}</span>}
         </div>
       )}
+      {steps === 0 && lastEval && (
+        <div className="run-progress" data-testid="run-zeroshot-accuracy">
+          <span>No training: val accuracy {formatPercent(lastEval.val_accuracy)} (the reference line in the accuracy chart)</span>
+        </div>
+      )}
       {run.exports && <ExportLinks run={run} />}
       {run.state === 'failed' && (
         <div className="notice notice-error" role="alert" data-testid="run-error">

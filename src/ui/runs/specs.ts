@@ -70,9 +70,10 @@ export function specFromSettings(s: MethodSettings, opts: SpecOptions): RunSpec 
   train.logEvery = Math.max(1, Math.min(train.logEvery, Math.round(train.steps / 40)));
   if (opts.augment) train.augment = opts.augment;
   else delete train.augment;
+  const headNote = train.head === 'zeroshot' ? ' · zero-shot head' : train.head === 'zeroshot-init' ? ' · zero-shot init' : '';
   return {
     id: newRunId(),
-    name: runName(s.method, config, train.lr),
+    name: runName(s.method, config, train.lr) + headNote,
     method: s.method,
     methodConfig: config,
     targets,
