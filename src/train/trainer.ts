@@ -1,7 +1,7 @@
 import { methodById, type AdapterSet, type MethodId } from '../adapters';
 import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
-import { adamWState, adamWStep, gradNorm, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
+import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
 import { augmentBoxes, hasAugmentation, preprocessImages, type Augmentation, type CropBox, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
@@ -62,7 +62,24 @@ export interface EvalResult {
   confusion: number[][];
 }
 
+/** Non-finite steps in a row after which a run counts as diverged. */
+export const DIVERGENCE_PATIENCE = 3;
+
+/** Why a run stopped on its own before its last step. */
+export interface Divergence {
+  /** The step at which the third non-finite step in a row happened. */
+  step: number;
+  /** The peak learning rate of the run. */
+  lr: number;
+  /** Updates skipped because their gradients were not finite. */
+  skipped_steps: number;
+  /** What happened and what to try, for a person. */
+  message: string;
+}
+
 export interface TrainSummary {
+  /** 'diverged' when training stopped on non-finite losses or gradients (see `divergence`). */
+  status: 'done' | 'diverged';
   method: MethodId;
   trainable_params: number;
   steps: number;
@@ -73,6 +90,7 @@ export interface TrainSummary {
   seconds_per_step: number;
   peak_gpu_bytes: number;
   confusion: number[][];
+  divergence?: Divergence;
 }
 
 interface Trainable {
@@ -108,6 +126,9 @@ export class Trainer {
   private readonly batchPixels: Uint8Array;
   private readonly batchLabels: Int32Array;
   private readonly trainStats: Tensor;
+  /** gradNorm's output, kept across steps: it carries the divergence counters (GRAD_NORM). */
+  private readonly health: Tensor;
+  private divergence: Divergence | undefined;
   private step = 0;
   private readonly started = performance.now();
   private lastLogTime = performance.now();
@@ -140,6 +161,12 @@ export class Trainer {
     this.batchPixels = new Uint8Array(c.batchSize * imageBytes(data.train));
     this.batchLabels = new Int32Array(c.batchSize);
     this.trainStats = Tensor.zeros(model.ctx, [STATS_SIZE], 'train-stats');
+    this.health = Tensor.zeros(model.ctx, [GRAD_NORM_SIZE], 'grad-norm-health');
+  }
+
+  /** Set once a log step has seen DIVERGENCE_PATIENCE non-finite steps in a row; the run then stops. */
+  get diverged(): Divergence | undefined {
+    return this.divergence;
   }
 
   get trainableParams(): number {
@@ -210,14 +237,21 @@ export class Trainer {
     }
     const lr = learningRate({ peak: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, this.step - 1);
     const headLr = learningRate({ peak: c.headLr ?? c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, this.step - 1);
-    const norm = gradNorm([...grads.values()], { maxNorm: c.clipNorm });
+    // The norm kernel flags non-finite gradients (a non-finite loss makes them so) and AdamW then
+    // skips the update on the GPU, so weights stay finite without a readback per step.
+    const norm = gradNorm([...grads.values()], {
+      maxNorm: c.clipNorm,
+      out: this.health,
+      health: { step: this.step, patience: DIVERGENCE_PATIENCE },
+    });
     for (const [t, g] of grads) {
       adamWStep(t.tensor, g, t.state, { lr: t.head ? headLr : lr, step: this.step, weightDecay: t.decay ? c.weightDecay : 0, clip: norm });
       g.release();
     }
     if (this.step % c.logEvery === 0 || this.step === c.steps) {
       const stats = await readStats(this.trainStats);
-      const { norm: gn } = await readGradNorm(norm);
+      const { norm: gn, divergedAt, badSteps } = await readGradNorm(norm);
+      if (divergedAt > 0) this.divergence = divergenceOf(divergedAt, c.lr, badSteps);
       const now = performance.now();
       hooks.onMetric?.({
         kind: 'train',
@@ -233,7 +267,6 @@ export class Trainer {
       this.imagesSinceLog = 0;
       ctx.clear(this.trainStats.buffer, 0, STATS_SIZE * 4);
     }
-    norm.release();
   }
 
   /** Loss, accuracy and confusion matrix on the validation indices, in batches, without gradients. */
@@ -275,11 +308,13 @@ export class Trainer {
       await hooks.beforeStep?.(this.step + 1);
       if (hooks.shouldStop?.()) break;
       await this.trainStep(hooks);
+      if (this.divergence) break;
       if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
     }
     await evalNow();
     const seconds = this.elapsed();
     return {
+      status: this.divergence ? 'diverged' : 'done',
       method: c.method,
       trainable_params: this.trainableParams,
       steps: this.step,
@@ -290,6 +325,7 @@ export class Trainer {
       seconds_per_step: seconds / Math.max(1, this.step),
       peak_gpu_bytes: this.model.ctx.pool.peakAllocatedBytes,
       confusion: last!.confusion,
+      ...(this.divergence ? { divergence: this.divergence } : {}),
     };
   }
 
@@ -299,6 +335,19 @@ export class Trainer {
       t.state.v.release();
     }
     this.trainStats.release();
+    this.health.release();
     this.adapters.release();
   }
+}
+
+function divergenceOf(step: number, lr: number, skipped: number): Divergence {
+  return {
+    step,
+    lr,
+    skipped_steps: skipped,
+    message:
+      `Training diverged at step ${step}: the loss or gradients were not finite for ${DIVERGENCE_PATIENCE} steps in a row ` +
+      `at peak learning rate ${lr}. Those updates were skipped, so the weights are the last finite ones. ` +
+      `Try a learning rate about 10 times smaller (${+(lr / 10).toPrecision(3)}), more warmup steps, or gradient clipping (clip norm 1).`,
+  };
 }
