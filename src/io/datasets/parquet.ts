@@ -201,6 +201,7 @@ export async function loadParquetDataset(source: FileSource, names: readonly str
     throw new IoError('format', `${source.description} holds no readable labelled images in its parquet files${why ? ` (${why})` : ''}.`, files[0]);
   }
   // Labels: integers (named by ClassLabel when given) or strings (classes sorted by name).
+  const MAX_UNNAMED_CLASSES = 100_000;
   let labels: Int32Array;
   if (rawLabels.every((l) => typeof l === 'string')) {
     const names = [...new Set(rawLabels as string[])].sort();
@@ -213,9 +214,25 @@ export async function loadParquetDataset(source: FileSource, names: readonly str
     if (bad >= 0) {
       throw new IoError('format', `${files[0]}: label ${String(rawLabels[bad])} is not a class index (a whole number from 0). Use an image classification data set.`, files[0]);
     }
-    const max = Math.max(...ints);
-    if (!classNames || max >= classNames.length) {
-      classNames = Array.from({ length: max + 1 }, (_, i) => (classNames && i < classNames.length ? classNames[i] : `class ${i}`));
+    // A loop, not Math.max(...ints): spreading 160k values overflows the call stack.
+    let max = 0;
+    for (const l of ints) max = Math.max(max, l);
+    if (classNames && max >= classNames.length) {
+      throw new IoError(
+        'format',
+        `${files[0]}: label ${max} is past the ${classNames.length} class names of its ClassLabel feature (${classNames.slice(0, 5).join(', ')}${classNames.length > 5 ? ', …' : ''}). The file is damaged or its labels belong to another data set.`,
+        files[0],
+      );
+    }
+    if (!classNames && max >= MAX_UNNAMED_CLASSES) {
+      throw new IoError(
+        'format',
+        `${files[0]}: label ${max} would make ${max + 1} classes; Rankscope reads up to ${MAX_UNNAMED_CLASSES} unnamed classes. Check the label column, or give the labels as a ClassLabel feature.`,
+        files[0],
+      );
+    }
+    if (!classNames) {
+      classNames = Array.from({ length: max + 1 }, (_, i) => `class ${i}`);
     }
     labels = Int32Array.from(ints);
   }
