@@ -8,6 +8,7 @@
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { IoError, throwIfAborted } from '../errors';
+import { checkParquetPages } from './parquetPages';
 import type { FileSource } from '../source';
 import type { ImageDecoder } from './imageFolder';
 import type { DatasetImage, ImageDataset, SkippedFile } from './types';
@@ -100,9 +101,11 @@ export interface ParquetRows {
 /** Reads the image and label columns of every row. */
 export async function readParquetRows(bytes: Uint8Array, file: string): Promise<ParquetRows> {
   const columns = findParquetColumns(bytes, file);
+  const buffer = toArrayBuffer(bytes);
+  checkParquetPages(buffer, file);
   let rows;
   try {
-    rows = await parquetReadObjects({ file: toArrayBuffer(bytes), columns: [columns.image, columns.label], utf8: false, rowFormat: 'object' });
+    rows = await parquetReadObjects({ file: buffer, columns: [columns.image, columns.label], utf8: false, rowFormat: 'object' });
   } catch (e) {
     throw new IoError('format', `${file}: its rows could not be read (${(e as Error).message}). Download it again.`, file, { cause: e });
   }

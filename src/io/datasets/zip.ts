@@ -76,14 +76,22 @@ function parseCentralDirectory(bytes: Uint8Array, where: string): ZipEntry[] {
     let localOffset = view.getUint32(p + 42, true);
     const name = utf8.decode(bytes.subarray(p + 46, p + 46 + nameLength));
     // Zip64 sizes and offset, for the fields set to 0xffffffff, in this order.
+    if (p + 46 + nameLength + extraLength > bytes.length) throw bad(`directory entry ${k + 1} of ${count} runs past the end of the file`);
     for (let e = p + 46 + nameLength, end = e + extraLength; e + 4 <= end; ) {
       const id = view.getUint16(e, true);
       const len = view.getUint16(e + 2, true);
       if (id === 0x0001) {
         let q = e + 4;
-        if (size === 0xffffffff) (size = u64(view, q)), (q += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(view, q)), (q += 8);
-        if (localOffset === 0xffffffff) localOffset = u64(view, q);
+        // Each 8-byte value must lie inside this extra field.
+        const next = () => {
+          if (q + 8 > Math.min(e + 4 + len, end)) throw bad(`the zip64 sizes of ${name} are cut short`);
+          const v = u64(view, q);
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localOffset === 0xffffffff) localOffset = next();
       }
       e += 4 + len;
     }
