@@ -7,7 +7,7 @@ import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { HEAD_MODULE } from '../models/names';
 import type { VisionTransformer } from '../models/vision';
-import { BatchSampler, gatherBatch, imageBytes, type PackedImages } from './data';
+import { BatchSampler, gatherBatch, imageBytes, type PackedImages, type SamplerPosition } from './data';
 import { learningRate } from './schedule';
 
 export interface TrainConfig {
@@ -101,8 +101,29 @@ interface Trainable {
   state: AdamWState;
 }
 
+/**
+ * Everything a run needs to continue exactly where it stopped: the trainable tensors and their
+ * AdamW moments, the step, the sampler's place, the GPU-side loss statistics and divergence
+ * counters, and the best validation accuracy so far. Learning rates and augmentation crops are
+ * functions of (seed, step), and frozen bases and the head's init of the seed, so they need no saving.
+ */
+export interface TrainerState {
+  step: number;
+  sampler: SamplerPosition;
+  imagesSinceLog: number;
+  bestValAccuracy: number;
+  /** Seconds trained before this state was saved, so times keep counting across a resume. */
+  seconds: number;
+  /** By name: each trainable, `${name}${ADAM_M}`, `${name}${ADAM_V}`, and the two GPU counters. */
+  tensors: Map<string, Float32Array>;
+}
+
+export const STATE_KEYS = { adamM: '#adam_m', adamV: '#adam_v', health: '#health', trainStats: '#train_stats' } as const;
+
 export interface TrainerHooks {
   onMetric?: (m: MetricRecord) => void;
+  /** Awaited after each optimizer step (e.g. to save a checkpoint every N steps). */
+  afterStep?: (step: number) => Promise<void> | void;
   /** Checked between steps: return true to stop early (the run then evaluates and finishes). */
   shouldStop?: () => boolean;
   /** Awaited between steps, so a caller can pause a run. */
@@ -130,6 +151,8 @@ export class Trainer {
   private readonly health: Tensor;
   private divergence: Divergence | undefined;
   private step = 0;
+  private best = 0;
+  private secondsBefore = 0;
   private readonly started = performance.now();
   private lastLogTime = performance.now();
   private imagesSinceLog = 0;
@@ -178,7 +201,49 @@ export class Trainer {
   }
 
   private elapsed(): number {
-    return (performance.now() - this.started) / 1000;
+    return this.secondsBefore + (performance.now() - this.started) / 1000;
+  }
+
+  /** Reads the run's state from the GPU (between steps) for a checkpoint. */
+  async saveState(): Promise<TrainerState> {
+    const tensors = new Map<string, Float32Array>();
+    for (const t of this.trainables) {
+      tensors.set(t.name, await t.tensor.read());
+      tensors.set(`${t.name}${STATE_KEYS.adamM}`, await t.state.m.read());
+      tensors.set(`${t.name}${STATE_KEYS.adamV}`, await t.state.v.read());
+    }
+    tensors.set(STATE_KEYS.health, await this.health.read());
+    tensors.set(STATE_KEYS.trainStats, await this.trainStats.read());
+    return { step: this.step, sampler: this.sampler.position, imagesSinceLog: this.imagesSinceLog, bestValAccuracy: this.best, seconds: this.elapsed(), tensors };
+  }
+
+  /**
+   * Puts a saved state back into a trainer built with the same model, method, settings and data,
+   * before its first step; throws naming the first tensor that does not fit.
+   */
+  restoreState(state: TrainerState): void {
+    if (this.step !== 0) throw new Error('restoreState: the trainer has already trained; restore into a fresh one');
+    if (!(Number.isInteger(state.step) && state.step >= 0 && state.step <= this.config.steps)) {
+      throw new Error(`the checkpoint is at step ${state.step}, outside this run's ${this.config.steps} steps`);
+    }
+    const put = (name: string, t: Tensor) => {
+      const v = state.tensors.get(name);
+      if (!v) throw new Error(`the checkpoint has no tensor "${name}": it was saved by another method or settings`);
+      if (v.length !== t.size) throw new Error(`the checkpoint's "${name}" holds ${v.length} values, this run's has ${t.size}: it was saved by another model or settings`);
+      t.ctx.upload(t.buffer, v);
+    };
+    for (const t of this.trainables) {
+      put(t.name, t.tensor);
+      put(`${t.name}${STATE_KEYS.adamM}`, t.state.m);
+      put(`${t.name}${STATE_KEYS.adamV}`, t.state.v);
+    }
+    put(STATE_KEYS.health, this.health);
+    put(STATE_KEYS.trainStats, this.trainStats);
+    this.sampler.restore(state.sampler);
+    this.step = state.step;
+    this.imagesSinceLog = state.imagesSinceLog;
+    this.best = state.bestValAccuracy;
+    this.secondsBefore = state.seconds;
   }
 
   private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array, boxes?: CropBox[]): { images: Tensor; labels: Tensor } {
@@ -298,10 +363,9 @@ export class Trainer {
   async run(hooks: TrainerHooks = {}): Promise<TrainSummary> {
     const c = this.config;
     let last: EvalResult | undefined;
-    let best = 0;
     const evalNow = async () => {
       last = await this.evaluate();
-      best = Math.max(best, last.accuracy);
+      this.best = Math.max(this.best, last.accuracy);
       hooks.onMetric?.({ kind: 'eval', step: this.step, val_loss: last.loss, val_accuracy: last.accuracy, seconds: this.elapsed() });
     };
     while (this.step < c.steps) {
@@ -309,6 +373,7 @@ export class Trainer {
       if (hooks.shouldStop?.()) break;
       await this.trainStep(hooks);
       if (this.divergence) break;
+      await hooks.afterStep?.(this.step);
       if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
     }
     await evalNow();
@@ -319,7 +384,7 @@ export class Trainer {
       trainable_params: this.trainableParams,
       steps: this.step,
       final_val_accuracy: last!.accuracy,
-      best_val_accuracy: best,
+      best_val_accuracy: this.best,
       final_val_loss: last!.loss,
       seconds,
       seconds_per_step: seconds / Math.max(1, this.step),

@@ -103,13 +103,19 @@ export async function readParquetRows(bytes: Uint8Array, file: string): Promise<
   const columns = findParquetColumns(bytes, file);
   const buffer = toArrayBuffer(bytes);
   checkParquetPages(buffer, file);
-  let rows;
-  try {
-    rows = await parquetReadObjects({ file: buffer, columns: [columns.image, columns.label], utf8: false, rowFormat: 'object' });
-  } catch (e) {
-    throw new IoError('format', `${file}: its rows could not be read (${(e as Error).message}). Download it again.`, file, { cause: e });
-  }
-  return { columns, rows: rows.map((r) => ({ image: r[columns.image], label: r[columns.label] })) };
+  // One column per call: when hyparquet reads two columns and the first fails, the other's
+  // rejected promise is never awaited, and an unhandled rejection ends a Node process.
+  const read = async (column: string) => {
+    try {
+      return await parquetReadObjects({ file: buffer, columns: [column], utf8: false, rowFormat: 'object' });
+    } catch (e) {
+      throw new IoError('format', `${file}: its rows could not be read (${(e as Error).message}). Download it again.`, file, { cause: e });
+    }
+  };
+  const images = await read(columns.image);
+  const labels = await read(columns.label);
+  if (images.length !== labels.length) throw new IoError('format', `${file}: its image and label columns hold ${images.length} and ${labels.length} rows. Download it again.`, file);
+  return { columns, rows: images.map((r, i) => ({ image: r[columns.image], label: labels[i][columns.label] })) };
 }
 
 const SPLIT_OF = (name: string): 'train' | 'test' | 'validation' | undefined => {
@@ -201,7 +207,7 @@ export async function loadParquetDataset(source: FileSource, names: readonly str
   }
   if (images.length === 0) {
     const why = skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ');
-    throw new IoError('format', `${source.description} holds no readable labelled images in its parquet files${why ? ` (${why})` : ''}.`, files[0]);
+    throw new IoError('format', `${source.description} holds no readable labelled images in its parquet files (${why || `${files.join(', ')}: no row has both an image and a label`}).`, files[0]);
   }
   // Labels: integers (named by ClassLabel when given) or strings (classes sorted by name).
   const MAX_UNNAMED_CLASSES = 100_000;

@@ -9,6 +9,9 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { IoError } from '../errors';
 import { LIMITS } from '../limits';
 
+/** More rows than any image set a browser tab can hold (ImageNet-21k has 14 million). */
+export const MAX_PARQUET_ROWS = 50_000_000;
+
 export function checkParquetPages(buffer: ArrayBuffer, file: string): void {
   const bad = (what: string) => new IoError('format', `${file} is damaged: ${what}. Download it again.`, file);
   let meta;
@@ -17,13 +20,14 @@ export function checkParquetPages(buffer: ArrayBuffer, file: string): void {
   } catch (e) {
     throw new IoError('format', `${file} is not a readable parquet file (${(e as Error).message}). Download it again.`, file, { cause: e });
   }
-  // Every row of an image set carries an encoded image of many bytes: more rows than bytes is a lie.
-  const maxRows = Math.max(1000, buffer.byteLength);
+  // Dictionary and run-length encoding let a small file hold many rows, so the row count alone
+  // cannot be checked against the file's size; past this many a set could not load in a tab anyway.
+  const maxRows = MAX_PARQUET_ROWS;
   let rows = 0;
   for (const [g, group] of meta.row_groups.entries()) {
     const groupRows = Number(group.num_rows);
     rows += groupRows;
-    if (!(groupRows >= 0) || rows > maxRows) throw bad(`row group ${g} claims ${groupRows} rows`);
+    if (!(groupRows >= 0) || rows > maxRows) throw bad(`row group ${g} claims ${groupRows} rows, ${rows} in all (Rankscope reads up to ${MAX_PARQUET_ROWS})`);
     for (const column of group.columns) {
       const m = column.meta_data;
       if (!m) continue;
