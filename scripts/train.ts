@@ -15,6 +15,9 @@
  * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA; none for full fine-tuning and the
  * probe) and the merged model in DIR/merged/ (a Hugging Face checkpoint transformers loads).
  * IDX folders with both splits validate on the test split.
+ *
+ * Exit codes: 0 trained, 1 failed (the message says why), 2 bad usage, 3 diverged (summary.json
+ * then says "status": "diverged" and why; the exports hold the last finite weights).
  */
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -78,9 +81,58 @@ const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
   '--log-every': 'logEvery',
 };
 
+/** What each numeric flag accepts; a value outside it is refused before anything loads. */
+interface NumberRange {
+  min: number;
+  /** Whether `min` itself is allowed (learning rates must be > 0, sizes ≥ 1). */
+  minInclusive: boolean;
+  max?: number;
+  maxInclusive?: boolean;
+  integer?: boolean;
+}
+
+const POSITIVE: NumberRange = { min: 0, minInclusive: false };
+const COUNT: NumberRange = { min: 1, minInclusive: true, integer: true };
+const NON_NEGATIVE: NumberRange = { min: 0, minInclusive: true };
+
+export const FLAG_RANGES: Record<string, NumberRange> = {
+  '--steps': COUNT,
+  '--batch': COUNT,
+  '--lr': POSITIVE,
+  '--head-lr': POSITIVE,
+  '--seed': { min: 0, minInclusive: true, integer: true, max: 2 ** 32 - 1, maxInclusive: true },
+  '--weight-decay': NON_NEGATIVE,
+  '--warmup': { ...NON_NEGATIVE, integer: true },
+  '--clip': NON_NEGATIVE,
+  '--accumulation': COUNT,
+  '--label-smoothing': { min: 0, minInclusive: true, max: 1, maxInclusive: false },
+  '--eval-every': COUNT,
+  '--log-every': COUNT,
+  '--rank': COUNT,
+  '--alpha': POSITIVE,
+  '--train-size': COUNT,
+  '--val-size': COUNT,
+  '--k-shot': COUNT,
+  '--val-fraction': { min: 0, minInclusive: false, max: 1, maxInclusive: false },
+};
+
+function rangeText(r: NumberRange): string {
+  const low = `${r.minInclusive ? 'at least' : 'greater than'} ${r.min}`;
+  const high = r.max === undefined ? '' : ` and ${r.maxInclusive ? 'at most' : 'less than'} ${r.max}`;
+  return `${r.integer ? 'a whole number ' : 'a number '}${low}${high}`;
+}
+
 function number(flag: string, v: string | undefined): number {
   const n = Number(v);
   if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
+  const r = FLAG_RANGES[flag];
+  if (r) {
+    const ok =
+      (r.minInclusive ? n >= r.min : n > r.min) &&
+      (r.max === undefined || (r.maxInclusive ? n <= r.max : n < r.max)) &&
+      (!r.integer || Number.isInteger(n));
+    if (!ok) throw new UsageError(`${flag} must be ${rangeText(r)}, got ${v}`);
+  }
   return n;
 }
 
@@ -189,6 +241,8 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   const s = await trainer.run({ onMetric });
   await Promise.all(pending);
   const summary = {
+    status: s.status,
+    ...(s.divergence ? { divergence: s.divergence } : {}),
     method: s.method,
     head: s.head,
     model: args.model,
@@ -215,6 +269,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     tokenizer: ckpt.tokenizer,
   });
   log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
+  if (s.divergence) log(s.divergence.message);
   trainer.release();
   model.release();
   gpu.ctx.destroy();
@@ -243,7 +298,12 @@ async function writeExports(out: string, trainer: Trainer, info: ExportInfo): Pr
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await train(parseTrainArgs(argv));
+    const summary = await train(parseTrainArgs(argv));
+    // A diverged run kept its last finite weights and wrote them, but it is not a success.
+    if (summary.status === 'diverged') {
+      console.error(`train: ${(summary.divergence as { message: string }).message}`);
+      return 3;
+    }
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -2,10 +2,16 @@
 //   NORM_PARTIAL  Σ x² over one gradient tensor, a strided loop per workgroup (≤ 32 of them),
 //                 each workgroup writing its partial sum to Partials[slot + wg]. One launch per
 //                 tensor; the partial slots of all tensors share one buffer.
-//   NORM_FINAL    one workgroup sums all partials: Out = [‖g‖, clip scale, Σ g², 0] with
+//   NORM_FINAL    one workgroup sums all partials: Out = [‖g‖, clip scale, Σ g², skip, health…] with
 //                 ‖g‖ = gradScale·√Σ and clip scale = min(1, maxNorm / (‖g‖ + 1e-6)) as in
 //                 torch.nn.utils.clip_grad_norm_ (1 when maxNorm ≤ 0: no clipping). The scale
 //                 stays on the GPU for the AdamW kernel to read.
+//                 Divergence guard: a non-finite Σ g² (a NaN or Inf anywhere in any gradient, which
+//                 is also what a non-finite loss produces) sets skip = 1, and AdamW then leaves the
+//                 parameters and moments untouched, so no readback is needed to protect the weights.
+//                 With `track` set, Out[4..6] persist across steps (the caller keeps Out): the
+//                 current run of bad steps, the step at which it reached `patience` (0: never),
+//                 and the count of bad steps. Once diverged, every later update is skipped too.
 //   ADAMW         torch.optim.AdamW's update (decoupled weight decay, bias-corrected moments):
 //                 g = G·gradScale·clip; p ← p·(1 − lr·wd); m ← β1·m + (1 − β1)·g;
 //                 v ← β2·v + (1 − β2)·g²; p ← p − (lr / (1 − β1ᵗ))·m / (√v / √(1 − β2ᵗ) + eps).
@@ -19,7 +25,7 @@ struct Params { n: u32, slot: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Partials: array<f32>;
 #elif ${NORM_FINAL}
-struct Params { count: u32, pad0: u32, pad1: u32, pad2: u32, maxNorm: f32, gradScale: f32, pad3: f32, pad4: f32 }
+struct Params { count: u32, track: u32, step: u32, patience: u32, maxNorm: f32, gradScale: f32, pad3: f32, pad4: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
@@ -44,7 +50,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
   if (i >= P.n) { return; }
   var scale = P.gradScale;
-  if (P.useClip != 0u) { scale = scale * Clip[1]; }
+  if (P.useClip != 0u) {
+    // A step whose gradients are not finite (or a diverged run) changes nothing.
+    if (Clip[3] != 0.0) { return; }
+    scale = scale * Clip[1];
+  }
   let g = G[i] * scale;
   var p = Param[i];
   if (P.weightDecay != 0.0) { p = p * (1.0 - P.lr * P.weightDecay); }
@@ -87,10 +97,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let norm = P.gradScale * sqrt(total);
     var clip = 1.0;
     if (P.maxNorm > 0.0) { clip = min(1.0, P.maxNorm / (norm + 1e-6)); }
+    // NaN and ±Inf have every exponent bit set; comparisons with NaN are not reliable in WGSL.
+    let bad = (bitcast<u32>(total) & 0x7f800000u) == 0x7f800000u;
+    var skip = select(0.0, 1.0, bad);
+    if (P.track != 0u) {
+      var streak = Out[4];
+      var divergedAt = Out[5];
+      if (bad) {
+        streak = streak + 1.0;
+        Out[6] = Out[6] + 1.0;
+        if (divergedAt == 0.0 && streak >= f32(P.patience)) { divergedAt = f32(P.step); }
+      } else {
+        streak = 0.0;
+      }
+      if (divergedAt != 0.0) { skip = 1.0; }
+      Out[4] = streak;
+      Out[5] = divergedAt;
+    }
     Out[0] = norm;
     Out[1] = clip;
     Out[2] = total;
-    Out[3] = 0.0;
+    Out[3] = skip;
   }
 #endif
 }

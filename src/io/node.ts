@@ -11,19 +11,35 @@ import { HubSource, type HubOptions } from './sources/hub';
 import { NodeFolderSource } from './sources/nodeFolder';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { IoError } from './errors';
 import type { FileSource } from './source';
 
 export { NodeFsBlobCache, defaultHubCacheDir } from './cache/nodeBlobCache';
 export { NodeFolderSource } from './sources/nodeFolder';
 export { decodeImageNode } from './datasets/decodeNode';
 
+/** Absolute, relative (./, ../, ~), Windows-style or multi-level: a Hub id is at most owner/name. */
+export function looksLikePath(arg: string): boolean {
+  return /^(\/|\.{1,2}(\/|\\|$)|~)/.test(arg) || arg.includes('\\') || /^[A-Za-z]:/.test(arg) || arg.split('/').filter(Boolean).length > 2;
+}
+
 /**
  * A folder path if one exists there, otherwise a Hub model id (downloads cached in
  * ~/.cache/rankscope/hub unless options.cache says otherwise): what the CLI's --model takes.
  */
 export function modelSourceFor(modelArg: string, hub: HubOptions = {}): FileSource {
-  if (existsSync(modelArg) && statSync(modelArg).isDirectory()) return new NodeFolderSource(modelArg);
+  if (existsSync(modelArg)) {
+    if (statSync(modelArg).isDirectory()) return new NodeFolderSource(modelArg);
+    throw new IoError(
+      'format',
+      `${modelArg} is a file. Give the folder that holds config.json and model.safetensors, or a Hugging Face model id (owner/name).`,
+    );
+  }
+  // A path that is not there is a typo in a path, not a Hub id: say so instead of asking the Hub.
+  if (looksLikePath(modelArg)) {
+    throw new IoError('not-found', `No folder at ${resolve(modelArg)}. Check the path; a Hugging Face model id is written owner/name.`);
+  }
   return new HubSource(modelArg, { ...hub, cache: hub.cache === undefined ? new NodeFsBlobCache() : hub.cache });
 }
 

@@ -37,8 +37,15 @@ export interface FileSource {
 /** A model folder is just a file source; the name says what it is for at call sites. */
 export type ModelSource = FileSource;
 
+/** Configs and indexes are kilobytes; a JSON file past this is damaged or hostile, not parsed. */
+export const MAX_JSON_BYTES = 64 * 2 ** 20;
+
 export async function readJson(source: FileSource, file: string, options?: ReadOptions): Promise<unknown> {
-  const text = await source.readText(file, options);
+  const bytes = await source.readBytes(file, options);
+  if (bytes.length > MAX_JSON_BYTES) {
+    throw new IoError('format', `${file} in ${source.description} is ${bytes.length} bytes long; a JSON settings file is far smaller, so it is damaged. Download or export it again.`, file);
+  }
+  const text = utf8.decode(bytes);
   try {
     return JSON.parse(text);
   } catch (e) {

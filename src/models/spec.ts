@@ -66,6 +66,18 @@ function num(o: Record<string, unknown>, key: string, file: string, fallback?: n
   return v;
 }
 
+/**
+ * A size in config.json: a whole number from 1 up to `max`. The caps are far above any ViT or CLIP
+ * (ViT-g has 40 layers and width 1408) and keep a damaged config from asking for billions of layers.
+ */
+function size(o: Record<string, unknown>, key: string, file: string, max: number, fallback?: number): number {
+  const v = num(o, key, file, fallback);
+  if (!Number.isInteger(v) || v < 1 || v > max) {
+    throw new ConfigError(`${file}: "${key}" must be a whole number from 1 to ${max}, got ${v}. Fix config.json or re-download the checkpoint.`);
+  }
+  return v;
+}
+
 function labelsOf(o: Record<string, unknown>): string[] | undefined {
   const id2label = o.id2label as Record<string, string> | undefined;
   if (!id2label || typeof id2label !== 'object') return undefined;
@@ -100,8 +112,8 @@ export function parseConfig(rawConfig: unknown, file = 'config.json', tensorName
   // transformers saves a nested sub-config as a diff against its class defaults, so a CLIPModel's
   // vision_config may omit any value equal to CLIPVisionConfig's default (e.g. hidden_size 768).
   const dflt = (key: keyof typeof CLIP_VISION_DEFAULTS) => (nested ? CLIP_VISION_DEFAULTS[key] : undefined);
-  const hidden = num(o, 'hidden_size', file, dflt('hidden_size'));
-  const heads = num(o, 'num_attention_heads', file, dflt('num_attention_heads'));
+  const hidden = size(o, 'hidden_size', file, 16384, dflt('hidden_size'));
+  const heads = size(o, 'num_attention_heads', file, 256, dflt('num_attention_heads'));
   if (hidden % heads !== 0) throw new ConfigError(`${file}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}.`);
   const act = String(o.hidden_act ?? (family === 'clip' ? 'quick_gelu' : 'gelu'));
   if (act !== 'gelu' && act !== 'quick_gelu') {
@@ -117,17 +129,20 @@ export function parseConfig(rawConfig: unknown, file = 'config.json', tensorName
     family === 'clip' && (names ? has('visual_projection.weight') : architecture !== 'CLIPVisionModel' && architecture !== 'CLIPForImageClassification')
       ? num(root, 'projection_dim', file, (root.vision_config as Record<string, unknown> | undefined)?.projection_dim as number | undefined ?? 512)
       : undefined;
+  const imageSize = size(o, 'image_size', file, 4096, 224);
+  const patchSize = size(o, 'patch_size', file, 1024, family === 'clip' ? 32 : 16);
+  if (patchSize > imageSize) throw new ConfigError(`${file}: patch_size ${patchSize} is larger than image_size ${imageSize}, so the image has no patches.`);
   return {
     family,
     architecture: architecture || (family === 'clip' ? 'CLIPVisionModel' : 'ViTModel'),
     prefix,
     hidden,
-    layers: num(o, 'num_hidden_layers', file, dflt('num_hidden_layers')),
+    layers: size(o, 'num_hidden_layers', file, 256, dflt('num_hidden_layers')),
     heads,
-    intermediate: num(o, 'intermediate_size', file, dflt('intermediate_size')),
-    imageSize: num(o, 'image_size', file, 224),
-    patchSize: num(o, 'patch_size', file, family === 'clip' ? 32 : 16),
-    channels: num(o, 'num_channels', file, 3),
+    intermediate: size(o, 'intermediate_size', file, 65536, dflt('intermediate_size')),
+    imageSize,
+    patchSize,
+    channels: size(o, 'num_channels', file, 16, 3),
     eps: num(o, 'layer_norm_eps', file, family === 'clip' ? 1e-5 : 1e-12),
     act,
     qkvBias: family === 'clip' ? true : o.qkv_bias !== false,

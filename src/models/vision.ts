@@ -12,18 +12,12 @@ import { STREAMS } from '../engine/streams';
 import type { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import type { GpuContext } from '../gpu/context';
-import { blockModules, embeddingNames, expectedTensors, HEAD_MODULE, linearSites, matchesTarget } from './names';
+import { checkFinite, checkWeights, ModelWeightsError, type WeightSource } from './checkWeights';
+import { blockModules, embeddingNames, HEAD_MODULE, linearSites, matchesTarget } from './names';
 import { patchesPerSide, tokenCount, type ModelSpec } from './spec';
 import { LOGIT_SCALE, TEXT_FULL_CHECKPOINT_HINT, TEXT_PREFIX, TEXT_PROJECTION, VISUAL_PROJECTION } from './textSpec';
 
-export interface WeightSource {
-  shape: readonly number[];
-  data: Float32Array;
-}
-
-export class ModelWeightsError extends Error {
-  override name = 'ModelWeightsError';
-}
+export { ModelWeightsError, type WeightSource } from './checkWeights';
 
 /**
  * CLIP's zero-shot head: logits = logit_scale·⟨normalised image embedding, class embedding⟩.
@@ -66,28 +60,7 @@ export class VisionTransformer {
     const where = opts.source ?? 'the checkpoint';
     this.tokens = tokenCount(spec);
     this.numLabels = opts.numLabels;
-    const missing: string[] = [];
-    for (const [name, shape] of expectedTensors(spec)) {
-      const w = weights.get(name);
-      if (!w) {
-        missing.push(name);
-        continue;
-      }
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (w.data.length !== size) {
-        throw new ModelWeightsError(
-          `${where}: tensor "${name}" has shape [${w.shape.join(',')}], but config.json implies [${shape.join(',')}]. ` +
-            'The weights and config.json do not belong together; re-download the checkpoint.',
-        );
-      }
-      this.params.set(name, Tensor.from(ctx, shape, w.data, name));
-    }
-    if (missing.length) {
-      throw new ModelWeightsError(
-        `${where}: ${missing.length} tensor(s) the config needs are missing, e.g. ${missing.slice(0, 3).map((m) => `"${m}"`).join(', ')}. ` +
-          'Check that this is a ViT/DeiT/CLIP vision checkpoint in Hugging Face layout.',
-      );
-    }
+    for (const [name, w] of checkWeights(spec, weights, where)) this.params.set(name, Tensor.from(ctx, w.shape, w.data, name));
     for (const [name, w] of weights) {
       if (name.startsWith(TEXT_PREFIX) || name === TEXT_PROJECTION || name === LOGIT_SCALE || name === VISUAL_PROJECTION) this.extras.set(name, w);
     }
@@ -116,6 +89,8 @@ export class VisionTransformer {
     const hw = weights.get(`${HEAD_MODULE}.weight`);
     const hb = weights.get(`${HEAD_MODULE}.bias`);
     if (hw && hb && hw.data.length === opts.numLabels * D && hb.data.length === opts.numLabels) {
+      checkFinite(`${HEAD_MODULE}.weight`, hw, where);
+      checkFinite(`${HEAD_MODULE}.bias`, hb, where);
       this.params.set(`${HEAD_MODULE}.weight`, Tensor.from(ctx, [opts.numLabels, D], hw.data, 'classifier.weight'));
       this.params.set(`${HEAD_MODULE}.bias`, Tensor.from(ctx, [opts.numLabels], hb.data, 'classifier.bias'));
     } else {

@@ -75,6 +75,29 @@ describe('Lab: queued runs in one process', () => {
     expect(ctx.pool.inUseBytes).toBe(0);
   });
 
+  it('ends a diverging run as diverged with its message, and the queue goes on', async () => {
+    const { ctx } = gpu();
+    ctx.checkEachLaunch = false;
+    const { ckpt, data } = await fixture();
+    const events: RunEvent[] = [];
+    const lab = new Lab(ctx, (e) => events.push(e));
+    lab.setModel(ckpt);
+    lab.setData(data);
+    const train = { steps: 12, batchSize: 8, logEvery: 2, evalEvery: 100, seed: 1, warmupSteps: 0, clipNorm: 0 };
+    lab.enqueue(
+      { id: 'wild', name: 'full, lr 1e6', method: 'full', targets: ['query', 'value'], train: { ...train, lr: 1e6 } },
+      { id: 'calm', name: 'probe', method: 'probe', targets: [], train: { ...train, steps: 2, lr: 1e-2 } },
+    );
+    await lab.idle();
+    const last = (id: string) => events.filter((e) => e.type === 'state' && e.runId === id).at(-1) as Extract<RunEvent, { type: 'state' }>;
+    expect(last('wild').state).toBe('diverged');
+    expect(last('wild').error).toMatch(/diverged at step \d+/);
+    const result = events.find((e) => e.type === 'result' && e.runId === 'wild');
+    expect(result && result.type === 'result' && result.result.status).toBe('diverged');
+    expect(last('calm').state).toBe('done');
+    expect(ctx.pool.inUseBytes).toBe(0);
+  });
+
   it('refuses runs before a model and data are loaded, with a message saying what to do', () => {
     const { ctx } = gpu();
     const lab = new Lab(ctx, () => {});

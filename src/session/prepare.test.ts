@@ -39,4 +39,16 @@ describe('prepareData: the split the data panel shows', () => {
     );
     expect(() => prepareData(dataset([3, 3]), { valFraction: 0, seed: 0 })).toThrow(/no validation images/);
   });
+
+  it('refuses splits that cannot train or validate a classifier, naming the classes', () => {
+    expect(() => prepareData(dataset([10]), { valFraction: 0.2, seed: 0 })).toThrow(/test set holds images of only one class \("c0"\): a classifier needs at least two/);
+    // Labels that skip values (255 without a class list) leave classes no image belongs to.
+    expect(() => prepareData(dataset([5, 0, 0, 5]), { valFraction: 0.2, seed: 0 })).toThrow(/2 of its 4 classes have no images \("c1", "c2"\)/);
+    expect(() => prepareData(dataset([10, 1]), { valFraction: 0.2, seed: 0 })).toThrow(
+      /"c1" has no validation images.*Each class needs at least 2 images \(one to train, one to validate\); "c1" has fewer/,
+    );
+    expect(() => prepareData(dataset([10, 10, 10]), { valFraction: 0.5, seed: 0, valLimit: 2 })).toThrow(/"c\d" has no validation images.*Raise the validation fraction or the validation limit/);
+    const val = dataset([3, 0]);
+    expect(() => prepareData(dataset([4, 4]), { valFraction: 0.2, seed: 0 }, val)).toThrow(/"c1" has no validation images.*Add images of those classes to the validation split/);
+  });
 });

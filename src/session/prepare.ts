@@ -1,3 +1,4 @@
+import { checkClassCoverage } from '../io/datasets/coverage';
 import type { Checkpoint } from '../io/checkpoint';
 import { packImages } from '../io/datasets/pack';
 import { kShotPerClass, trainValSplit } from '../io/datasets/split';
@@ -80,6 +81,15 @@ export function prepareData(dataset: ImageDataset, plan: DataPlan, validation?: 
       `${valSet.source}: the split leaves no validation images (validation fraction ${plan.valFraction}; a class needs at least 2 images to give one to validation). Raise the validation fraction or add images.`,
     );
   }
+  checkClassCoverage({
+    classNames: dataset.classNames,
+    trainLabels: dataset.labels,
+    trainIndices: trainIdx,
+    valLabels: valSet.labels,
+    valIndices: valIdx,
+    source: dataset.source,
+    separateValidation: !!validation,
+  });
   const train = packImages(dataset, trainIdx);
   const val = packImages(valSet, valIdx);
   return {

@@ -38,8 +38,12 @@ export interface RunSpec {
   rankEvery?: number;
 }
 
-/** configure → load → train ⇄ pause → done / stopped / failed. */
-export type RunState = 'queued' | 'loading' | 'training' | 'paused' | 'done' | 'stopped' | 'failed';
+/**
+ * configure → load → train ⇄ pause → done / stopped / diverged / failed. A diverged run ended on
+ * non-finite losses or gradients: it keeps its results and exports (the last finite weights) and its
+ * `error` says at which step, at which learning rate, and what to try.
+ */
+export type RunState = 'queued' | 'loading' | 'training' | 'paused' | 'done' | 'stopped' | 'diverged' | 'failed';
 
 export interface RunResult extends TrainSummary {
   perClassAccuracy: number[];
@@ -179,7 +183,8 @@ export class RunController {
       const result: RunResult = { ...summary, perClassAccuracy, classNames: data.classNames };
       this.emit({ type: 'result', runId: this.spec.id, result });
       this.emit({ type: 'exports', runId: this.spec.id, files: await runExports(trainer, ckpt, data.classNames, baseModel) });
-      this.set(this.stopRequested ? 'stopped' : 'done');
+      if (summary.divergence) this.set('diverged', summary.divergence.message);
+      else this.set(this.stopRequested ? 'stopped' : 'done');
       return result;
     } catch (e) {
       this.set('failed', (e as Error).message);

@@ -32,6 +32,13 @@ export function gatherBatch(set: PackedImages, indices: readonly number[], out: 
  * Seeded epochs over `indices`: each epoch is a fresh permutation, so two runs with the same seed
  * see the same batches in the same order (what makes runs of different methods comparable).
  */
+export interface SamplerPosition {
+  /** Epochs started so far (0: none). */
+  epoch: number;
+  /** Images drawn from the current epoch's order. */
+  pos: number;
+}
+
 export class BatchSampler {
   private order: number[] = [];
   private pos = 0;
@@ -52,6 +59,26 @@ export class BatchSampler {
       out.push(this.order[this.pos++]);
     }
     return out;
+  }
+
+  /** Where the sampler stands: enough to continue the same sequence of batches after a restart. */
+  get position(): SamplerPosition {
+    return { epoch: this.epoch, pos: this.pos };
+  }
+
+  /** Continues from a saved position (the permutation of an epoch is a function of seed and epoch). */
+  restore(p: SamplerPosition): void {
+    if (!(Number.isInteger(p.epoch) && p.epoch >= 0 && Number.isInteger(p.pos) && p.pos >= 0)) {
+      throw new Error(`sampler position ${JSON.stringify(p)} is not a saved position`);
+    }
+    this.order = [];
+    this.pos = 0;
+    this.epoch = Math.max(0, p.epoch - 1);
+    if (p.epoch > 0) {
+      this.shuffle();
+      if (p.pos > this.order.length) throw new Error(`sampler position ${p.pos} is past the ${this.order.length} training images`);
+      this.pos = p.pos;
+    }
   }
 
   private shuffle(): void {

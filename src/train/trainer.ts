@@ -1,14 +1,14 @@
 import { methodById, type AdapterSet, type MethodId } from '../adapters';
 import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
-import { adamWState, adamWStep, gradNorm, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
+import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
 import { augmentBoxes, hasAugmentation, preprocessImages, type Augmentation, type CropBox, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { HEAD_MODULE } from '../models/names';
 import type { VisionTransformer } from '../models/vision';
 import type { HeadKind } from '../models/zeroShot';
-import { BatchSampler, gatherBatch, imageBytes, type PackedImages } from './data';
+import { BatchSampler, gatherBatch, imageBytes, type PackedImages, type SamplerPosition } from './data';
 import { learningRate } from './schedule';
 
 export interface TrainConfig {
@@ -73,7 +73,24 @@ export interface EvalResult {
   confusion: number[][];
 }
 
+/** Non-finite steps in a row after which a run counts as diverged. */
+export const DIVERGENCE_PATIENCE = 3;
+
+/** Why a run stopped on its own before its last step. */
+export interface Divergence {
+  /** The step at which the third non-finite step in a row happened. */
+  step: number;
+  /** The peak learning rate of the run. */
+  lr: number;
+  /** Updates skipped because their gradients were not finite. */
+  skipped_steps: number;
+  /** What happened and what to try, for a person. */
+  message: string;
+}
+
 export interface TrainSummary {
+  /** 'diverged' when training stopped on non-finite losses or gradients (see `divergence`). */
+  status: 'done' | 'diverged';
   method: MethodId;
   head: HeadKind;
   trainable_params: number;
@@ -85,6 +102,7 @@ export interface TrainSummary {
   seconds_per_step: number;
   peak_gpu_bytes: number;
   confusion: number[][];
+  divergence?: Divergence;
 }
 
 interface Trainable {
@@ -95,8 +113,29 @@ interface Trainable {
   state: AdamWState;
 }
 
+/**
+ * Everything a run needs to continue exactly where it stopped: the trainable tensors and their
+ * AdamW moments, the step, the sampler's place, the GPU-side loss statistics and divergence
+ * counters, and the best validation accuracy so far. Learning rates and augmentation crops are
+ * functions of (seed, step), and frozen bases and the head's init of the seed, so they need no saving.
+ */
+export interface TrainerState {
+  step: number;
+  sampler: SamplerPosition;
+  imagesSinceLog: number;
+  bestValAccuracy: number;
+  /** Seconds trained before this state was saved, so times keep counting across a resume. */
+  seconds: number;
+  /** By name: each trainable, `${name}${ADAM_M}`, `${name}${ADAM_V}`, and the two GPU counters. */
+  tensors: Map<string, Float32Array>;
+}
+
+export const STATE_KEYS = { adamM: '#adam_m', adamV: '#adam_v', health: '#health', trainStats: '#train_stats' } as const;
+
 export interface TrainerHooks {
   onMetric?: (m: MetricRecord) => void;
+  /** Awaited after each optimizer step (e.g. to save a checkpoint every N steps). */
+  afterStep?: (step: number) => Promise<void> | void;
   /** Checked between steps: return true to stop early (the run then evaluates and finishes). */
   shouldStop?: () => boolean;
   /** Awaited between steps, so a caller can pause a run. */
@@ -120,7 +159,12 @@ export class Trainer {
   private readonly batchPixels: Uint8Array;
   private readonly batchLabels: Int32Array;
   private readonly trainStats: Tensor;
+  /** gradNorm's output, kept across steps: it carries the divergence counters (GRAD_NORM). */
+  private readonly health: Tensor;
+  private divergence: Divergence | undefined;
   private step = 0;
+  private best = 0;
+  private secondsBefore = 0;
   private readonly started = performance.now();
   private lastLogTime = performance.now();
   private imagesSinceLog = 0;
@@ -164,6 +208,12 @@ export class Trainer {
     this.batchPixels = new Uint8Array(c.batchSize * imageBytes(data.train));
     this.batchLabels = new Int32Array(c.batchSize);
     this.trainStats = Tensor.zeros(model.ctx, [STATS_SIZE], 'train-stats');
+    this.health = Tensor.zeros(model.ctx, [GRAD_NORM_SIZE], 'grad-norm-health');
+  }
+
+  /** Set once a log step has seen DIVERGENCE_PATIENCE non-finite steps in a row; the run then stops. */
+  get diverged(): Divergence | undefined {
+    return this.divergence;
   }
 
   get trainableParams(): number {
@@ -175,7 +225,49 @@ export class Trainer {
   }
 
   private elapsed(): number {
-    return (performance.now() - this.started) / 1000;
+    return this.secondsBefore + (performance.now() - this.started) / 1000;
+  }
+
+  /** Reads the run's state from the GPU (between steps) for a checkpoint. */
+  async saveState(): Promise<TrainerState> {
+    const tensors = new Map<string, Float32Array>();
+    for (const t of this.trainables) {
+      tensors.set(t.name, await t.tensor.read());
+      tensors.set(`${t.name}${STATE_KEYS.adamM}`, await t.state.m.read());
+      tensors.set(`${t.name}${STATE_KEYS.adamV}`, await t.state.v.read());
+    }
+    tensors.set(STATE_KEYS.health, await this.health.read());
+    tensors.set(STATE_KEYS.trainStats, await this.trainStats.read());
+    return { step: this.step, sampler: this.sampler.position, imagesSinceLog: this.imagesSinceLog, bestValAccuracy: this.best, seconds: this.elapsed(), tensors };
+  }
+
+  /**
+   * Puts a saved state back into a trainer built with the same model, method, settings and data,
+   * before its first step; throws naming the first tensor that does not fit.
+   */
+  restoreState(state: TrainerState): void {
+    if (this.step !== 0) throw new Error('restoreState: the trainer has already trained; restore into a fresh one');
+    if (!(Number.isInteger(state.step) && state.step >= 0 && state.step <= this.config.steps)) {
+      throw new Error(`the checkpoint is at step ${state.step}, outside this run's ${this.config.steps} steps`);
+    }
+    const put = (name: string, t: Tensor) => {
+      const v = state.tensors.get(name);
+      if (!v) throw new Error(`the checkpoint has no tensor "${name}": it was saved by another method or settings`);
+      if (v.length !== t.size) throw new Error(`the checkpoint's "${name}" holds ${v.length} values, this run's has ${t.size}: it was saved by another model or settings`);
+      t.ctx.upload(t.buffer, v);
+    };
+    for (const t of this.trainables) {
+      put(t.name, t.tensor);
+      put(`${t.name}${STATE_KEYS.adamM}`, t.state.m);
+      put(`${t.name}${STATE_KEYS.adamV}`, t.state.v);
+    }
+    put(STATE_KEYS.health, this.health);
+    put(STATE_KEYS.trainStats, this.trainStats);
+    this.sampler.restore(state.sampler);
+    this.step = state.step;
+    this.imagesSinceLog = state.imagesSinceLog;
+    this.best = state.bestValAccuracy;
+    this.secondsBefore = state.seconds;
   }
 
   private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array, boxes?: CropBox[]): { images: Tensor; labels: Tensor } {
@@ -234,14 +326,21 @@ export class Trainer {
     }
     const lr = learningRate({ peak: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, this.step - 1);
     const headLr = learningRate({ peak: c.headLr ?? c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, this.step - 1);
-    const norm = gradNorm([...grads.values()], { maxNorm: c.clipNorm });
+    // The norm kernel flags non-finite gradients (a non-finite loss makes them so) and AdamW then
+    // skips the update on the GPU, so weights stay finite without a readback per step.
+    const norm = gradNorm([...grads.values()], {
+      maxNorm: c.clipNorm,
+      out: this.health,
+      health: { step: this.step, patience: DIVERGENCE_PATIENCE },
+    });
     for (const [t, g] of grads) {
       adamWStep(t.tensor, g, t.state, { lr: t.head ? headLr : lr, step: this.step, weightDecay: t.decay ? c.weightDecay : 0, clip: norm });
       g.release();
     }
     if (this.step % c.logEvery === 0 || this.step === c.steps) {
       const stats = await readStats(this.trainStats);
-      const { norm: gn } = await readGradNorm(norm);
+      const { norm: gn, divergedAt, badSteps } = await readGradNorm(norm);
+      if (divergedAt > 0) this.divergence = divergenceOf(divergedAt, c.lr, badSteps);
       const now = performance.now();
       hooks.onMetric?.({
         kind: 'train',
@@ -257,7 +356,6 @@ export class Trainer {
       this.imagesSinceLog = 0;
       ctx.clear(this.trainStats.buffer, 0, STATS_SIZE * 4);
     }
-    norm.release();
   }
 
   /** Loss, accuracy and confusion matrix on the validation indices, in batches, without gradients. */
@@ -289,32 +387,35 @@ export class Trainer {
   async run(hooks: TrainerHooks = {}): Promise<TrainSummary> {
     const c = this.config;
     let last: EvalResult | undefined;
-    let best = 0;
     const evalNow = async () => {
       last = await this.evaluate();
-      best = Math.max(best, last.accuracy);
+      this.best = Math.max(this.best, last.accuracy);
       hooks.onMetric?.({ kind: 'eval', step: this.step, val_loss: last.loss, val_accuracy: last.accuracy, seconds: this.elapsed() });
     };
     while (this.step < c.steps) {
       await hooks.beforeStep?.(this.step + 1);
       if (hooks.shouldStop?.()) break;
       await this.trainStep(hooks);
+      if (this.divergence) break;
+      await hooks.afterStep?.(this.step);
       if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
     }
     await evalNow();
     const seconds = this.elapsed();
     return {
+      status: this.divergence ? 'diverged' : 'done',
       method: c.method,
       head: c.head ?? 'linear',
       trainable_params: this.trainableParams,
       steps: this.step,
       final_val_accuracy: last!.accuracy,
-      best_val_accuracy: best,
+      best_val_accuracy: this.best,
       final_val_loss: last!.loss,
       seconds,
       seconds_per_step: seconds / Math.max(1, this.step),
       peak_gpu_bytes: this.model.ctx.pool.peakAllocatedBytes,
       confusion: last!.confusion,
+      ...(this.divergence ? { divergence: this.divergence } : {}),
     };
   }
 
@@ -324,6 +425,19 @@ export class Trainer {
       t.state.v.release();
     }
     this.trainStats.release();
+    this.health.release();
     this.adapters.release();
   }
+}
+
+function divergenceOf(step: number, lr: number, skipped: number): Divergence {
+  return {
+    step,
+    lr,
+    skipped_steps: skipped,
+    message:
+      `Training diverged at step ${step}: the loss or gradients were not finite for ${DIVERGENCE_PATIENCE} steps in a row ` +
+      `at peak learning rate ${lr}. Those updates were skipped, so the weights are the last finite ones. ` +
+      `Try a learning rate about 10 times smaller (${+(lr / 10).toPrecision(3)}), more warmup steps, or gradient clipping (clip norm 1).`,
+  };
 }

@@ -4,7 +4,7 @@ import { f32Round } from '../../testing/gradcheck';
 import { Tensor } from '../tensor';
 import { maxRelError } from '../reference/linalg';
 import { adamw64, gradNorm64 } from '../reference/optimizer';
-import { accumulateGrad, adamWState, adamWStep, gradNorm, readGradNorm, scaleGrad, zeroGrad } from './optimizer';
+import { accumulateGrad, adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, scaleGrad, zeroGrad } from './optimizer';
 
 const gpu = useGpu();
 
@@ -81,6 +81,50 @@ describe('AdamW against float64', () => {
       expect(maxRelError(await state.v.read(), v)).toBeLessThan(TOL);
       expect(() => adamWStep(p, grad, state, { lr: 1e-3, step: 0 })).toThrow(/step must be a positive integer/);
       for (const t of [p, grad, state.m, state.v]) t.release();
+    });
+  }
+});
+
+describe('divergence guard', () => {
+  // A NaN or Inf anywhere in a gradient must leave parameters and moments exactly as they were,
+  // decided on the GPU (no readback per step); `patience` bad steps in a row mark the run diverged,
+  // after which even finite gradients change nothing.
+  const n = 300;
+  const p0 = f32Round(testData(n, 7));
+  const good = f32Round(testData(n, 8, -0.1, 0.1));
+  for (const poison of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    it(`skips the update when a gradient holds ${poison}, and counts the streak`, async () => {
+      const ctx = gpu().ctx;
+      const p = upload([n], p0);
+      const grad = Tensor.empty(ctx, [n]);
+      const other = upload([5], [1, 2, 3, 4, 5]);
+      const otherParam = upload([5], [1, 1, 1, 1, 1]);
+      const otherState = adamWState(otherParam);
+      const state = adamWState(p);
+      const health = Tensor.zeros(ctx, [GRAD_NORM_SIZE], 'health');
+      const bad = Float32Array.from(good);
+      bad[123] = poison;
+      // step 1 good, steps 2–3 bad (streak 2 < patience 3), step 4 good (streak resets), 5–7 bad → diverged at 7, 8 good but skipped.
+      const plan = [good, bad, bad, good, bad, bad, bad, good];
+      let before = await p.read();
+      for (let step = 1; step <= plan.length; step++) {
+        ctx.upload(grad.buffer, Float32Array.from(plan[step - 1]));
+        const norm = gradNorm([grad, other], { maxNorm: 1, out: health, health: { step, patience: 3 } });
+        adamWStep(p, grad, state, { lr: 1e-2, step, weightDecay: 0.1, clip: norm });
+        adamWStep(otherParam, other, otherState, { lr: 1e-2, step, clip: norm });
+        const after = await p.read();
+        const r = await readGradNorm(norm);
+        const shouldSkip = plan[step - 1] === bad || step === 8;
+        expect(r.skipped, `step ${step}`).toBe(shouldSkip);
+        if (shouldSkip) expect(Array.from(after), `step ${step} left the weights alone`).toEqual(Array.from(before));
+        else expect(Array.from(after).some((v, i) => v !== before[i]), `step ${step} updated`).toBe(true);
+        expect(after.every(Number.isFinite)).toBe(true);
+        expect(r.divergedAt).toBe(step >= 7 ? 7 : 0);
+        before = after;
+      }
+      expect((await readGradNorm(health)).badSteps).toBe(5);
+      expect((await state.m.read()).every(Number.isFinite)).toBe(true);
+      for (const t of [p, grad, other, otherParam, otherState.m, otherState.v, state.m, state.v, health]) t.release();
     });
   }
 });

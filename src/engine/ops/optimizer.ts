@@ -47,7 +47,10 @@ export interface AdamWStepOptions {
   weightDecay?: number;
   /** Multiplies the gradient first (1/k after k accumulated micro-batches). Default 1. */
   gradScale?: number;
-  /** The output of gradNorm: its clip scale (element 1) multiplies the gradient. */
+  /**
+   * The output of gradNorm: its clip scale (element 1) multiplies the gradient, and its skip flag
+   * (element 3, set for non-finite gradients or a diverged run) makes the update a no-op.
+   */
   clip?: Tensor;
 }
 
@@ -60,7 +63,7 @@ export function adamWStep(param: Tensor, grad: Tensor, state: AdamWState, o: Ada
   sameSize(op, 'v', state.v, param.size, want);
   if (!Number.isInteger(o.step) || o.step < 1) throw new Error(`${op}: step must be a positive integer (1 for the first update), got ${o.step}`);
   if (!Number.isFinite(o.lr)) throw new Error(`${op}: learning rate must be finite, got ${o.lr}`);
-  if (o.clip) sameSize(op, 'clip', o.clip, 4, 'the 4-value output of gradNorm');
+  if (o.clip) sameSize(op, 'clip', o.clip, GRAD_NORM_SIZE, `the ${GRAD_NORM_SIZE}-value output of gradNorm`);
   const beta1 = o.beta1 ?? 0.9;
   const beta2 = o.beta2 ?? 0.999;
   const { buffer, u, f } = uniforms(12);
@@ -93,22 +96,34 @@ export interface GradNormOptions {
   maxNorm?: number;
   /** The gradients are gradScale·grads (e.g. 1/k after k accumulated micro-batches). Default 1. */
   gradScale?: number;
-  /** Preallocated 4-value output. */
+  /** Preallocated output of GRAD_NORM_SIZE values; required with `health`. */
   out?: Tensor;
+  /**
+   * Keep the divergence counters in `out` across steps (`out` must start zeroed and be reused):
+   * `step` is this update's 1-based step, `patience` how many non-finite steps in a row make the
+   * run diverged (from then on every update is skipped).
+   */
+  health?: { step: number; patience: number };
 }
 
-/** Layout of gradNorm's output. */
-export const GRAD_NORM = { norm: 0, clipScale: 1, sumSquares: 2 } as const;
+/**
+ * Layout of gradNorm's output: the norm, the clip scale, Σ g², the skip flag AdamW reads, and
+ * (with `health`) the current run of non-finite steps, the step at which the run diverged (0 if
+ * it has not) and the total count of skipped steps.
+ */
+export const GRAD_NORM = { norm: 0, clipScale: 1, sumSquares: 2, skip: 3, badStreak: 4, divergedAt: 5, badSteps: 6 } as const;
+export const GRAD_NORM_SIZE = 8;
 
 /**
- * Global L2 norm over all gradient tensors, [‖g‖, clip scale, Σ g², 0], computed in two stages
- * entirely on the GPU. Pass the result as `clip` to adamWStep to clip by global norm without a
- * readback; read it (readGradNorm) only when logging.
+ * Global L2 norm over all gradient tensors (layout in GRAD_NORM), computed in two stages entirely
+ * on the GPU. Pass the result as `clip` to adamWStep to clip by global norm, and to skip updates
+ * whose gradients are not finite, without a readback; read it (readGradNorm) only when logging.
  */
 export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): Tensor {
   if (grads.length === 0) throw new Error('grad_norm: no gradient tensors given');
   const ctx = grads[0].ctx;
-  const out = outTensor(ctx, 'grad_norm', [4], opts.out, 'grad-norm');
+  if (opts.health && !opts.out) throw new Error('grad_norm: health tracking needs a persistent, zeroed `out` tensor');
+  const out = outTensor(ctx, 'grad_norm', [GRAD_NORM_SIZE], opts.out, 'grad-norm');
   const count = grads.length * PARTIALS_PER_TENSOR;
   const partials = ctx.buffer(count * 4, 'grad-norm-partials');
   // Slots of small tensors that use fewer workgroups must read as 0.
@@ -131,7 +146,7 @@ export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): 
     });
   });
   const { buffer, u, f } = uniforms(8);
-  u.set([count]);
+  u.set([count, opts.health ? 1 : 0, opts.health?.step ?? 0, opts.health?.patience ?? 0]);
   f[4] = opts.maxNorm ?? 0;
   f[5] = opts.gradScale ?? 1;
   ctx.launch({
@@ -149,9 +164,26 @@ export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): 
   return out;
 }
 
-export async function readGradNorm(t: Tensor): Promise<{ norm: number; clipScale: number }> {
+export interface GradNormReading {
+  norm: number;
+  clipScale: number;
+  /** This step's update was skipped (non-finite gradients, or the run had diverged). */
+  skipped: boolean;
+  /** With health tracking: the step at which the run diverged, or 0. */
+  divergedAt: number;
+  /** With health tracking: how many updates were skipped so far. */
+  badSteps: number;
+}
+
+export async function readGradNorm(t: Tensor): Promise<GradNormReading> {
   const v = await t.read();
-  return { norm: v[GRAD_NORM.norm], clipScale: v[GRAD_NORM.clipScale] };
+  return {
+    norm: v[GRAD_NORM.norm],
+    clipScale: v[GRAD_NORM.clipScale],
+    skipped: v[GRAD_NORM.skip] !== 0,
+    divergedAt: v[GRAD_NORM.divergedAt],
+    badSteps: v[GRAD_NORM.badSteps],
+  };
 }
 
 /** acc += g (gradient accumulation over micro-batches). */

@@ -4,7 +4,8 @@
  * after row. Labels are magic 0x00000801 (u8, 1 dimension), images 0x00000803 (u8, count × rows × cols).
  * Files are often gzipped; that is detected from the bytes, not the name.
  */
-import { gunzipSync } from 'fflate';
+import { gunzipBounded, isGzip } from '../inflate';
+import { LIMITS } from '../limits';
 import { IoError } from '../errors';
 import type { FileSource, ReadOptions } from '../source';
 import { datasetImage, type DatasetImage, type ImageDataset } from './types';
@@ -44,14 +45,12 @@ function idxError(file: string, what: string): IoError {
   return new IoError('format', `${file}: ${what}. It is not an intact IDX file (MNIST format): download it again.`, file);
 }
 
-/** gunzips when the bytes start with the gzip magic, else returns them as they are. */
-export function maybeGunzip(bytes: Uint8Array, file: string): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    return gunzipSync(bytes);
-  } catch (e) {
-    throw new IoError('format', `${file} looks gzipped but does not decompress (${(e as Error).message}). Download it again.`, file, { cause: e });
-  }
+/**
+ * gunzips when the bytes start with the gzip magic (checked against the gzip CRC, at most `limit`
+ * bytes out), else returns them as they are.
+ */
+export function maybeGunzip(bytes: Uint8Array, file: string, limit: number = LIMITS.inflatedFileBytes): Uint8Array {
+  return isGzip(bytes) ? gunzipBounded(bytes, { file, limit }) : bytes;
 }
 
 export function parseIdx(input: Uint8Array, file = 'IDX file'): IdxArray {

@@ -136,6 +136,29 @@ describe('Hugging Face parquet image sets', () => {
     expect(() => findParquetColumns(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 'bad.parquet')).toThrow(/bad.parquet is not a readable parquet file/);
   });
 
+  it('refuses labels past the ClassLabel names or absurdly large, and reads 160k rows without overflowing the stack', async () => {
+    const load = (file: Uint8Array) =>
+      loadImageDataset(new DroppedFilesSource([{ file: new Blob([file as Uint8Array<ArrayBuffer>]), path: 'train.parquet' }]), { decode });
+    const past = hfParquet({
+      images: [{ bytes: red, path: null }, { bytes: blue, path: null }],
+      labels: { label: [0n, 7n] },
+      features: { label: { names: ['a', 'b'], _type: 'ClassLabel' } },
+    });
+    await expect(load(past)).rejects.toThrow(/label 7 is past the 2 class names of its ClassLabel feature \(a, b\)/);
+    const huge = hfParquet({ images: [{ bytes: red, path: null }, { bytes: blue, path: null }], labels: { label: [0n, 1_000_000_000n] } });
+    await expect(load(huge)).rejects.toThrow(/label 1000000000 would make 1000000001 classes; Rankscope reads up to 100000 unnamed classes/);
+    // One tiny image repeated: the reader's own loops, not the decoder, are what this exercises.
+    const n = 160_000;
+    const tiny = png(1, 1, [9, 9, 9]);
+    const many = hfParquet({
+      images: Array.from({ length: n }, () => ({ bytes: tiny, path: null })),
+      labels: { label: Array.from({ length: n }, (_, i) => BigInt(i % 2)) },
+    });
+    const ds = await load(many);
+    expect(ds.labels.length).toBe(n);
+    expect(ds.classNames).toEqual(['class 0', 'class 1']);
+  }, 120_000);
+
   it('groups shards by the split their paths name', () => {
     expect(findParquetFiles(['plain_text/train/0000.parquet', 'plain_text/test/0000.parquet', 'data/validation-00000-of-00001.parquet', 'x.parquet', 'README.md'])).toEqual({
       train: ['plain_text/train/0000.parquet'],

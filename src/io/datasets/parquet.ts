@@ -8,6 +8,7 @@
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { IoError, throwIfAborted } from '../errors';
+import { checkParquetPages } from './parquetPages';
 import type { FileSource } from '../source';
 import type { ImageDecoder } from './imageFolder';
 import type { DatasetImage, ImageDataset, SkippedFile } from './types';
@@ -100,13 +101,21 @@ export interface ParquetRows {
 /** Reads the image and label columns of every row. */
 export async function readParquetRows(bytes: Uint8Array, file: string): Promise<ParquetRows> {
   const columns = findParquetColumns(bytes, file);
-  let rows;
-  try {
-    rows = await parquetReadObjects({ file: toArrayBuffer(bytes), columns: [columns.image, columns.label], utf8: false, rowFormat: 'object' });
-  } catch (e) {
-    throw new IoError('format', `${file}: its rows could not be read (${(e as Error).message}). Download it again.`, file, { cause: e });
-  }
-  return { columns, rows: rows.map((r) => ({ image: r[columns.image], label: r[columns.label] })) };
+  const buffer = toArrayBuffer(bytes);
+  checkParquetPages(buffer, file);
+  // One column per call: when hyparquet reads two columns and the first fails, the other's
+  // rejected promise is never awaited, and an unhandled rejection ends a Node process.
+  const read = async (column: string) => {
+    try {
+      return await parquetReadObjects({ file: buffer, columns: [column], utf8: false, rowFormat: 'object' });
+    } catch (e) {
+      throw new IoError('format', `${file}: its rows could not be read (${(e as Error).message}). Download it again.`, file, { cause: e });
+    }
+  };
+  const images = await read(columns.image);
+  const labels = await read(columns.label);
+  if (images.length !== labels.length) throw new IoError('format', `${file}: its image and label columns hold ${images.length} and ${labels.length} rows. Download it again.`, file);
+  return { columns, rows: images.map((r, i) => ({ image: r[columns.image], label: labels[i][columns.label] })) };
 }
 
 const SPLIT_OF = (name: string): 'train' | 'test' | 'validation' | undefined => {
@@ -198,9 +207,10 @@ export async function loadParquetDataset(source: FileSource, names: readonly str
   }
   if (images.length === 0) {
     const why = skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ');
-    throw new IoError('format', `${source.description} holds no readable labelled images in its parquet files${why ? ` (${why})` : ''}.`, files[0]);
+    throw new IoError('format', `${source.description} holds no readable labelled images in its parquet files (${why || `${files.join(', ')}: no row has both an image and a label`}).`, files[0]);
   }
   // Labels: integers (named by ClassLabel when given) or strings (classes sorted by name).
+  const MAX_UNNAMED_CLASSES = 100_000;
   let labels: Int32Array;
   if (rawLabels.every((l) => typeof l === 'string')) {
     const names = [...new Set(rawLabels as string[])].sort();
@@ -213,9 +223,25 @@ export async function loadParquetDataset(source: FileSource, names: readonly str
     if (bad >= 0) {
       throw new IoError('format', `${files[0]}: label ${String(rawLabels[bad])} is not a class index (a whole number from 0). Use an image classification data set.`, files[0]);
     }
-    const max = Math.max(...ints);
-    if (!classNames || max >= classNames.length) {
-      classNames = Array.from({ length: max + 1 }, (_, i) => (classNames && i < classNames.length ? classNames[i] : `class ${i}`));
+    // A loop, not Math.max(...ints): spreading 160k values overflows the call stack.
+    let max = 0;
+    for (const l of ints) max = Math.max(max, l);
+    if (classNames && max >= classNames.length) {
+      throw new IoError(
+        'format',
+        `${files[0]}: label ${max} is past the ${classNames.length} class names of its ClassLabel feature (${classNames.slice(0, 5).join(', ')}${classNames.length > 5 ? ', …' : ''}). The file is damaged or its labels belong to another data set.`,
+        files[0],
+      );
+    }
+    if (!classNames && max >= MAX_UNNAMED_CLASSES) {
+      throw new IoError(
+        'format',
+        `${files[0]}: label ${max} would make ${max + 1} classes; Rankscope reads up to ${MAX_UNNAMED_CLASSES} unnamed classes. Check the label column, or give the labels as a ClassLabel feature.`,
+        files[0],
+      );
+    }
+    if (!classNames) {
+      classNames = Array.from({ length: max + 1 }, (_, i) => `class ${i}`);
     }
     labels = Int32Array.from(ints);
   }

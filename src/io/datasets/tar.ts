@@ -8,6 +8,7 @@ import { IoError } from '../errors';
 import { MemorySource } from '../sources/memory';
 import { safeRelativePath, utf8 } from '../source';
 import { maybeGunzip } from './idx';
+import { LIMITS } from '../limits';
 
 /** True for a gzip stream, or a tar whose first header carries the ustar magic. */
 export function looksLikeTar(bytes: Uint8Array): boolean {
@@ -35,7 +36,8 @@ function octal(b: Uint8Array, at: number, len: number): number {
 /** The files of a (gzipped) tar archive, top folder stripped, unsafe and macOS metadata names dropped. */
 function tarEntries(input: Uint8Array, name: string): Array<[string, Uint8Array]> {
   const description = `archive ${name}`;
-  const bytes = maybeGunzip(input, name);
+  // A tar.gz unpacks as one stream: the whole archive's budget applies to it.
+  const bytes = maybeGunzip(input, name, LIMITS.inflatedArchiveBytes);
   const bad = (what: string) =>
     new IoError('format', `${name} is not a readable tar archive: ${what}. Download it again, or unpack it and drop the folder.`, name);
   let p = 0;
@@ -65,6 +67,8 @@ function tarEntries(input: Uint8Array, name: string): Array<[string, Uint8Array]
     } else longName = undefined;
     p = dataStart + Math.ceil(size / 512) * 512;
   }
+  // A partial header at the end is a file cut short, not an archive that ends there.
+  if (p < bytes.length && p + 512 > bytes.length) throw bad(`it ends inside the header at byte ${p} (truncated at ${bytes.length} bytes)`);
   // Strip a top folder every entry shares ("cifar-10-batches-bin/data_batch_1.bin").
   const tops = new Set(all.map(([n]) => (n.includes('/') ? n.slice(0, n.indexOf('/')) : '')));
   const top = tops.size === 1 ? [...tops][0] : '';

@@ -8,7 +8,8 @@ import { DroppedFilesSource } from '../sources/droppedFiles';
 import { NodeFolderSource } from '../sources/nodeFolder';
 import { decodeImageNode } from './decodeNode';
 import { loadImageDataset, detectDatasetLayout } from './load';
-import { crc32, looksLikeZip, ZipSource } from './zip';
+import { crc32 } from '../crc32';
+import { looksLikeZip, ZipSource } from './zip';
 
 function png(width: number, height: number, rgb: [number, number, number]): Uint8Array {
   const img = new pngjs.PNG({ width, height });

@@ -6,7 +6,9 @@
  * Zip64 archives (more than 65,535 entries, as a zip of all 70,000 MNIST PNGs has) are read too.
  * No Node modules: this runs in the page's worker and under Node alike.
  */
-import { inflateSync } from 'fflate';
+import { crc32 } from '../crc32';
+import { inflateBounded, inflateTooLarge } from '../inflate';
+import { formatBytes, LIMITS } from '../limits';
 import { IoError, throwIfAborted } from '../errors';
 import { safeRelativePath, utf8, type FileSource, type ReadOptions } from '../source';
 import { IMAGE_EXTENSIONS } from './imageFormat';
@@ -21,21 +23,6 @@ interface ZipEntry {
   localOffset: number;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** True when the bytes start like a zip archive (a local file header, or an empty archive's end record). */
 export function looksLikeZip(bytes: Uint8Array): boolean {
@@ -89,20 +76,38 @@ function parseCentralDirectory(bytes: Uint8Array, where: string): ZipEntry[] {
     let localOffset = view.getUint32(p + 42, true);
     const name = utf8.decode(bytes.subarray(p + 46, p + 46 + nameLength));
     // Zip64 sizes and offset, for the fields set to 0xffffffff, in this order.
+    if (p + 46 + nameLength + extraLength > bytes.length) throw bad(`directory entry ${k + 1} of ${count} runs past the end of the file`);
     for (let e = p + 46 + nameLength, end = e + extraLength; e + 4 <= end; ) {
       const id = view.getUint16(e, true);
       const len = view.getUint16(e + 2, true);
       if (id === 0x0001) {
         let q = e + 4;
-        if (size === 0xffffffff) (size = u64(view, q)), (q += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(view, q)), (q += 8);
-        if (localOffset === 0xffffffff) localOffset = u64(view, q);
+        // Each 8-byte value must lie inside this extra field.
+        const next = () => {
+          if (q + 8 > Math.min(e + 4 + len, end)) throw bad(`the zip64 sizes of ${name} are cut short`);
+          const v = u64(view, q);
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localOffset === 0xffffffff) localOffset = next();
       }
       e += 4 + len;
     }
     p += 46 + nameLength + extraLength + commentLength;
     if (name.endsWith('/')) continue; // a folder
     entries.push({ name: name.replace(/\\/g, '/'), method, flags, crc, compressedSize, size, localOffset });
+  }
+  // Entries whose data overlap (several names pointing at one deflate stream) are how zip bombs
+  // multiply a small file; no archiver writes them.
+  const byOffset = [...entries].sort((x, y) => x.localOffset - y.localOffset);
+  for (let i = 1; i < byOffset.length; i++) {
+    const a = byOffset[i - 1];
+    const b = byOffset[i];
+    if (a.localOffset + 30 + a.compressedSize > b.localOffset) {
+      throw bad(`the entries ${a.name} and ${b.name} overlap (they share their data, which only a zip bomb does)`);
+    }
   }
   return entries;
 }
@@ -130,6 +135,8 @@ function isArchiveJunk(name: string): boolean {
 export class ZipSource implements FileSource {
   readonly description: string;
   private readonly entries = new Map<string, ZipEntry>();
+  /** Bytes inflated out of this archive so far, against LIMITS.inflatedArchiveBytes. */
+  private inflated = 0;
 
   /** Reads the archive's directory; throws an IoError naming `name` when it is not a zip. */
   constructor(
@@ -179,12 +186,24 @@ export class ZipSource implements FileSource {
     let out: Uint8Array;
     if (e.method === 0) out = raw.slice();
     else {
-      try {
-        out = inflateSync(raw, { out: new Uint8Array(e.size) });
-      } catch (err) {
-        throw damaged(`its compressed data does not inflate: ${(err as Error).message}`, err);
+      // Refused before inflating anything: a declared size over the limit, or an archive that
+      // has already given out its budget.
+      const where = `${rel} in ${this.description}`;
+      if (e.size > LIMITS.inflatedFileBytes) throw inflateTooLarge(where, LIMITS.inflatedFileBytes);
+      if (this.inflated + e.size > LIMITS.inflatedArchiveBytes) {
+        throw new IoError(
+          'format',
+          `${this.description} unpacks to more than ${formatBytes(LIMITS.inflatedArchiveBytes)} in all, so Rankscope stopped at ${rel}. Unpack it yourself and load the folder.`,
+          rel,
+        );
       }
-      if (out.length !== e.size) out = out.slice(0, e.size);
+      // The stream stops at the declared size: data that inflates past it is not what the directory says.
+      try {
+        out = inflateBounded(raw, { file: where, limit: e.size });
+      } catch (err) {
+        throw damaged(`its compressed data does not inflate to the ${e.size} bytes its directory entry says (${(err as Error).message})`, err);
+      }
+      this.inflated += out.length;
     }
     if (out.length !== e.size) throw damaged(`it holds ${out.length} bytes where the directory says ${e.size}`);
     if (crc32(out) !== e.crc) throw damaged('its CRC-32 checksum does not match');

@@ -85,7 +85,7 @@ describe('merged export', () => {
     const zip = await exportMergedZip(run, { baseModel: `org/${arch}-micro`, labels: NEW_LABELS, preprocessor });
     const source = unzipToSource(zip, 'merged.zip');
     const files = new Map<string, Uint8Array>();
-    for (const f of await source.list()) files.set(f, await source.readBytes(f));
+    for (const f of (await source.list())!) files.set(f, await source.readBytes(f));
     const want = makeModel({ arch, preset: 'micro', labels: NEW_LABELS, head: true });
     expect(new TextDecoder().decode(files.get('config.json'))).toBe(hfJson(want.config));
     expect(JSON.parse(new TextDecoder().decode(files.get('preprocessor_config.json')))).toEqual(preprocessor);

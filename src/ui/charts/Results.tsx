@@ -43,6 +43,7 @@ export function ComparisonTable({ runs }: { runs: RunView[] }) {
                   <td>
                     <span className="swatch" style={{ background: run.color }} aria-hidden="true" /> {run.spec.name}
                     {run.state === 'stopped' && <span className="muted"> (stopped early)</span>}
+                    {run.state === 'diverged' && <span className="muted"> (diverged)</span>}
                   </td>
                   <td data-testid="cell-best" className={r.best_val_accuracy === best ? 'best' : undefined}>
                     {formatPercent(r.best_val_accuracy)}

@@ -12,6 +12,7 @@ const STATE_LABEL: Record<RunState, string> = {
   paused: 'paused',
   done: 'done',
   stopped: 'stopped',
+  diverged: 'diverged',
   failed: 'failed',
 };
 
@@ -117,6 +118,13 @@ function RunRow({ run }: { run: RunView }) {
         </div>
       )}
       {run.exports && <ExportLinks run={run} />}
+      {run.state === 'diverged' && (
+        <div className="notice notice-error" role="alert" data-testid="run-error">
+          <p>
+            <strong>This run diverged:</strong> {run.error}
+          </p>
+        </div>
+      )}
       {run.state === 'failed' && (
         <div className="notice notice-error" role="alert" data-testid="run-error">
           <p>

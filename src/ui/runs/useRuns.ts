@@ -11,7 +11,7 @@ function message(e: unknown): string {
 
 /** Worth keeping: a run that ended with something to show (failed runs with no numbers are not). */
 function keepable(view: RunView): boolean {
-  return (view.state === 'done' || view.state === 'stopped') && (view.train.length > 0 || view.result !== undefined);
+  return (view.state === 'done' || view.state === 'stopped' || view.state === 'diverged') && (view.train.length > 0 || view.result !== undefined);
 }
 
 async function archive(view: RunView): Promise<void> {

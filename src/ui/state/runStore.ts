@@ -27,7 +27,7 @@ export interface RunView {
 }
 
 /** States after which a run no longer changes. */
-export const FINISHED: ReadonlySet<RunState> = new Set(['done', 'stopped', 'failed']);
+export const FINISHED: ReadonlySet<RunState> = new Set(['done', 'stopped', 'diverged', 'failed']);
 
 /** Distinct on light and dark backgrounds; a run keeps its colour for life. */
 export const RUN_COLORS = ['#3257d6', '#d6453d', '#2e9e5b', '#c27c0e', '#8e44ad', '#0e8fa3', '#b8377e', '#6b7a8f'];
