@@ -18,6 +18,9 @@ if (!(minutes > 0)) {
 }
 const only = flag('--only');
 const targets = fuzzTargets().filter((t) => !only || t.name.includes(only));
+// A parser that leaves a rejected promise behind would end this process; count it and go on.
+const stray: string[] = [];
+process.on('unhandledRejection', (e) => void stray.push(`unhandled rejection: ${(e as Error)?.message ?? String(e)}`));
 const end = Date.now() + minutes * 60_000;
 const totals = new Map<string, FuzzReport>(targets.map((t) => [t.name, { target: t.name, cases: 0, failures: [] }]));
 let round = 0;
@@ -32,6 +35,7 @@ while (Date.now() < end) {
   round++;
 }
 const rows = [...totals.values()];
+if (stray.length) rows.push({ target: 'anywhere (unhandled rejections)', cases: 0, failures: stray });
 console.log(JSON.stringify({ minutes, rounds: round, targets: rows }));
 console.log(`\n${'target'.padEnd(72)} ${'cases'.padStart(8)} failures`);
 for (const r of rows) console.log(`${r.target.padEnd(72)} ${String(r.cases).padStart(8)} ${r.failures.length}`);

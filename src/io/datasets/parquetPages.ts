@@ -6,6 +6,7 @@
  */
 import { parquetMetadata } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
+import { decompressPage } from 'hyparquet/src/datapage.js';
 import { IoError } from '../errors';
 import { LIMITS } from '../limits';
 
@@ -57,6 +58,18 @@ export function checkParquetPages(buffer: ArrayBuffer, file: string): void {
           const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length;
           if (!(v2.num_rows >= 0 && v2.num_rows <= groupRows && v2.num_nulls >= 0 && v2.num_nulls <= count && levels >= 0 && levels <= compressed)) {
             throw bad(`a page header of column ${name} has inconsistent counts`);
+          }
+        }
+        // Decompressed here, synchronously: inside hyparquet a failure lands in one of several
+        // promises, and the ones nobody awaits end a Node process as unhandled rejections.
+        const page = new Uint8Array(buffer, start + reader.offset, compressed);
+        const levels = v2 ? v2.definition_levels_byte_length + v2.repetition_levels_byte_length : 0;
+        if (m.codec !== 'UNCOMPRESSED' && (!v2 || v2.is_compressed !== false)) {
+          if (levels > uncompressed) throw bad(`a page header of column ${name} has inconsistent sizes`);
+          try {
+            decompressPage(page.subarray(levels), uncompressed - levels, m.codec, undefined);
+          } catch (e) {
+            throw bad(`a page of column ${name} does not decompress (${(e as Error).message})`);
           }
         }
         if (h.type !== 'DICTIONARY_PAGE') dataValues += count;
