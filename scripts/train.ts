@@ -7,6 +7,7 @@
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
+ *     [--checkpoint-every N] [--checkpoint-seconds S] [--stop-after N]
  *     [--head linear|zeroshot|zeroshot-init] [--templates FILE]   (CLIP: a new linear head, the zero-shot
  *       head frozen, or the zero-shot head trained; FILE holds one prompt template per line, "{}" = class)
  *
@@ -15,6 +16,11 @@
  * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA; none for full fine-tuning and the
  * probe) and the merged model in DIR/merged/ (a Hugging Face checkpoint transformers loads).
  * IDX folders with both splits validate on the test split.
+ *
+ * A run checkpoints to DIR/checkpoint/ every N steps (default 50) or S seconds (default 30),
+ * whichever comes first; `npm run train -- --resume DIR` continues an interrupted run exactly where
+ * its last checkpoint stopped, with every setting taken from DIR. `--stop-after N` checkpoints at
+ * step N and exits, to be resumed later.
  *
  * Exit codes: 0 trained, 1 failed (the message says why), 2 bad usage, 3 diverged (summary.json
  * then says "status": "diverged" and why; the exports hold the last finite weights).
@@ -33,6 +39,7 @@ import type { MethodId } from '../src/adapters/types';
 import { readFile } from 'node:fs/promises';
 import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
 import { buildRunModel } from '../src/session/zeroShot';
+import { CHECKPOINT_DIR, clearCheckpointState, loadCheckpointState, readRunArgs, saveCheckpoint, writeRunArgs } from './checkpointing';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -43,6 +50,7 @@ export const USAGE =
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
   '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
+  '  [--checkpoint-every N] [--checkpoint-seconds S] [--stop-after N]   or: npm run train -- --resume DIR\n' +
   '  [--peft-naming transformers5|transformers4] [--head linear|zeroshot|zeroshot-init] [--templates FILE]';
 
 export interface TrainArgs {
@@ -64,7 +72,20 @@ export interface TrainArgs {
   peftNaming?: PeftNaming;
   /** A file of prompt templates for a zero-shot head, one per line. */
   templatesFile?: string;
+  /** Checkpoint every this many steps (0: never) … */
+  checkpointEvery: number;
+  /** … or after this many seconds since the last one, whichever comes first (0: no time trigger). */
+  checkpointSeconds: number;
+  /** Checkpoint at this step and exit without evaluating or exporting (resume later). */
+  stopAfter?: number;
+  /** The command line as given, kept in DIR/checkpoint/args.json for --resume. */
+  argv: string[];
+  /** Continue from DIR/checkpoint/ instead of starting over. */
+  resume?: boolean;
 }
+
+/** Thrown through Trainer.run to leave it at a checkpoint without the closing evaluation. */
+class StopForResume extends Error {}
 
 const NUMBER_FLAGS: Record<string, keyof TrainConfig> = {
   '--steps': 'steps',
@@ -114,6 +135,9 @@ export const FLAG_RANGES: Record<string, NumberRange> = {
   '--val-size': COUNT,
   '--k-shot': COUNT,
   '--val-fraction': { min: 0, minInclusive: false, max: 1, maxInclusive: false },
+  '--checkpoint-every': { ...NON_NEGATIVE, integer: true },
+  '--checkpoint-seconds': NON_NEGATIVE,
+  '--stop-after': COUNT,
 };
 
 function rangeText(r: NumberRange): string {
@@ -137,7 +161,15 @@ function number(flag: string, v: string | undefined): number {
 }
 
 export function parseTrainArgs(argv: readonly string[]): TrainArgs {
-  const a: Partial<TrainArgs> & { train: Partial<TrainConfig>; set: TrainArgs['set'] } = { train: {}, set: {}, valFraction: 0.1, out: 'runs/latest' };
+  const a: Partial<TrainArgs> & { train: Partial<TrainConfig>; set: TrainArgs['set'] } = {
+    train: {},
+    set: {},
+    valFraction: 0.1,
+    out: 'runs/latest',
+    checkpointEvery: 50,
+    checkpointSeconds: 30,
+    argv: [...argv],
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const v = argv[i + 1];
@@ -158,6 +190,10 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--val-size') a.valSize = number(flag, next());
     else if (flag === '--k-shot') a.kShot = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
+    else if (flag === '--checkpoint-every') a.checkpointEvery = number(flag, next());
+    else if (flag === '--checkpoint-seconds') a.checkpointSeconds = number(flag, next());
+    else if (flag === '--stop-after') a.stopAfter = number(flag, next());
+    else if (flag === '--resume') throw new UsageError('--resume takes every setting from the run folder: give it alone, as npm run train -- --resume DIR');
     else if (flag === '--peft-naming') {
       const v = next();
       if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
@@ -229,16 +265,54 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
     targets: args.targets ?? DEFAULT_TARGETS[model.spec.family],
   });
   const metricsFile = join(out, 'metrics.jsonl');
-  await writeFile(metricsFile, '');
+  let metricLines = 0;
+  if (args.resume) {
+    const saved = await loadCheckpointState(out);
+    if (!saved) throw new Error(`${join(out, CHECKPOINT_DIR)} holds no saved state to resume from: the run stopped before its first checkpoint. Start it again.`);
+    trainer.restoreState(saved.state);
+    // Metrics logged after the checkpoint are logged again by the resumed steps.
+    const lines = (await readFile(metricsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    metricLines = Math.min(saved.metricLines, lines.length);
+    await writeFile(metricsFile, lines.slice(0, metricLines).map((l) => `${l}\n`).join(''));
+    log(`Resuming at step ${saved.state.step} of ${trainer.config.steps} from ${join(out, CHECKPOINT_DIR)}`);
+  } else {
+    await writeFile(metricsFile, '');
+    await writeRunArgs(out, args.argv);
+  }
   log(`${methodById(args.method).label}: ${trainer.trainableParams.toLocaleString('en-US')} trainable parameters; ${data.train.count} training, ${data.val.count} validation images`);
   const pending: Promise<void>[] = [];
   const onMetric = (m: MetricRecord) => {
     const { kind, ...rest } = m;
     pending.push(appendFile(metricsFile, `${JSON.stringify(rest)}\n`));
+    metricLines++;
     if (kind === 'train') log(`step ${m.step}  loss ${m.loss.toFixed(4)}  lr ${m.lr.toExponential(2)}  ${m.images_per_second.toFixed(1)} img/s`);
     else log(`step ${m.step}  val_loss ${m.val_loss.toFixed(4)}  val_accuracy ${(100 * m.val_accuracy).toFixed(2)}%`);
   };
-  const s = await trainer.run({ onMetric });
+  let lastCheckpoint = Date.now();
+  const afterStep = async (step: number) => {
+    const stop = args.stopAfter !== undefined && step >= args.stopAfter;
+    const due =
+      (args.checkpointEvery > 0 && step % args.checkpointEvery === 0) ||
+      (args.checkpointSeconds > 0 && Date.now() - lastCheckpoint >= args.checkpointSeconds * 1000);
+    if ((due || stop) && step < trainer.config.steps) {
+      await Promise.all(pending);
+      await saveCheckpoint(out, trainer, metricLines);
+      lastCheckpoint = Date.now();
+    }
+    if (stop && step < trainer.config.steps) throw new StopForResume();
+  };
+  let s;
+  try {
+    s = await trainer.run({ onMetric, afterStep });
+  } catch (e) {
+    if (!(e instanceof StopForResume)) throw e;
+    await Promise.all(pending);
+    log(`Stopped at step ${trainer.currentStep} with a checkpoint; continue with: npm run train -- --resume ${args.out}`);
+    trainer.release();
+    model.release();
+    gpu.ctx.destroy();
+    return { status: 'stopped', steps: trainer.currentStep };
+  }
   await Promise.all(pending);
   const summary = {
     status: s.status,
@@ -270,6 +344,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   });
   log(`Wrote ${[metricsFile, join(out, 'summary.json'), ...written].join(', ')}`);
   if (s.divergence) log(s.divergence.message);
+  await clearCheckpointState(out);
   trainer.release();
   model.release();
   gpu.ctx.destroy();
@@ -296,9 +371,19 @@ async function writeExports(out: string, trainer: Trainer, info: ExportInfo): Pr
   return written;
 }
 
+/** `--resume DIR`: the run's own command line from DIR, continued from its checkpoint. */
+export async function resumeArgs(argv: readonly string[]): Promise<TrainArgs | undefined> {
+  if (argv[0] !== '--resume') return undefined;
+  if (argv.length !== 2) throw new UsageError('--resume takes one run folder and no other option: npm run train -- --resume DIR');
+  const saved = await readRunArgs(resolve(argv[1]));
+  const args = parseTrainArgs(saved);
+  // The folder may have moved since: resume where it is now, and run to the end this time.
+  return { ...args, out: argv[1], resume: true, stopAfter: undefined };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    const summary = await train(parseTrainArgs(argv));
+    const summary = await train((await resumeArgs(argv)) ?? parseTrainArgs(argv));
     // A diverged run kept its last finite weights and wrote them, but it is not a success.
     if (summary.status === 'diverged') {
       console.error(`train: ${(summary.divergence as { message: string }).message}`);

@@ -397,8 +397,9 @@ export class Trainer {
       if (hooks.shouldStop?.()) break;
       await this.trainStep(hooks);
       if (this.divergence) break;
-      await hooks.afterStep?.(this.step);
       if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
+      // After the evaluation, so a checkpoint taken here resumes past it rather than skipping it.
+      await hooks.afterStep?.(this.step);
     }
     await evalNow();
     const seconds = this.elapsed();
