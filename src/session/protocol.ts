@@ -1,3 +1,4 @@
+import type { Fingerprint } from '../io/sources/fingerprinting';
 import type { MethodId } from '../adapters/types';
 import type { AdapterSummary } from '../gpu/device';
 import type { DroppedFile } from '../io/sources/droppedFiles';
@@ -38,6 +39,8 @@ export interface ModelInfo {
   linearLayers: Array<{ module: string; out: number; in: number }>;
   defaultTargets: string[];
   allTargets: string[];
+  /** SHA-256 over the files read (FingerprintingSource), recorded with every run. */
+  fingerprint?: Fingerprint;
 }
 
 export interface DatasetInfo {
@@ -50,6 +53,8 @@ export interface DatasetInfo {
   skipped: Array<{ file: string; reason: string }>;
   /** A few small RGBA thumbnails per class for the sample grid. */
   samples: Array<{ label: number; width: number; height: number; rgba: Uint8ClampedArray }>;
+  /** SHA-256 over the files read (FingerprintingSource), recorded with every run. */
+  fingerprint?: Fingerprint;
 }
 
 export interface RunEstimate {
