@@ -8,7 +8,13 @@
  * metrics as CSV. Screenshots go to e2e-artifacts/.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { test, expect, type Locator, type Page } from '@playwright/test';
+
+async function download(page: Page, click: () => Promise<void>) {
+  const [d] = await Promise.all([page.waitForEvent('download'), click()]);
+  return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
+}
 
 const ARTIFACTS = 'e2e-artifacts';
 
@@ -48,7 +54,7 @@ function runFileFixture(): string {
 }
 
 test('1400×900: setup beside results, GPU badge, keyboard sections, and the demo’s results in view', async ({ page }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(480_000);
   mkdirSync(ARTIFACTS, { recursive: true });
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
@@ -104,6 +110,34 @@ test('1400×900: setup beside results, GPU badge, keyboard sections, and the dem
   expect(await inViewport(page, page.getByTestId('run-list'))).toBe(true);
   expect(await inViewport(page, page.getByTestId('loss-chart'))).toBe(true);
   await page.screenshot({ path: `${ARTIFACTS}/layout-1400x900-demo.png` });
+
+  // A real run's record: stop the queued two, stop LoRA after a few steps (it still evaluates and
+  // exports), and its run file carries fingerprints and the environment; its adapter zip the
+  // Python continuation.
+  const runs = page.getByTestId('run');
+  for (const i of [2, 1]) await runs.nth(i).getByTestId('run-stop').click();
+  const lora = runs.first();
+  await expect.poll(async () => Number(/step (\d+)/.exec((await lora.getByTestId('run-step').innerText().catch(() => '')) ?? '')?.[1] ?? 0), { timeout: 150_000 }).toBeGreaterThanOrEqual(3);
+  await lora.getByTestId('run-stop').click();
+  await expect(lora).toHaveAttribute('data-state', 'stopped', { timeout: 120_000 });
+  const file = JSON.parse((await download(page, () => lora.getByTestId('export-run-file').click())).bytes.toString('utf8'));
+  expect(file.runs).toHaveLength(1);
+  const [run] = file.runs;
+  expect(run.state).toBe('stopped');
+  expect(run.model.name).toContain('rankscope-vit-fmnist5');
+  expect(run.model.fingerprint.sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(run.model.fingerprint.files).toBeGreaterThanOrEqual(2);
+  expect(run.dataset.fingerprint.sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(run.environment.adapter.vendor).toBeTruthy();
+  expect(run.environment.browser).toContain('Chrome');
+  expect(run.result.confusion).toHaveLength(5);
+  expect(run.metrics.train.length).toBeGreaterThan(0);
+  const zip = unzipSync(new Uint8Array((await download(page, () => lora.getByTestId('export-adapter').click())).bytes));
+  const names = Object.keys(zip).map((n) => n.split('/').pop());
+  expect(names).toEqual(expect.arrayContaining(['train_peft.py', 'requirements.txt', 'rankscope_train.json', 'adapter_config.json']));
+  const settings = JSON.parse(new TextDecoder().decode(zip[Object.keys(zip).find((n) => n.endsWith('rankscope_train.json'))!]));
+  expect(settings.train).toMatchObject({ steps: 60, batch_size: 16, lr: 5e-3 });
+  expect(settings.labels).toHaveLength(5);
   expect(problems).toEqual([]);
 });
 
@@ -147,12 +181,8 @@ test('run files import marked as imported and export back; charts download as PN
   await page.getByTestId('import-runs-input').setInputFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
   await expect(page.getByTestId('import-message')).toContainText('notes.json is not a Rankscope run file');
 
-  const download = async (click: () => Promise<void>) => {
-    const [d] = await Promise.all([page.waitForEvent('download'), click()]);
-    return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
-  };
 
-  const all = await download(() => page.getByTestId('export-all-runs').click());
+  const all = await download(page, () => page.getByTestId('export-all-runs').click());
   expect(all.name).toMatch(/\.rankscope\.json$/);
   const back = JSON.parse(all.bytes.toString('utf8'));
   const original = JSON.parse(fixture);
@@ -162,13 +192,13 @@ test('run files import marked as imported and export back; charts download as PN
   expect(back.runs[0].model).toEqual(original.runs[0].model);
   expect(back.runs[1].imported_from).toBe('two.rankscope.json');
 
-  const csv = await download(() => page.getByTestId('run').first().getByTestId('export-csv').click());
+  const csv = await download(page, () => page.getByTestId('run').first().getByTestId('export-csv').click());
   const lines = csv.bytes.toString('utf8').trim().split('\n');
   expect(lines[0]).toBe('step,kind,loss,accuracy,lr,grad_norm,images_per_second,val_loss,val_accuracy,seconds');
   expect(lines).toHaveLength(1 + 10 + 2);
 
   const loss = page.getByTestId('loss-chart');
-  const svg = await download(() => loss.getByTestId('chart-svg').click());
+  const svg = await download(page, () => loss.getByTestId('chart-svg').click());
   expect(svg.name).toBe('training-loss.svg');
   const svgText = svg.bytes.toString('utf8');
   expect(svgText).toContain('<svg xmlns="http://www.w3.org/2000/svg"');
@@ -183,7 +213,7 @@ test('run files import marked as imported and export back; charts download as PN
     return [img.naturalWidth, img.naturalHeight];
   }, svgText);
   expect(size[0]).toBeGreaterThan(200);
-  const png = await download(() => page.getByTestId('rank-chart').getByTestId('chart-png').click());
+  const png = await download(page, () => page.getByTestId('rank-chart').getByTestId('chart-png').click());
   expect(png.name).toMatch(/^rank-spectrum-.*\.png$/);
   expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   expect(png.bytes.length).toBeGreaterThan(2000);
