@@ -109,7 +109,7 @@ describe.skipIf(!ready)('train_peft.py continues an export with PEFT and Trainer
     ['lora', { r: 4, alpha: 8, rslora: false }, ['query', 'value']],
     ['randlora', { r: 6, alpha: 24 }, ['query', 'intermediate.dense']],
     ['nola', { rank: 2, ka: 8, kb: 8, c: 2, init: 'nola' }, ['query', 'value']],
-  ] as const)('%s: a few steps from the exported adapter (NOLA: from the merged checkpoint)', async (method, cfg, targets) => {
+  ] as const)('%s: a few steps from the exported adapter (NOLA: from the merged checkpoint; LoRA under accelerate launch, 2 processes)', async (method, cfg, targets) => {
     const { ctx } = gpu();
     const made = makeModel({ arch: 'vit', preset: 'micro', seed: 9, init: 'varied', labels: 5 });
     const dir = mkdtempSync(join(tmpdir(), `rankscope-continue-${method}-`));
@@ -130,9 +130,11 @@ describe.skipIf(!ready)('train_peft.py continues an export with PEFT and Trainer
       run.release();
       imageFolder(join(dir, 'images'), LABELS, made.spec.imageSize + 3);
       const out = join(dir, 'out');
-      const args = [join(dir, 'adapter', TRAIN_SCRIPT), '--data', join(dir, 'images'), '--steps', '3', '--batch-size', '4', '--eval-every', '3', '--log-every', '1', '--workers', '0', '--output', out, '--merge'];
+      const args = [join(dir, 'adapter', TRAIN_SCRIPT), '--data', join(dir, 'images'), '--steps', '3', '--warmup-steps', '1', '--lr', '1e-2', '--batch-size', '4', '--eval-every', '3', '--log-every', '1', '--workers', '0', '--output', out, '--merge'];
       if (method === 'nola') args.push('--merged', join(dir, 'merged'));
-      const res = spawnSync(python!, args, { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
+      // LoRA runs as a cluster would: `accelerate launch` with two processes (CPU, gloo), so DDP is exercised.
+      const launch = method === 'lora' ? ['-m', 'accelerate.commands.launch', '--cpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no'] : [];
+      const res = spawnSync(python!, [...launch, ...args], { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, CUDA_VISIBLE_DEVICES: '' } });
       expect(res.status, `${res.stdout}\n${res.stderr}`).toBe(0);
       const summary = JSON.parse(readFileSync(join(out, 'continued.json'), 'utf8')) as Record<string, number>;
       console.log(`train_peft.py ${method}: ${JSON.stringify(summary)}`);
@@ -141,7 +143,18 @@ describe.skipIf(!ready)('train_peft.py continues an export with PEFT and Trainer
       expect(summary.val_images).toBe(3);
       expect(summary.eval_accuracy).toBeGreaterThanOrEqual(0);
       expect(Number.isFinite(summary.eval_loss)).toBe(true);
-      expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(true);
+      // Training moved the trainables away from the exported values (the head always trains).
+      // (Copied out of Node's Buffer: decodeToF32's bytes.slice() shares a Buffer's memory instead of copying.)
+      const read = (p: string) => readSafetensors(new Uint8Array(readFileSync(p))).tensors;
+      const before = read(method === 'nola' ? join(dir, 'merged', 'model.safetensors') : join(dir, 'adapter', 'adapter_model.safetensors'));
+      const after = read(join(out, 'adapter_model.safetensors'));
+      const moved = [...after].filter(([k, t]) => {
+        const old = before.get(k) ?? before.get(k.replace('.modules_to_save.default', '')) ?? before.get(k.replace(/^base_model\.model\./, ''));
+        return old && old.data.length === t.data.length && maxAbsDiff(Array.from(old.data), Array.from(t.data)) > 1e-6;
+      });
+      console.log(`train_peft.py ${method}: ${moved.length} of ${after.size} saved tensors changed (${moved.map(([k]) => k.split('.').slice(-3).join('.')).join(', ')})`);
+      expect(moved.length).toBeGreaterThan(0);
+      if (method !== 'nola') expect(moved.some(([k]) => !k.includes('classifier'))).toBe(true);
       expect(existsSync(join(out, 'merged', 'model.safetensors'))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
