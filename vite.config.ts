@@ -2,12 +2,15 @@ import { defineConfig } from 'vitest/config';
 import type { Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
-/** Imports `*.wgsl` as a string, so kernels live in real .wgsl files and are specialised at run time. */
+/**
+ * Imports `*.wgsl` as a string, so kernels live in real .wgsl files and are specialised at run
+ * time; `*.py` likewise, so the Python script an export carries is a real, checkable .py file.
+ */
 function wgslText(): Plugin {
   return {
     name: 'rankscope-wgsl-text',
     transform(code, id) {
-      if (!id.endsWith('.wgsl')) return null;
+      if (!id.endsWith('.wgsl') && !id.endsWith('.py')) return null;
       return { code: `export default ${JSON.stringify(code)};`, map: null };
     },
   };

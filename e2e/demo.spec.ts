@@ -5,7 +5,7 @@
  * chart draws a line per run. The per-run figures are printed for the record.
  */
 import { mkdirSync } from 'node:fs';
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Locator, type Page } from '@playwright/test';
 
 const ARTIFACTS = 'e2e-artifacts';
 
@@ -16,6 +16,14 @@ async function drawnLines(page: Page, chart: string): Promise<number> {
     .locator('.run-line path.recharts-line-curve')
     .evaluateAll((paths) => paths.filter((p) => (p.getAttribute('d') ?? '').length > 10).length);
 }
+
+async function inViewport(page: Page, target: Locator): Promise<boolean> {
+  const box = await target.boundingBox();
+  const view = page.viewportSize()!;
+  return !!box && box.height > 0 && box.y >= 0 && box.y < view.height && box.x >= 0 && box.x < view.width;
+}
+
+test.use({ viewport: { width: 1400, height: 900 } });
 
 test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finish and are drawn', async ({ page, context }, testInfo) => {
   test.setTimeout(600_000);
@@ -43,6 +51,9 @@ test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finis
   await page.getByTestId('demo-run').click();
   const runs = page.getByTestId('run');
   await expect(runs).toHaveCount(3);
+  // The results stay in view beside the setup: the run list and the loss chart, without scrolling.
+  await expect.poll(() => inViewport(page, page.getByTestId('run-list'))).toBe(true);
+  await expect.poll(() => inViewport(page, page.getByTestId('loss-chart'))).toBe(true);
   await expect(page.locator('[data-testid=run][data-state=done]')).toHaveCount(3, { timeout: 540_000 });
   testInfo.annotations.push({ type: 'wall time for the three runs', description: `${((Date.now() - started) / 1000).toFixed(0)} s` });
 
@@ -61,6 +72,7 @@ test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finis
   const ranks = await page.getByTestId('rank-numerical').allInnerTexts();
   console.log(`demo ranks (LoRA / RandLoRA / full): ${ranks.join(' / ')}`);
   await page.screenshot({ path: `${ARTIFACTS}/demo-finished.png`, fullPage: true });
+
   expect(external).toEqual([]);
   expect(problems).toEqual([]);
 });

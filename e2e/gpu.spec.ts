@@ -24,6 +24,10 @@ test('shows the WebGPU adapter with its vendor, architecture, limits and feature
   await page.goto('/');
   await expect(page.getByRole('heading', { name: 'Rankscope', level: 1 })).toBeVisible();
 
+  // The header's badge names the adapter; the full details open from it.
+  const badge = page.getByTestId('gpu-badge');
+  await expect(badge).toBeVisible();
+  await badge.click();
   const adapter = page.getByTestId('gpu-adapter');
   await expect(adapter).toBeVisible();
   await expect(page.getByTestId('gpu-unavailable')).toHaveCount(0);
@@ -61,6 +65,7 @@ test('explains what to do when the browser has no WebGPU', async ({ page }, test
   await expect(page.getByTestId('gpu-unavailable-message')).toContainText('navigator.gpu is missing');
   await expect(page.getByTestId('gpu-unavailable-message')).toContainText('--enable-unsafe-webgpu');
   await expect(page.getByTestId('gpu-adapter')).toHaveCount(0);
+  await expect(page.getByTestId('gpu-badge')).toHaveAttribute('data-state', 'unavailable');
   await screenshot(page, testInfo, 'gpu-unavailable');
 });
 

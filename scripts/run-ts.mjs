@@ -63,7 +63,7 @@ async function bundle(opts) {
       platform: 'node',
       format: 'esm',
       target: `node${process.versions.node.split('.')[0]}`,
-      loader: { '.wgsl': 'text' },
+      loader: { '.wgsl': 'text', '.py': 'text' },
       external: opts.external,
       sourcemap: opts.sourcemap ? 'linked' : false,
       absWorkingDir: root,

@@ -2,7 +2,7 @@
  * What `npm run train` leaves behind for Python: DIR/adapter/ in PEFT's format (or NOLA's, or
  * none for full fine-tuning and the probe) and DIR/merged/, a checkpoint that loads back.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,12 @@ describe('npm run train writes the adapter and the merged model', () => {
     const top = await readdir(out);
     if (adapterFiles) {
       expect(top).toContain('adapter');
-      expect(await readdir(join(out, 'adapter'))).toEqual(expect.arrayContaining([...adapterFiles, 'README.md', 'rankscope_run.json']));
+      expect(await readdir(join(out, 'adapter'))).toEqual(expect.arrayContaining([...adapterFiles, 'README.md', 'rankscope_run.json', 'train_peft.py', 'requirements.txt', 'rankscope_train.json']));
+      // The Python continuation carries the CLI run's own settings and the model's input size.
+      const cont = JSON.parse(await readFile(join(out, 'adapter', 'rankscope_train.json'), 'utf8'));
+      expect(cont.train).toMatchObject({ steps: 2, batch_size: 8 });
+      expect(cont.labels).toHaveLength(10);
+      expect(cont.preprocessing.size).toBeGreaterThan(0);
       const adapter = await readAdapter(new NodeFolderSource(join(out, 'adapter')));
       expect(adapter).toMatchObject({ method, baseModel: modelDir });
       expect(adapter.labels).toHaveLength(10);

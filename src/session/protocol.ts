@@ -1,3 +1,4 @@
+import type { Fingerprint } from '../io/sources/fingerprinting';
 import type { MethodId } from '../adapters/types';
 import type { AdapterSummary } from '../gpu/device';
 import type { DroppedFile } from '../io/sources/droppedFiles';
@@ -40,6 +41,8 @@ export interface ModelInfo {
   allTargets: string[];
   /** A full CLIP's text tower and tokenizer files (what zero-shot heads need); absent for other models. */
   text?: TextTowerInfo;
+  /** SHA-256 over the files read (FingerprintingSource), recorded with every run. */
+  fingerprint?: Fingerprint;
 }
 
 export interface TextTowerInfo {
@@ -64,6 +67,8 @@ export interface DatasetInfo {
   skipped: Array<{ file: string; reason: string }>;
   /** A few small RGBA thumbnails per class for the sample grid. */
   samples: Array<{ label: number; width: number; height: number; rgba: Uint8ClampedArray }>;
+  /** SHA-256 over the files read (FingerprintingSource), recorded with every run. */
+  fingerprint?: Fingerprint;
 }
 
 export interface RunEstimate {

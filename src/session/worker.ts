@@ -11,6 +11,7 @@ import { IndexedDbBlobCache } from '../io/cache/indexedDbBlobCache';
 import { HubSource, clearCachedHubModel, listCachedHubModels } from '../io/sources/hub';
 import { DroppedFilesSource } from '../io/sources/droppedFiles';
 import { UrlFolderSource } from '../io/sources/urlFolder';
+import { FingerprintingSource, type Fingerprint } from '../io/sources/fingerprinting';
 import { loadImageDataset } from '../io/datasets/load';
 import { decodeImageBrowser } from '../io/datasets/decodeBrowser';
 import { classCounts, type ImageDataset } from '../io/datasets/types';
@@ -36,7 +37,7 @@ function startLoading(what: 'model' | 'dataset'): AbortSignal {
 }
 let numLabels = 0;
 /** The loaded data set and its sample thumbnails, kept so a new split needs no second read. */
-let dataset: { ds: ImageDataset; samples: DatasetInfo['samples'] } | undefined;
+let dataset: { ds: ImageDataset; samples: DatasetInfo['samples']; fingerprint?: Fingerprint } | undefined;
 const listeners: Array<(e: RunEvent) => void> = [];
 
 function requireLab(): Lab {
@@ -85,7 +86,8 @@ const api: LabApi = {
 
   async loadModel(req, onProgress) {
     const signal = startLoading('model');
-    const ckpt: Checkpoint = await loadCheckpoint(modelSource(req), {
+    const source = new FingerprintingSource(modelSource(req));
+    const ckpt: Checkpoint = await loadCheckpoint(source, {
       signal,
       onProgress: (p) => onProgress?.({ what: 'model', file: p.file, done: p.loaded, total: p.total } satisfies LoadProgressEvent),
     });
@@ -105,6 +107,7 @@ const api: LabApi = {
       linearLayers: linearSites(spec).map((s) => ({ module: s.module, out: s.out, in: s.in })),
       defaultTargets: DEFAULT_TARGETS[spec.family],
       allTargets: ALL_TARGETS[spec.family],
+      fingerprint: await source.fingerprint(),
     };
     const text = textTowerInfo(ckpt);
     if (text) info.text = text;
@@ -126,7 +129,7 @@ const api: LabApi = {
 
   async loadDataset(req: DatasetRequest, plan: DataPlan, onProgress) {
     const signal = startLoading('dataset');
-    const source = req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files);
+    const source = new FingerprintingSource(req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files));
     const ds = await loadImageDataset(source, {
       decode: decodeImageBrowser,
       signal,
@@ -136,15 +139,15 @@ const api: LabApi = {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
     const samples = datasetThumbnails(ds, 6);
-    const info = describeDataset(ds, samples, plan);
+    const info = { ...describeDataset(ds, samples, plan), fingerprint: await source.fingerprint() };
     // Kept only once split: a set whose split failed leaves the previous one in place, page and lab alike.
-    dataset = { ds, samples };
+    dataset = { ds, samples, fingerprint: info.fingerprint };
     return info;
   },
 
   async replanDataset(plan: DataPlan) {
     if (!dataset) throw new Error('No data set is loaded yet: pick the built-in set or drop your images first.');
-    return describeDataset(dataset.ds, dataset.samples, plan);
+    return { ...describeDataset(dataset.ds, dataset.samples, plan), fingerprint: dataset.fingerprint };
   },
 
   async estimate(specs: RunSpec[]) {

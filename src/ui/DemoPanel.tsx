@@ -29,7 +29,8 @@ export function DemoPanel() {
       const specs = comparisonSpecs(settings, { model: model! });
       await queueRuns(specs, { model: model!.source, dataset: data!.source });
       setQueued(true);
-      document.getElementById('runs-panel-title')?.scrollIntoView({ behavior: 'smooth' });
+      // Side by side the results are already in view; stacked (narrow screens) they are below the setup.
+      document.getElementById('runs-panel-title')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -38,16 +39,22 @@ export function DemoPanel() {
   return (
     <section className="panel demo-panel" aria-labelledby="demo-panel-title" data-testid="demo-panel">
       <h2 id="demo-panel-title">Is it the parameter count or the rank?</h2>
-      <p>
-        LoRA trains a low-rank update; RandLoRA trains about as few values but its update is full rank. This demo fine-tunes a small ViT
-        that Rankscope pretrained on five Fashion-MNIST classes, on the five classes it never saw (40 images each), with LoRA, RandLoRA
-        and full fine-tuning side by side. Watch the accuracy gap and the rank chart: LoRA&rsquo;s spectrum stops at r, RandLoRA&rsquo;s
-        stays full like full fine-tuning&rsquo;s.
+      <p className="demo-lead">
+        LoRA trains a low-rank update; RandLoRA trains about as few values, but its update is full rank. One click compares them with full
+        fine-tuning, offline.
       </p>
-      <p className="muted">
-        Model and data ship with the app, so this works offline. {DEMO.train.steps} steps of batch {DEMO.train.batchSize} per run, all
-        attention and MLP layers targeted; every setting stays editable below.
-      </p>
+      <details className="demo-more">
+        <summary>What the demo does</summary>
+        <p>
+          It fine-tunes a small ViT that Rankscope pretrained on five Fashion-MNIST classes, on the five classes it never saw (40 images
+          each), with LoRA, RandLoRA and full fine-tuning side by side. Watch the accuracy gap and the rank chart: LoRA&rsquo;s spectrum
+          stops at r, RandLoRA&rsquo;s stays full like full fine-tuning&rsquo;s.
+        </p>
+        <p className="muted">
+          Model and data ship with the app, so this works offline. {DEMO.train.steps} steps of batch {DEMO.train.batchSize} per run, all
+          attention and MLP layers targeted; every setting stays editable in the sections below.
+        </p>
+      </details>
       <button type="button" className="demo-button" data-testid="demo-run" disabled={!ready} onClick={() => void run()}>
         Run the demo: LoRA vs RandLoRA vs full fine-tuning
       </button>
@@ -60,7 +67,7 @@ export function DemoPanel() {
       {queued && (
         <span className="muted" data-testid="demo-queued">
           {' '}
-          Queued: the runs train one after another below.
+          Queued: the runs train one after another; follow them under Runs.
         </span>
       )}
       {error && (

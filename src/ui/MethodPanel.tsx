@@ -1,9 +1,8 @@
 import { useEffect } from 'react';
 import { METHODS, type MethodId } from '../adapters';
-import { TRAIN_DEFAULTS } from '../train/trainer';
 import { CostTable, costSentence } from './method/CostTable';
 import { HeadPicker } from './method/HeadPicker';
-import { METHOD_FIELDS, TRAIN_FIELDS } from './method/fields';
+import { METHOD_FIELDS } from './method/fields';
 import { SettingField } from './method/SettingField';
 import { TargetPicker } from './method/TargetPicker';
 import { useEstimates } from './method/useEstimates';
@@ -18,11 +17,11 @@ installUrlState();
 
 /**
  * Choose how to fine-tune: the method and its hyperparameters (PEFT's or the paper's defaults),
- * the layers it adapts, and the training settings; see what each method would cost before
- * anything runs.
+ * and the layers it adapts; see what each method would cost before anything runs (the training
+ * settings are the training panel's).
  */
 export function MethodPanel() {
-  const { method, configs, targets, train, setMethod, setConfig, setTargets, setTrain } = useMethodStore();
+  const { method, configs, targets, setMethod, setConfig, setTargets } = useMethodStore();
   const info = useModelStore((s) => s.info);
   const ignored = useUrlNotice((s) => s.ignored);
   const dismiss = useUrlNotice((s) => s.dismiss);
@@ -40,7 +39,6 @@ export function MethodPanel() {
 
   const methodDefaults = METHODS[method].defaults as Record<string, unknown>;
   const methodChanged = fields.some((f) => configs[method][f.key] !== methodDefaults[f.key]);
-  const trainChanged = TRAIN_FIELDS.some((f) => train[f.key] !== TRAIN_DEFAULTS[f.key]);
 
   return (
     <section className="panel" aria-labelledby="method-panel-title" data-testid="method-panel">
@@ -141,18 +139,6 @@ export function MethodPanel() {
         </div>
       )}
       {info && !estimates.data && !estimates.isError && <p className="muted">Estimating…</p>}
-      <h3>Training</h3>
-      <div className="settings-grid" data-testid="train-settings">
-        {TRAIN_FIELDS.map((f) => (
-          <SettingField key={f.key} spec={f} value={train[f.key]} testId={`train-field-${f.key}`} onChange={(v) => setTrain({ [f.key]: v })} />
-        ))}
-      </div>
-      {trainChanged && (
-        <button type="button" className="link-button" onClick={() => setTrain(Object.fromEntries(TRAIN_FIELDS.map((f) => [f.key, TRAIN_DEFAULTS[f.key]])))}>
-          Back to the default training settings
-        </button>
-      )}
-
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { inspectGpu, type AdapterSummary } from '../gpu/device';
+import { rememberAdapter } from './runs/environment';
 
 export const GPU_QUERY_KEY = ['gpu'] as const;
 
@@ -10,7 +11,11 @@ export const GPU_QUERY_KEY = ['gpu'] as const;
 export function useGpu() {
   return useQuery<AdapterSummary, Error>({
     queryKey: GPU_QUERY_KEY,
-    queryFn: () => inspectGpu(typeof navigator === 'undefined' ? undefined : navigator.gpu),
+    queryFn: async () => {
+      const summary = await inspectGpu(typeof navigator === 'undefined' ? undefined : navigator.gpu);
+      rememberAdapter(summary);
+      return summary;
+    },
     // The adapter does not change under a page: inspect it once.
     staleTime: Infinity,
     gcTime: Infinity,

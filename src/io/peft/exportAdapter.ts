@@ -21,6 +21,7 @@ import {
   type PeftNaming,
 } from './layout';
 import { nolaConfigJson, nolaConfigObject } from './nola';
+import { continuationFiles, continuationReadme } from './continuation';
 import { adapterSlots } from './tensors';
 
 /** Whether this method has an adapter to export (full fine-tuning and the probe export merged weights only). */
@@ -100,7 +101,10 @@ function readme(run: ExportableRun, info: ExportInfo): string {
   );
 }
 
-/** The adapter's files (PEFT's, or NOLA's own format), plus README.md and rankscope_run.json. */
+/**
+ * The adapter's files (PEFT's, or NOLA's own format), plus README.md and rankscope_run.json, and
+ * what continues the run in Python (train_peft.py, rankscope_train.json, requirements.txt).
+ */
 export async function exportAdapterFiles(run: ExportableRun, info: ExportInfo): Promise<ExportFiles> {
   const method = run.config.method;
   if (!hasAdapterExport(method)) {
@@ -118,7 +122,8 @@ export async function exportAdapterFiles(run: ExportableRun, info: ExportInfo): 
     files.set(NOLA_CONFIG, utf8Bytes(nolaConfigJson(await nolaConfigObject(run, info))));
     files.set(NOLA_WEIGHTS, writeSafetensors(await readSlots(run, 'nola', 'transformers4'), { metadata: { format: 'pt' } }));
   }
-  files.set('README.md', utf8Bytes(readme(run, info)));
+  files.set('README.md', utf8Bytes(readme(run, info) + continuationReadme(run, info)));
+  for (const [name, bytes] of continuationFiles(run, info)) files.set(name, bytes);
   files.set(RUN_NOTE, utf8Bytes(`${JSON.stringify(runNote(run, info), null, 2)}\n`));
   return files;
 }

@@ -181,7 +181,7 @@ describe.each(CASES)('$method, $naming names: PEFT export', ({ method, naming, c
     const { ctx } = gpu();
     const run = testRun(ctx, made, method, cfg, [...targets], { perturb: 100 });
     const files = await exportAdapterFiles(run, { ...info, peftNaming: naming });
-    expect([...files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'rankscope_run.json']);
+    expect([...files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'rankscope_run.json', 'rankscope_train.json', 'requirements.txt', 'train_peft.py']);
 
     // Keys and shapes as PEFT would save them.
     const sd = readSafetensors(files.get('adapter_model.safetensors')!);

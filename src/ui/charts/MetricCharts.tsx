@@ -1,22 +1,49 @@
-import { useMemo, type ReactNode } from 'react';
+import { useMemo, useRef, type ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, ReferenceLine } from 'recharts';
 import type { RunView } from '../state/runStore';
+import { ChartDownloads } from './ChartDownloads';
+import type { LegendEntry } from './chartExport';
 import { ema, formatNumber, formatPercent, mergeSeries, seriesKey, type Point } from './series';
 
 export const CHART_HEIGHT = 240;
 
-/** A chart with its title and the one sentence that says how to read it. */
-export function ChartCard({ title, explain, testId, children, extra }: { title: string; explain: ReactNode; testId: string; children: ReactNode; extra?: ReactNode }) {
+/** A chart with its title and the one sentence that says how to read it; PNG and SVG downloads when `download` names the file. */
+export function ChartCard({
+  title,
+  explain,
+  testId,
+  children,
+  extra,
+  download,
+}: {
+  title: string;
+  explain: ReactNode;
+  testId: string;
+  children: ReactNode;
+  extra?: ReactNode;
+  download?: { file: string; legend: readonly LegendEntry[] };
+}) {
+  const body = useRef<HTMLDivElement>(null);
   return (
     <figure className="chart" data-testid={testId}>
       <figcaption>
-        <h3>{title}</h3>
+        <div className="chart-title-row">
+          <h3>{title}</h3>
+          {download && <ChartDownloads target={body} title={title} file={download.file} legend={download.legend} />}
+        </div>
         <p className="explain">{explain}</p>
         {extra}
       </figcaption>
-      <div className="chart-body">{children}</div>
+      <div className="chart-body" ref={body}>
+        {children}
+      </div>
     </figure>
   );
+}
+
+/** The legend a downloaded chart carries: each run's name in its colour. */
+export function legendOf(runs: readonly RunView[]): LegendEntry[] {
+  return runs.map((r) => ({ name: r.spec.name, color: r.color }));
 }
 
 const axisStyle = { fontSize: 12 };

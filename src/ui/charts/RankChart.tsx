@@ -2,7 +2,7 @@ import { useMemo, useState, type ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { METHODS } from '../../adapters';
 import type { RunView } from '../state/runStore';
-import { CHART_HEIGHT, ChartCard } from './MetricCharts';
+import { CHART_HEIGHT, ChartCard, legendOf } from './MetricCharts';
 import { decadeTicks, formatNumber, latestSpectrum, seriesKey, spectrumRows } from './series';
 
 /** The layers some run tracked, most tracked first. */
@@ -68,7 +68,13 @@ export function RankChart({ runs }: { runs: RunView[] }) {
   );
 
   return (
-    <ChartCard title="Rank of the update ΔW" explain={explain} testId="rank-chart" extra={picker}>
+    <ChartCard
+      title="Rank of the update ΔW"
+      explain={explain}
+      testId="rank-chart"
+      extra={picker}
+      download={{ file: `rank-spectrum-${(layer ?? 'layer').replace(/[^A-Za-z0-9._-]+/g, '-')}`, legend: legendOf(shown.map((s) => s.run)) }}
+    >
       {shown.length === 0 ? (
         <p className="muted chart-empty">No spectra yet: a run reports one every few steps (a linear probe has none, since it trains only the head).</p>
       ) : (

@@ -76,7 +76,7 @@ export function QueueControls() {
     <div className="queue" data-testid="queue-controls">
       {!ready && (
         <p className="muted" data-testid="queue-waiting">
-          To queue runs, load {missing.join(' and ')} above.
+          To queue runs, load {missing.join(' and ')} in the setup column.
         </p>
       )}
       <div className="queue-row">

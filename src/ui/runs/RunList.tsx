@@ -4,6 +4,7 @@ import type { RunState } from '../../session/run';
 import { FINISHED, type RunView } from '../state/runStore';
 import { formatNumber, formatPercent } from '../charts/series';
 import { deleteRun, pauseRun, resumeRun, stopRun } from './useRuns';
+import { RunFileActions } from './RunFileBar';
 
 const STATE_LABEL: Record<RunState, string> = {
   queued: 'queued',
@@ -36,7 +37,7 @@ export function RunList({ runs }: { runs: RunView[] }) {
   if (!runs.length) {
     return (
       <p className="muted" data-testid="runs-empty">
-        No runs yet. Queue one above; finished runs are saved in this browser and come back when you reload.
+        No runs yet. Queue one below, or import a run file; finished runs are saved in this browser and come back when you reload.
       </p>
     );
   }
@@ -67,7 +68,12 @@ function RunRow({ run }: { run: RunView }) {
         <span className={`tag run-state run-state-${run.state}`} data-testid="run-state">
           {STATE_LABEL[run.state]}
         </span>
-        {run.restored && (
+        {run.imported && (
+          <span className="tag tag-imported" data-testid="run-imported" title={`Imported from ${run.imported.file}; trained elsewhere`}>
+            imported
+          </span>
+        )}
+        {run.restored && !run.imported && (
           <span className="tag tag-saved" title="Restored from this browser's saved runs">
             saved
           </span>
@@ -125,6 +131,7 @@ function RunRow({ run }: { run: RunView }) {
           </p>
         </div>
       )}
+      <RunFileActions run={run} />
       {run.state === 'failed' && (
         <div className="notice notice-error" role="alert" data-testid="run-error">
           <p>

@@ -1,6 +1,9 @@
 import { useEffect } from 'react';
 import { getLab, onRunEvent } from '../lab';
-import { FINISHED, useRunStore, type RunView } from '../state/runStore';
+import { FINISHED, useRunStore, type RunMeta, type RunView } from '../state/runStore';
+import { useDataStore } from '../state/dataStore';
+import { useModelStore } from '../state/modelStore';
+import { currentEnvironment } from './environment';
 import { runArchive } from '../state/runArchive';
 import type { RunSpec } from '../../session/run';
 import { uniqueName } from './specs';
@@ -14,7 +17,8 @@ function keepable(view: RunView): boolean {
   return (view.state === 'done' || view.state === 'stopped' || view.state === 'diverged') && (view.train.length > 0 || view.result !== undefined);
 }
 
-async function archive(view: RunView): Promise<void> {
+/** Saves a run for later visits; says so on the page when the browser refuses. */
+export async function archiveRun(view: RunView): Promise<void> {
   try {
     await runArchive.save(view);
   } catch (e) {
@@ -33,7 +37,7 @@ export function useRunEvents(): void {
       store.apply(e);
       if (e.type === 'state' && FINISHED.has(e.state)) {
         const view = useRunStore.getState().runs[e.runId];
-        if (view && keepable(view)) void archive(view);
+        if (view && keepable(view)) void archiveRun(view);
       }
     });
     runArchive
@@ -56,8 +60,15 @@ export function useRunEvents(): void {
 }
 
 /** Adds runs to the page and the lab's queue; if the lab refuses them, takes them back out and rethrows. */
-export async function queueRuns(specs: RunSpec[], meta: { model?: string; dataset?: string }): Promise<void> {
+export async function queueRuns(specs: RunSpec[], given: { model?: string; dataset?: string }): Promise<void> {
   const store = useRunStore.getState();
+  // The record a run file carries: which files exactly, and where it trained.
+  const meta: RunMeta = {
+    ...given,
+    modelFingerprint: useModelStore.getState().info?.fingerprint,
+    datasetFingerprint: useDataStore.getState().info?.fingerprint,
+    environment: currentEnvironment(),
+  };
   const taken = new Set(store.order.map((id) => store.runs[id].spec.name));
   for (const spec of specs) {
     spec.name = uniqueName(spec.name, taken);

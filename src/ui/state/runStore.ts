@@ -2,6 +2,8 @@ import { create } from 'zustand';
 import type { MetricRecord } from '../../train/trainer';
 import type { Spectrum } from '../../train/rank';
 import type { RunEvent, RunExports, RunResult, RunSpec, RunState } from '../../session/run';
+import type { Fingerprint } from '../../io/sources/fingerprinting';
+import type { RunEnvironment } from '../runs/environment';
 
 export interface RunView {
   spec: RunSpec;
@@ -24,7 +26,17 @@ export interface RunView {
   exports?: RunExports;
   /** Restored from the archive after a reload: finished, and no longer known to the worker. */
   restored?: boolean;
+  /** Fingerprints of the model's and the data set's files (name + SHA-256), for run files. */
+  modelFingerprint?: Fingerprint;
+  datasetFingerprint?: Fingerprint;
+  /** Where it trained: the GPU adapter and the browser. */
+  environment?: RunEnvironment;
+  /** Read from a .rankscope.json run file (its name, when), not trained on this page. */
+  imported?: { file: string; at: number };
 }
+
+/** What queueRuns records about a run besides its spec. */
+export type RunMeta = Partial<Pick<RunView, 'model' | 'dataset' | 'modelFingerprint' | 'datasetFingerprint' | 'environment'>>;
 
 /** States after which a run no longer changes. */
 export const FINISHED: ReadonlySet<RunState> = new Set(['done', 'stopped', 'diverged', 'failed']);
@@ -42,7 +54,9 @@ interface RunStore {
   /** Why finished runs could not be saved or restored (IndexedDB unavailable, quota), if so. */
   archiveError?: string;
   setArchiveError(message: string | undefined): void;
-  add(spec: RunSpec, meta?: { model?: string; dataset?: string }): void;
+  add(spec: RunSpec, meta?: RunMeta): void;
+  /** Adds runs read from a run file after the page's own, giving each a colour not yet in use. */
+  addImported(views: RunView[]): void;
   apply(e: RunEvent): void;
   /** Puts archived runs back (oldest first), keeping any the page already knows. */
   restore(views: RunView[]): void;
@@ -85,6 +99,19 @@ export const useRunStore = create<RunStore>((set) => ({
         next.exports = e.files;
       }
       return { runs: { ...s.runs, [e.runId]: next } };
+    }),
+  addImported: (views) =>
+    set((s) => {
+      const fresh = views.filter((v) => !s.runs[v.spec.id]);
+      if (!fresh.length) return s;
+      const runs = { ...s.runs };
+      const used = s.order.map((id) => s.runs[id].color);
+      for (const v of fresh) {
+        const color = used.includes(v.color) ? nextColor(used) : v.color;
+        used.push(color);
+        runs[v.spec.id] = { ...v, color };
+      }
+      return { runs, order: [...s.order, ...fresh.map((v) => v.spec.id)] };
     }),
   restore: (views) =>
     set((s) => {

@@ -1,3 +1,4 @@
+import { useRef } from 'react';
 import { MINIMUM_LIMITS, type AdapterSummary } from '../gpu/device';
 import { WebGpuUnavailableError } from '../gpu/errors';
 import { useGpu } from './useGpu';
@@ -20,20 +21,73 @@ function formatLimit(name: string, value: number | undefined): string {
   return `${value} B`;
 }
 
-export function GpuPanel() {
+/** A short name for the adapter: its description, else device, else vendor and architecture. */
+export function adapterName(summary: AdapterSummary): string {
+  return summary.description || summary.device || [summary.vendor, summary.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+}
+
+/**
+ * The header's GPU badge: the adapter's name, hardware or software, and a warning when it is
+ * SwiftShader (or another software rasteriser). It opens the full limits and features in a dialog.
+ * When WebGPU is unavailable the badge says so and the page shows why (GpuAlert).
+ */
+export function GpuBadge() {
   const gpu = useGpu();
+  const dialog = useRef<HTMLDialogElement>(null);
+  if (gpu.isPending) {
+    return (
+      <span className="gpu-badge gpu-badge-pending" data-testid="gpu-pending">
+        Looking for a WebGPU adapter…
+      </span>
+    );
+  }
+  if (gpu.isError) {
+    return (
+      <span className="gpu-badge gpu-badge-error" data-testid="gpu-badge" data-state="unavailable">
+        WebGPU unavailable
+      </span>
+    );
+  }
+  const summary = gpu.data;
+  const kind = summary.isSoftware ? 'software' : 'hardware';
   return (
-    <section className="panel" aria-labelledby="gpu-panel-title" data-testid="gpu-panel">
-      <h2 id="gpu-panel-title">GPU</h2>
-      {gpu.isPending && (
-        <p className="muted" data-testid="gpu-pending">
-          Looking for a WebGPU adapter…
-        </p>
-      )}
-      {gpu.isError && <Unavailable error={gpu.error} retry={() => void gpu.refetch()} retrying={gpu.isFetching} />}
-      {gpu.isSuccess && <AdapterDetails summary={gpu.data} />}
-    </section>
+    <>
+      <button
+        type="button"
+        className={`gpu-badge ${summary.isSoftware ? 'gpu-badge-warn' : 'gpu-badge-ok'}`}
+        data-testid="gpu-badge"
+        data-state={kind}
+        aria-haspopup="dialog"
+        onClick={() => dialog.current?.showModal()}
+        title="Show the adapter's limits and features"
+      >
+        <span className="gpu-badge-dot" aria-hidden="true" />
+        <span className="gpu-badge-name">{adapterName(summary)}</span>
+        <span className="gpu-badge-kind">{kind}</span>
+        {summary.isSoftware && (
+          <span className="gpu-badge-note" data-testid="gpu-badge-warning">
+            ⚠ slow: emulated on the CPU
+          </span>
+        )}
+      </button>
+      <dialog ref={dialog} className="gpu-dialog" aria-labelledby="gpu-panel-title" data-testid="gpu-panel">
+        <div className="gpu-dialog-head">
+          <h2 id="gpu-panel-title">GPU</h2>
+          <button type="button" onClick={() => dialog.current?.close()} data-testid="gpu-close" autoFocus>
+            Close
+          </button>
+        </div>
+        <AdapterDetails summary={summary} />
+      </dialog>
+    </>
   );
+}
+
+/** Under the header when WebGPU cannot start: why, and what to do. Nothing otherwise. */
+export function GpuAlert() {
+  const gpu = useGpu();
+  if (!gpu.isError) return null;
+  return <Unavailable error={gpu.error} retry={() => void gpu.refetch()} retrying={gpu.isFetching} />;
 }
 
 function Unavailable({ error, retry, retrying }: { error: Error; retry: () => void; retrying: boolean }) {
