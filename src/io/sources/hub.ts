@@ -8,7 +8,8 @@
  * re-checked. Clearing the model from the cache fetches it anew.
  */
 import type { BlobCache } from '../cache/blobCache';
-import { readBody } from '../download';
+import { readBodyResuming } from '../download';
+import { matchesEtag, parseEtag, type ContentHash } from '../etag';
 import { IoError, abortedError, isAbortError, throwIfAborted } from '../errors';
 import { safeRelativePath, utf8, type FileSource, type ReadOptions } from '../source';
 
@@ -75,6 +76,7 @@ export interface CachedHubModel {
 export async function listCachedHubModels(cache: BlobCache): Promise<CachedHubModel[]> {
   const byModel = new Map<string, CachedHubModel>();
   for (const e of await cache.list('models--')) {
+    if (e.key.endsWith(ETAG_SUFFIX)) continue;
     const [head, rev, ...rest] = e.key.split('/');
     if (!rev || rest.length === 0) continue;
     const repoId = head.slice('models--'.length).replace('--', '/');
@@ -89,9 +91,16 @@ export async function listCachedHubModels(cache: BlobCache): Promise<CachedHubMo
 }
 
 /** Removes one model (every revision, or one) from the cache; returns how many files went. */
-export function clearCachedHubModel(cache: BlobCache, repoId: string, revision?: string): Promise<number> {
-  return cache.clear(hubCachePrefix(checkRepoId(repoId), revision));
+export async function clearCachedHubModel(cache: BlobCache, repoId: string, revision?: string): Promise<number> {
+  const prefix = hubCachePrefix(checkRepoId(repoId), revision);
+  // Counted as a person sees them: files, not the hashes kept beside them.
+  const files = (await cache.list(prefix)).filter((e) => !e.key.endsWith(ETAG_SUFFIX)).length;
+  await cache.clear(prefix);
+  return files;
 }
+
+/** Beside each cached file, the content hash its ETag promised (see etag.ts). */
+export const ETAG_SUFFIX = '#etag';
 
 export class HubSource implements FileSource {
   readonly repoId: string;
@@ -120,10 +129,10 @@ export class HubSource implements FileSource {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
-  private async request(url: string, file: string, method: 'GET' | 'HEAD', signal?: AbortSignal): Promise<Response> {
+  private async request(url: string, file: string, method: 'GET' | 'HEAD', signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
     throwIfAborted(signal, file, this.description);
     try {
-      return await this.fetchFn(url, { method, headers: this.headers(), signal, redirect: 'follow' });
+      return await this.fetchFn(url, { method, headers: { ...this.headers(), ...extra }, signal, redirect: 'follow' });
     } catch (e) {
       if (signal?.aborted || isAbortError(e)) throw abortedError(file, this.description);
       throw new IoError(
@@ -169,11 +178,24 @@ export class HubSource implements FileSource {
     );
   }
 
+  /** The cached copy, unless its recorded content hash says it was truncated or corrupted (then it is dropped). */
+  private async cached(key: string, rel: string): Promise<Uint8Array | undefined> {
+    const hit = await this.cache?.get(key);
+    if (!hit || !this.cache) return hit;
+    const recorded = await this.cache.get(key + ETAG_SUFFIX);
+    const expected = recorded ? parseEtag(utf8.decode(recorded)) : undefined;
+    if (!expected || (await matchesEtag(hit, expected))) return hit;
+    console.warn(`Rankscope: the cached ${rel} of ${this.repoId} does not match its ${expected.kind} ${expected.hex}; downloading it again.`);
+    await this.cache.delete(key);
+    await this.cache.delete(key + ETAG_SUFFIX);
+    return undefined;
+  }
+
   async readBytes(file: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const rel = safeRelativePath(file, this.description);
     const key = this.key(rel);
     throwIfAborted(options.signal, rel, this.description);
-    const hit = await this.cache?.get(key);
+    const hit = await this.cached(key, rel);
     if (hit) {
       options.onProgress?.({ file: rel, loaded: hit.length, total: hit.length, cached: true });
       return hit;
@@ -184,10 +206,22 @@ export class HubSource implements FileSource {
       void res.body?.cancel().catch(() => {});
       throw this.httpError(res, rel, url);
     }
-    const bytes = await readBody(res, rel, this.description, options);
+    // A dropped connection continues from where it stopped (Range), so a large checkpoint is not fetched from the start again.
+    const reopen = (from: number, ifRange: string | undefined) =>
+      this.request(url, rel, 'GET', options.signal, { range: `bytes=${from}-`, ...(ifRange ? { 'if-range': ifRange } : {}) });
+    const { bytes, etag } = await readBodyResuming(res, reopen, rel, this.description, options);
+    const expected: ContentHash | undefined = parseEtag(res.headers.get('x-linked-etag') ?? etag);
+    if (expected && !(await matchesEtag(bytes, expected))) {
+      throw new IoError(
+        'network',
+        `The download of ${rel} from ${this.description} does not match the ${expected.kind} the Hub gives for it (${expected.hex}): it arrived damaged. Load the model again.`,
+        rel,
+      );
+    }
     if (this.cache) {
       try {
         await this.cache.put(key, bytes);
+        if (expected) await this.cache.put(key + ETAG_SUFFIX, new TextEncoder().encode(expected.hex));
       } catch (e) {
         // A full disk or quota must not fail a load that already succeeded; it only costs a re-download.
         console.warn(`Rankscope could not cache ${rel} of ${this.repoId} in ${this.cache.description}: ${(e as Error).message}`);
@@ -213,7 +247,7 @@ export class HubSource implements FileSource {
   private async cachedNames(): Promise<string[]> {
     if (!this.cache) return [];
     const prefix = hubCachePrefix(this.repoId, this.revision);
-    return (await this.cache.list(prefix)).map((c) => c.key.slice(prefix.length));
+    return (await this.cache.list(prefix)).filter((c) => !c.key.endsWith(ETAG_SUFFIX)).map((c) => c.key.slice(prefix.length));
   }
 
   /**

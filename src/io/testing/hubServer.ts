@@ -3,12 +3,15 @@
  * laid out as <root>/<owner>/<name>/<files> under the Hub's URL layout:
  *   GET|HEAD /<owner>/<name>/resolve/<revision>/<file>
  *   GET      /api/models/<owner>/<name>/revision/<revision>   ({ siblings: [{ rfilename }] })
- * with the Hub's status codes and X-Error-Code headers, optional gating, slow streaming (to
- * test progress and cancel) and a request log. Node only; for tests and e2e.
+ * with the Hub's status codes and X-Error-Code headers, ETags as the Hub sends them (SHA-256 of
+ * LFS files, git blob SHA-1 of the rest), Range requests, optional gating, slow streaming (to test
+ * progress and cancel), faults (a connection dropped mid-file, a corrupted body) and a request
+ * log. Node only; for tests and e2e.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
 export interface HubServerOptions {
@@ -17,6 +20,12 @@ export interface HubServerOptions {
   gated?: Map<string, string>;
   /** Files (by '<owner>/<name>/<file>') streamed slowly: `bytesPerTick` every `tickMs`. */
   slow?: Map<string, { bytesPerTick: number; tickMs: number }>;
+  /** Files (by '<owner>/<name>/<file>') whose next `times` GETs (whole or ranged) drop the connection after `bytes` bytes. */
+  dropAfter?: Map<string, { bytes: number; times: number }>;
+  /** Files served with one byte flipped (under the intact file's ETag), the next `times` times. */
+  corrupt?: Map<string, { times: number }>;
+  /** Answer Range requests with the whole file (200), as servers without range support do. */
+  ignoreRange?: boolean;
 }
 
 export interface HubServer {
@@ -80,8 +89,37 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     } catch {
       return fail(404, 'EntryNotFound', `${file} does not exist`);
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+    const key = `${repo}/${file}`;
+    // The Hub's ETag: SHA-256 for LFS files (weights), the git blob SHA-1 for files kept in git.
+    const etag = file.endsWith('.safetensors')
+      ? createHash('sha256').update(body).digest('hex')
+      : createHash('sha1').update(`blob ${body.length}\0`).update(body).digest('hex');
+    const headers = { 'content-type': 'application/octet-stream', etag: `"${etag}"`, 'accept-ranges': 'bytes' };
+    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    const ifRange = req.headers['if-range'];
+    let payload: Buffer = body;
+    if (range && !options.ignoreRange && (!ifRange || ifRange === `"${etag}"`) && Number(range[1]) < body.length) {
+      const from = Number(range[1]);
+      payload = body.subarray(from);
+      res.writeHead(206, { ...headers, 'content-length': String(payload.length), 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` });
+    } else {
+      res.writeHead(200, { ...headers, 'content-length': String(body.length) });
+    }
     if (req.method === 'HEAD') return res.end();
+    const drop = options.dropAfter?.get(key);
+    if (drop && drop.times > 0 && payload.length > drop.bytes) {
+      drop.times--;
+      res.write(payload.subarray(0, drop.bytes), () => res.destroy());
+      return;
+    }
+    const corrupt = options.corrupt?.get(key);
+    if (corrupt && corrupt.times > 0) {
+      corrupt.times--;
+      const bad = Buffer.from(payload);
+      bad[bad.length >> 1] ^= 0xff;
+      return res.end(bad);
+    }
+    if (payload !== body) return res.end(payload);
     const slow = options.slow?.get(`${repo}/${file}`);
     if (!slow) return res.end(body);
     let pos = 0;
