@@ -10,6 +10,49 @@ import { decompressPage } from 'hyparquet/src/datapage.js';
 import { IoError } from '../errors';
 import { LIMITS } from '../limits';
 
+/**
+ * Walks a snappy stream's elements without writing anything and refuses one whose literal or
+ * copy lengths run past the input or the page size: hyparquet's decoder trusts them, and a
+ * damaged 4-byte literal length made it spin through billions of ignored writes.
+ */
+export function snappyFits(input: Uint8Array, outputLength: number): boolean {
+  let pos = 0;
+  while (pos < input.length && input[pos] >= 128) pos++; // the preamble: uncompressed length as a varint
+  pos++;
+  let out = 0;
+  while (pos < input.length) {
+    const c = input[pos++];
+    const type = c & 3;
+    let len: number;
+    if (type === 0) {
+      len = c >>> 2;
+      if (len >= 60) {
+        const extra = len - 59;
+        if (pos + extra > input.length) return false;
+        len = 0;
+        for (let i = 0; i < extra; i++) len += input[pos + i] * 2 ** (8 * i);
+        pos += extra;
+      }
+      len += 1;
+      if (pos + len > input.length || out + len > outputLength) return false;
+      pos += len;
+    } else {
+      const offsetBytes = type === 1 ? 1 : type === 2 ? 2 : 4;
+      if (pos + offsetBytes > input.length) return false;
+      let offset = 0;
+      for (let i = 0; i < offsetBytes; i++) offset += input[pos + i] * 2 ** (8 * i);
+      pos += offsetBytes;
+      if (type === 1) {
+        len = ((c >>> 2) & 7) + 4;
+        offset += (c >>> 5) << 8;
+      } else len = (c >>> 2) + 1;
+      if (offset < 1 || offset > out || out + len > outputLength) return false;
+    }
+    out += len;
+  }
+  return out === outputLength;
+}
+
 /** More rows than any image set a browser tab can hold (ImageNet-21k has 14 million). */
 export const MAX_PARQUET_ROWS = 50_000_000;
 
@@ -50,7 +93,10 @@ export function checkParquetPages(buffer: ArrayBuffer, file: string): void {
         const compressed = h.compressed_page_size;
         const uncompressed = h.uncompressed_page_size;
         if (!(compressed >= 0 && reader.offset + compressed <= size)) throw bad(`a page of column ${name} runs past its column chunk`);
-        if (!(uncompressed >= 0 && uncompressed <= LIMITS.inflatedFileBytes)) throw bad(`a page of column ${name} claims ${uncompressed} bytes unpacked`);
+        // Snappy expands at most about 21-fold (a 3-byte copy of 64 bytes); allocating what a
+        // damaged header claims would cost seconds and hundreds of megabytes.
+        const maxUnpacked = Math.min(LIMITS.inflatedFileBytes, Math.max(1 << 16, 64 * compressed));
+        if (!(uncompressed >= 0 && uncompressed <= maxUnpacked)) throw bad(`a page of column ${name} claims ${uncompressed} bytes unpacked from ${compressed}`);
         const v2 = h.data_page_header_v2;
         const count = h.data_page_header?.num_values ?? v2?.num_values ?? h.dictionary_page_header?.num_values ?? 0;
         if (!(count >= 0 && count <= values)) throw bad(`a page of column ${name} claims ${count} values, past the chunk's ${values}`);
@@ -66,6 +112,9 @@ export function checkParquetPages(buffer: ArrayBuffer, file: string): void {
         const levels = v2 ? v2.definition_levels_byte_length + v2.repetition_levels_byte_length : 0;
         if (m.codec !== 'UNCOMPRESSED' && (!v2 || v2.is_compressed !== false)) {
           if (levels > uncompressed) throw bad(`a page header of column ${name} has inconsistent sizes`);
+          if (m.codec === 'SNAPPY' && !snappyFits(page.subarray(levels), uncompressed - levels)) {
+            throw bad(`a page of column ${name} is not intact snappy data`);
+          }
           try {
             decompressPage(page.subarray(levels), uncompressed - levels, m.codec, undefined);
           } catch (e) {
