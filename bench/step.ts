@@ -6,7 +6,7 @@
  * its launches), the wall time of one step including the GPU, and the pool's peak GPU bytes.
  */
 import { resolve } from 'node:path';
-import { METHODS } from '../src/adapters';
+import { loadMethod, METHODS } from '../src/methods/registry';
 import type { GpuContext } from '../src/gpu/context';
 import { loadCheckpointFrom, loadDatasetFolder } from '../src/io/node';
 import { parseConfig } from '../src/models/spec';
@@ -55,6 +55,7 @@ export async function benchStep(
     ctx.submit();
     ctx.pool.trim();
     ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
+    await loadMethod(id);
     const model = buildModel(ctx, ckpt, data.classNames.length, 0);
     const trainer = new Trainer(model, data, norm, {
       method: id as never,

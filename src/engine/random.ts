@@ -1,5 +1,6 @@
 import fillWgsl from '../../shaders/fill.wgsl';
 import randomWgsl from '../../shaders/random.wgsl';
+import { grid1D, kernelCode } from './ops/kernel';
 import { Tensor } from './tensor';
 import type { GpuContext } from '../gpu/context';
 
@@ -69,15 +70,13 @@ export function randomTensor(
   u.set([t.size, seed >>> 0, stream >>> 0, dist.kind === 'normal' ? 1 : 0]);
   if (dist.kind === 'uniform') f.set([dist.lo, dist.hi, 0], 4);
   else f.set([0, 0, dist.std], 4);
-  const groups = Math.ceil(t.size / 256);
-  const x = Math.min(groups, 65535);
   ctx.launch({
     op: 'random_fill',
     shapes: { out: shape },
-    code: `${fillWgsl}\n${randomWgsl}`,
+    code: kernelCode(fillWgsl, {}, 'fill.wgsl', { key: 'random.wgsl', code: randomWgsl }),
     uniforms: params,
     bindings: [{ buffer: t.buffer, access: 'write' }],
-    workgroups: [x, Math.ceil(groups / x)],
+    workgroups: grid1D(t.size),
   });
   return t;
 }

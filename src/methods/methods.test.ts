@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useGpu, testData } from '../testing/gpu';
 import { Tensor } from '../engine/tensor';
 import { matmul } from '../engine/ops/matmul';
 import { maxRelError } from '../engine/reference/linalg';
-import { METHODS } from './index';
-import type { TargetLayer } from './types';
+import { loadMethod, METHOD_IDS, METHODS, type MethodId } from './registry';
+import type { MethodRuntime, TargetLayer } from './types';
 
 const gpu = useGpu();
 
@@ -21,7 +21,11 @@ const small = {
 } as const;
 
 describe.each(Object.keys(small) as Array<keyof typeof small>)('%s through the Method interface', (id) => {
-  const method = METHODS[id];
+  const config = METHODS[id];
+  let method: MethodRuntime<object>;
+  beforeAll(async () => {
+    method = await loadMethod(id);
+  });
 
   it('starts at ΔW = 0, and merge(W) agrees with W plus forward after the trainables move', async () => {
     const { ctx } = gpu();
@@ -38,11 +42,12 @@ describe.each(Object.keys(small) as Array<keyof typeof small>)('%s through the M
       const merged = a.merge(W);
       const viaMerge = matmul(x, merged, { transB: true });
       const y = matmul(x, W, { transB: true });
-      a.forward(x, y);
+      const saved = a.forward(x, y);
       expect(maxRelError(await y.read(), await viaMerge.read())).toBeLessThan(1e-4);
+      for (const t of saved.owned) t.release();
       for (const t of [W, x, m0, merged, viaMerge, y]) t.release();
     }
-    expect(method.countParams(small[id], layers)).toBe(
+    expect(config.countParams(small[id], layers)).toBe(
       [...set.layers.values()].reduce((n, a) => n + a.trainables.reduce((k, t) => k + t.tensor.size, 0), 0),
     );
     set.release();
@@ -58,7 +63,7 @@ describe.each(Object.keys(small) as Array<keyof typeof small>)('%s through the M
     const G = Tensor.from(ctx, [5, shape.out], Float32Array.from(testData(5 * shape.out, 4)));
     const loss = async () => {
       const y = Tensor.zeros(ctx, [5, shape.out]);
-      a.forward(x, y);
+      for (const t of a.forward(x, y).owned) t.release();
       const v = await y.read();
       const g = await G.read();
       y.release();
@@ -67,7 +72,10 @@ describe.each(Object.keys(small) as Array<keyof typeof small>)('%s through the M
       return s;
     };
     const dx = Tensor.zeros(ctx, [5, shape.in]);
-    const grads = a.backward(x, G, dx);
+    const y0 = Tensor.zeros(ctx, [5, shape.out]);
+    const saved = a.forward(x, y0);
+    const grads = a.backward(saved, G, { dx });
+    for (const t of [y0, ...saved.owned]) t.release();
     for (let ti = 0; ti < a.trainables.length; ti++) {
       const t = a.trainables[ti].tensor;
       const g = await grads[ti].read();

@@ -1,4 +1,4 @@
-import { METHODS, type MethodId } from '../adapters';
+import { loadMethod, METHODS, type MethodId } from '../methods/registry';
 import type { Checkpoint } from '../io/checkpoint';
 import { copy } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
@@ -126,6 +126,7 @@ export class RunController {
     ctx.submit();
     ctx.pool.trim();
     ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
+    await loadMethod(this.spec.method);
     const model = buildModel(ctx, ckpt, data.classNames.length, this.spec.train.seed ?? 0);
     try {
       trainer = new Trainer(model, data, norm, {

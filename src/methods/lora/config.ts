@@ -1,42 +1,35 @@
-import { LORA_DEFAULTS, loraBackward, loraForward, loraInit, loraMerge, type LoraConfig } from '../engine/ops/lora';
-import type { AdapterSet, LayerAdapter, Method, TargetLayer } from './types';
+import { defineMethod } from '../define';
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** Rank-stabilised scaling α/√r instead of α/r. */
+  rslora: boolean;
+}
+
+/** PEFT's LoraConfig defaults. */
+export const LORA_DEFAULTS: LoraConfig = { r: 8, alpha: 8, rslora: false };
 
 /** LoRA (PEFT `tuners/lora`): ΔW = s·B·A with A (r, in), B (out, r); B starts at 0. */
-export const lora: Method<LoraConfig> = {
+export const lora = defineMethod<LoraConfig>()({
   id: 'lora',
   label: 'LoRA',
   summary: 'Trains two thin matrices B·A per layer, so each update has rank at most r.',
   defaults: LORA_DEFAULTS,
+  fields: [
+    { key: 'r', label: 'LoRA r (rank)', help: 'Rank of the update B·A: each layer can change along at most r directions; trainable values grow as r·(in + out).', kind: 'int', min: 1 },
+    { key: 'alpha', label: 'alpha', help: 'Scales the update by alpha / r (alpha / √r with rsLoRA).', kind: 'float', min: 0, above: true },
+    { key: 'rslora', label: 'rsLoRA', help: 'Rank-stabilised scaling alpha / √r, which keeps the update’s size steady as r grows.', kind: 'bool' },
+  ],
   usesTargets: true,
+  trainsBackbone: false,
   countParams: (c, layers) => layers.reduce((n, l) => n + c.r * (l.in + l.out), 0),
+  frozenFloats: () => 0,
   maxRank: (c, l) => Math.min(c.r, l.in, l.out),
-  create(ctx, config, layers, seed): AdapterSet {
-    const adapters = new Map<string, LayerAdapter>();
-    layers.forEach((shape: TargetLayer, index) => {
-      const p = loraInit(ctx, shape, seed, index, config);
-      adapters.set(shape.module, {
-        module: shape.module,
-        shape,
-        trainables: [
-          { key: 'lora_A.weight', tensor: p.A, decay: true },
-          { key: 'lora_B.weight', tensor: p.B, decay: true },
-        ],
-        forward: (x, y) => void loraForward(x, p, y),
-        backward(x, dY, dx) {
-          const g = loraBackward(x, dY, p, { dx });
-          return [g.dA, g.dB];
-        },
-        merge: (W) => loraMerge(W, p),
-      });
-    });
-    return {
-      method: 'lora',
-      layers: adapters,
-      shared: new Map(),
-      trainsBackbone: false,
-      release() {
-        for (const a of adapters.values()) for (const t of a.trainables) t.tensor.release();
-      },
-    };
-  },
-};
+  knobs: { rank: 'r', scale: 'alpha' },
+  runName: (c) => `r=${c.r}`,
+  comparisonLr: 5e-3,
+  export: { kind: 'peft', peftType: 'LORA', tooltip: 'adapter_config.json + adapter_model.safetensors, for PeftModel.from_pretrained' },
+  runtime: () => import('./runtime'),
+  bench: () => import('./bench'),
+});

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { f32Data, f32Tolerance, testData, useGpu } from '../../testing/gpu';
-import { Tensor } from '../tensor';
-import { mat, matmul64, maxRelError, transpose, type Mat } from '../reference/linalg';
-import { loraContribution64, loraDeltaW64, loraGrads64, loraLoss64, loraRef, type LoraRef } from '../reference/lora';
-import { STREAMS } from '../streams';
+import { Tensor } from '../../engine/tensor';
+import { mat, matmul64, maxRelError, transpose, type Mat } from '../../engine/reference/linalg';
+import { loraContribution64, loraDeltaW64, loraGrads64, loraLoss64, loraRef, type LoraRef } from './reference';
+import { STREAMS } from '../../engine/streams';
 import {
   LORA_DEFAULTS,
   layerStream,
@@ -14,8 +14,8 @@ import {
   loraMerge,
   loraScaling,
   type LoraWeights,
-} from './lora';
-import { matmul } from './matmul';
+} from './layer';
+import { matmul } from '../../engine/ops/matmul';
 
 const gpu = useGpu();
 

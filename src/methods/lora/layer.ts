@@ -3,20 +3,16 @@
  * (α/√r for rsLoRA). Every product is the shared GEMM; the rank-r intermediates are the only
  * temporaries, so no O×I tensor is formed except by `loraMerge`, whose job that is.
  */
-import { Tensor } from '../tensor';
+import { Tensor } from '../../engine/tensor';
 import type { GpuContext } from '../../gpu/context';
-import { randomArray, randomTensor, type Distribution } from '../random';
-import { STREAMS } from '../streams';
-import { matmul } from './matmul';
+import { randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { STREAMS } from '../../engine/streams';
+import { asRows } from '../../engine/ops/kernel';
+import { matmul } from '../../engine/ops/matmul';
 
-export interface LoraConfig {
-  r: number;
-  alpha: number;
-  /** Rank-stabilised scaling α/√r instead of α/r. */
-  rslora: boolean;
-}
+import { LORA_DEFAULTS, type LoraConfig } from './config';
 
-export const LORA_DEFAULTS: LoraConfig = { r: 8, alpha: 8, rslora: false };
+export { LORA_DEFAULTS, type LoraConfig } from './config';
 
 export function loraScaling(cfg: Pick<LoraConfig, 'r' | 'alpha' | 'rslora'>): number {
   if (!(cfg.r >= 1) || !Number.isInteger(cfg.r)) throw new Error(`LoRA rank r must be a positive integer, got ${cfg.r}`);
@@ -81,10 +77,7 @@ function dimsOf(p: LoraWeights): { r: number; I: number; O: number } {
 }
 
 /** Views a (..., n) activation as (N, n) so leading batch dimensions fold into the token count. */
-function rows2d(t: Tensor, n: number, what: string): Tensor {
-  if (t.cols !== n) throw new Error(`LoRA: ${what} has shape [${t.shape.join(',')}], its last dimension must be ${n}`);
-  return t.shape.length === 2 ? t : t.reshape([t.size / n, n]);
-}
+const rows2d = (t: Tensor, n: number, what: string): Tensor => asRows(t, n, 'LoRA', what);
 
 /** W + s·B·A as a new (O, I) tensor, in one GEMM onto a copy of W. */
 export function loraMerge(W: Tensor, p: LoraWeights): Tensor {

@@ -2,7 +2,7 @@
  * Float64 reference for LoRA: ΔW = s·B·A, its forward contribution and the analytic gradients
  * of L = Σ G⊙y for a given G = dY. Written the obvious way, independently of the GPU route.
  */
-import { matmul64, scale, transpose, type Mat } from './linalg';
+import { matmul64, scale, transpose, type Mat } from '../../engine/reference/linalg';
 
 export interface LoraRef {
   /** (r, I) */

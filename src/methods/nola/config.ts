@@ -1,83 +1,66 @@
-import {
-  NOLA_DEFAULTS,
-  nolaBackward,
-  nolaBases,
-  nolaFactors,
-  nolaForward,
-  nolaInitCoefficients,
-  nolaMerge,
-  releaseNolaBases,
-  releaseNolaFactors,
-  type NolaBases,
-  type NolaConfig,
-  type NolaFactors,
-  type NolaLayer,
-} from '../engine/ops/nola';
-import type { Tensor } from '../engine/tensor';
-import type { AdapterSet, LayerAdapter, Method } from './types';
+import { defineMethod } from '../define';
+
+export type NolaInit = 'nola' | 'zero-beta';
+
+export interface NolaConfig {
+  rank: number;
+  /** Number of bases mixed into A (I × rank). */
+  ka: number;
+  /** Number of bases mixed into B (rank × O). */
+  kb: number;
+  /** ΔW is scaled by c / rank. */
+  c: number;
+  /** 'nola': α = 1/ka, β = 1/kb as in the reference code; 'zero-beta': α = 1/ka, β = 0, so ΔW = 0. */
+  init: NolaInit;
+}
+
+/** rank 1 and ka = kb = 1024 as in the RandLoRA paper's NOLA runs (and UCDvision/NOLA's vit/run.sh). */
+export const NOLA_DEFAULTS: Readonly<NolaConfig> = { rank: 1, ka: 1024, kb: 1024, c: 1, init: 'nola' };
+
+/** Layers of one shape share bases, so the frozen memory grows with the distinct shapes, not the layers. */
+function distinctShapes(layers: readonly { out: number; in: number }[]): Array<[number, number]> {
+  return [...new Set(layers.map((l) => `${l.out}x${l.in}`))].map((k) => k.split('x').map(Number) as [number, number]);
+}
 
 /**
  * NOLA: LoRA factors mixed from frozen random bases; only the mixing coefficients train. We start
  * from β = 0 ('zero-beta') so every method begins at the pretrained model, which the comparison
  * needs; NOLA's own code starts at α = 1/ka, β = 1/kb (a tiny non-zero ΔW), still selectable.
  */
-export const nola: Method<NolaConfig> = {
+export const nola = defineMethod<NolaConfig>()({
   id: 'nola',
   label: 'NOLA',
   summary: 'Builds rank-r LoRA factors as mixtures of frozen random bases and trains only the mixing coefficients.',
   defaults: { ...NOLA_DEFAULTS, init: 'zero-beta' },
+  fields: [
+    { key: 'rank', label: 'NOLA rank', help: 'Rank of the mixed LoRA factors A and B: the update reaches rank ≤ rank per layer.', kind: 'int', min: 1 },
+    { key: 'ka', label: 'ka (bases for A)', help: 'How many frozen random matrices are mixed into A; each is one trainable coefficient per layer.', kind: 'int', min: 1 },
+    { key: 'kb', label: 'kb (bases for B)', help: 'How many frozen random matrices are mixed into B; each is one trainable coefficient per layer.', kind: 'int', min: 1 },
+    { key: 'c', label: 'c (scale)', help: 'Scales the update by c / rank.', kind: 'float', min: 0, above: true },
+    {
+      key: 'init',
+      label: 'Start',
+      help: 'Where the coefficients start: β = 0 begins at the pretrained model like the other methods; NOLA’s code starts at α = 1/ka, β = 1/kb, a tiny non-zero update.',
+      kind: 'choice',
+      choices: [
+        { value: 'zero-beta', label: 'β = 0 (pretrained model)' },
+        { value: 'nola', label: 'α = 1/ka, β = 1/kb (NOLA’s code)' },
+      ],
+    },
+  ],
   usesTargets: true,
+  trainsBackbone: false,
   countParams: (c, layers) => layers.length * (c.ka + c.kb),
+  frozenFloats: (c, layers) => distinctShapes(layers).reduce((n, [o, i]) => n + c.ka * i * c.rank + c.kb * c.rank * o, 0),
   maxRank: (c, l) => Math.min(c.rank, l.in, l.out),
-  create(ctx, config, layers, seed): AdapterSet {
-    // Layers of one shape share bases (as NOLA's code does by reseeding each layer alike): memory
-    // grows with the number of distinct shapes, not of layers.
-    const basesByShape = new Map<string, NolaBases>();
-    const adapters = new Map<string, LayerAdapter>();
-    for (const shape of layers) {
-      const layer: NolaLayer = { ...config, I: shape.in, O: shape.out, seed };
-      const key = `${shape.out}x${shape.in}`;
-      let bases = basesByShape.get(key);
-      if (!bases) basesByShape.set(key, (bases = nolaBases(ctx, layer)));
-      const b = bases;
-      const { alpha, beta } = nolaInitCoefficients(ctx, config);
-      // The mixed factors depend only on α and β, so they are made once per forward and reused by
-      // the backward that follows it.
-      let factors: NolaFactors | undefined;
-      const fresh = () => {
-        if (factors) releaseNolaFactors(factors);
-        factors = nolaFactors(layer, b, alpha, beta);
-        return factors;
-      };
-      adapters.set(shape.module, {
-        module: shape.module,
-        shape,
-        trainables: [
-          { key: 'nola_alpha', tensor: alpha, decay: false },
-          { key: 'nola_beta', tensor: beta, decay: false },
-        ],
-        forward: (x, y) => void nolaForward(layer, fresh(), x, y),
-        backward(x, dY, dx) {
-          const g = nolaBackward(layer, b, factors ?? fresh(), x, dY, { dx });
-          return [g.dAlpha, g.dBeta];
-        },
-        merge: (W) => nolaMerge(layer, fresh(), W),
-      });
-    }
-    const shared = new Map<string, Tensor>();
-    for (const [key, bases] of basesByShape) {
-      if (bases.a.tensor) shared.set(`nola_A_bases.${key}`, bases.a.tensor);
-      if (bases.b.tensor) shared.set(`nola_B_bases.${key}`, bases.b.tensor);
-    }
-    return {
-      method: 'nola',
-      layers: adapters,
-      shared,
-      trainsBackbone: false,
-      release() {
-        for (const a of adapters.values()) for (const t of a.trainables) t.tensor.release();
-        for (const bases of basesByShape.values()) releaseNolaBases(bases);
-      },
-    };
+  knobs: { rank: 'rank', scale: 'c' },
+  runName: (c) => `r=${c.rank}`,
+  export: {
+    kind: 'own',
+    configFile: 'nola_config.json',
+    weightsFile: 'nola_coefficients.safetensors',
+    tooltip: "NOLA's coefficients in Rankscope's documented format, with a NumPy script to rebuild ΔW",
   },
-};
+  runtime: () => import('./runtime'),
+  bench: () => import('./bench'),
+});

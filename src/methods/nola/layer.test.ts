@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { f32Tolerance, testData, useGpu } from '../../testing/gpu';
-import { randU32 } from '../random';
-import { STREAMS } from '../streams';
-import { Tensor } from '../tensor';
-import { matmul } from './matmul';
+import { randU32 } from '../../engine/random';
+import { STREAMS } from '../../engine/streams';
+import { Tensor } from '../../engine/tensor';
+import { matmul } from '../../engine/ops/matmul';
 import {
   NOLA_DEFAULTS,
   nolaBackward,
@@ -22,9 +22,9 @@ import {
   releaseNolaBases,
   releaseNolaFactors,
   type NolaLayer,
-} from './nola';
-import { nolaDeltaW64, nolaFactors64, nolaForward64, nolaGrads64, nolaLoss64, nolaMix64, type NolaProblem64 } from '../reference/nola';
-import { mat, matmul64, maxRelError, transpose } from '../reference/linalg';
+} from './layer';
+import { nolaDeltaW64, nolaFactors64, nolaForward64, nolaGrads64, nolaLoss64, nolaMix64, type NolaProblem64 } from './reference';
+import { mat, matmul64, maxRelError, transpose } from '../../engine/reference/linalg';
 
 const gpu = useGpu();
 

@@ -17,30 +17,17 @@
  * (E = I·rank) and B_j[r, o] at r·O + o (E = rank·O). Mixed factors are tensors A [I, rank] and
  * B [rank, O] in the same layout.
  */
-import nolaWgsl from '../../../shaders/nola.wgsl';
+import nolaWgsl from './nola.wgsl';
 import type { GpuContext } from '../../gpu/context';
-import { specialise } from '../../gpu/specialise';
-import { RANDOM_WGSL, randomArray, randomTensor, type Distribution } from '../random';
-import { STREAMS } from '../streams';
-import { Tensor } from '../tensor';
-import { matmul } from './matmul';
+import { asRows, gridFold, kernelCode } from '../../engine/ops/kernel';
+import { RANDOM_WGSL, randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { STREAMS } from '../../engine/streams';
+import { Tensor } from '../../engine/tensor';
+import { matmul } from '../../engine/ops/matmul';
 
-export type NolaInit = 'nola' | 'zero-beta';
+import { NOLA_DEFAULTS, type NolaConfig } from './config';
 
-export interface NolaConfig {
-  rank: number;
-  /** Number of bases mixed into A (I × rank). */
-  ka: number;
-  /** Number of bases mixed into B (rank × O). */
-  kb: number;
-  /** ΔW is scaled by c / rank. */
-  c: number;
-  /** 'nola': α = 1/ka, β = 1/kb as in the reference code; 'zero-beta': α = 1/ka, β = 0, so ΔW = 0. */
-  init: NolaInit;
-}
-
-/** rank 1 and ka = kb = 1024 as in the RandLoRA paper's NOLA runs (and UCDvision/NOLA's vit/run.sh). */
-export const NOLA_DEFAULTS: Readonly<NolaConfig> = { rank: 1, ka: 1024, kb: 1024, c: 1, init: 'nola' };
+export { NOLA_DEFAULTS, type NolaConfig, type NolaInit } from './config';
 
 /** One adapted linear layer: W is O × I. `seed` picks its bases; layers with equal seeds and shapes share them. */
 export interface NolaLayer extends NolaConfig {
@@ -145,13 +132,11 @@ export function nolaInitCoefficients(ctx: GpuContext, cfg: Pick<NolaConfig, 'ka'
 function reduce(kind: 'mix' | 'project', basis: NolaBasis, v: Tensor, out: Tensor): void {
   const ctx = v.ctx;
   const dense = basis.tensor !== undefined;
-  const code = specialise(nolaWgsl, { DENSE: dense, MIX: kind === 'mix' }, 'nola.wgsl') + (dense ? '' : `\n${RANDOM_WGSL}`);
+  const code = kernelCode(nolaWgsl, { DENSE: dense, MIX: kind === 'mix' }, 'nola.wgsl', dense ? undefined : { key: 'random.wgsl', code: RANDOM_WGSL });
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([basis.E, basis.k, basis.seed >>> 0, basis.stream >>> 0]);
   new Float32Array(params).set([basis.dist.lo, basis.dist.hi], 4);
-  // Fold the grid into two dimensions past WebGPU's 65535 workgroups per dimension.
   const groups = kind === 'mix' ? Math.ceil(basis.E / 64) : basis.k;
-  const x = Math.min(groups, 65535);
   ctx.launch({
     op: `nola_${kind}${dense ? '' : '_generated'}`,
     shapes: { k: basis.k, E: basis.E },
@@ -162,7 +147,7 @@ function reduce(kind: 'mix' | 'project', basis: NolaBasis, v: Tensor, out: Tenso
       { buffer: out.buffer, access: 'write', binding: 2 },
       ...(basis.tensor ? [{ buffer: basis.tensor.buffer, access: 'read' as const, binding: 3 }] : []),
     ],
-    workgroups: [x, Math.ceil(groups / x)],
+    workgroups: gridFold(groups),
   });
 }
 
@@ -202,10 +187,7 @@ export function releaseNolaFactors(f: NolaFactors): void {
   f.B.release();
 }
 
-function rows2d(t: Tensor, cols: number, name: string): Tensor {
-  if (t.cols !== cols) throw new Error(`NOLA: ${name} has shape [${t.shape.join(',')}], its last dimension must be ${cols}`);
-  return t.shape.length === 2 ? t : t.reshape([t.size / cols, cols]);
-}
+const rows2d = (t: Tensor, cols: number, name: string): Tensor => asRows(t, cols, 'NOLA', name);
 
 /**
  * y += s·(x·A)·B for x (…, I) and y (…, O), without forming ΔW: two GEMMs through the rank-r

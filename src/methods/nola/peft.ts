@@ -3,14 +3,12 @@
  * rebuilds the frozen bases (seed, stream ids, generator, distribution, shapes) plus check values,
  * and nola_coefficients.safetensors holds the trained α, β per layer and the head.
  */
-import { nola } from '../../adapters/nola';
-import { NOLA_DEFAULTS, nolaBasisDistributions, type NolaConfig } from '../../engine/ops/nola';
+import type { OwnFormat } from '../types';
+import { NOLA_DEFAULTS, type NolaConfig } from './config';
+import { nolaBasisDistributions } from './layer';
 import { randomValue } from '../../engine/random';
 import { STREAMS } from '../../engine/streams';
-import { HEAD_MODULE } from '../../models/names';
-import { peftTargetModules, resolvedMethodConfig } from './config';
-import { classificationArchitecture, classificationName, type ExportableRun, type ExportInfo } from './layout';
-import { pythonJson } from './pyjson';
+import type { AdapterSet } from '../types';
 
 export const NOLA_FORMAT = 'rankscope-nola';
 export const NOLA_FORMAT_VERSION = 1;
@@ -30,14 +28,9 @@ export interface NolaLayerRecord {
   check_b: number[];
 }
 
-export function nolaRunConfig(run: Pick<ExportableRun, 'config'>): NolaConfig {
-  const c = resolvedMethodConfig(run, nola.defaults) as unknown as NolaConfig;
-  return { rank: c.rank, ka: c.ka, kb: c.kb, c: c.c, init: c.init };
-}
-
 /** The first values of a stack: read back from the GPU when the engine stored it, else computed as the GPU does (f32). */
-async function checkValues(run: ExportableRun, which: 'A' | 'B', O: number, I: number, seed: number, lo: number, hi: number): Promise<number[]> {
-  const stored = run.adapters.shared.get(`nola_${which}_bases.${O}x${I}`);
+async function checkValues(set: AdapterSet, which: 'A' | 'B', O: number, I: number, seed: number, lo: number, hi: number): Promise<number[]> {
+  const stored = set.shared.get(`nola_${which}_bases.${O}x${I}`);
   if (stored) {
     const n = Math.min(NOLA_CHECK_VALUES, stored.size);
     return Array.from(await stored.ctx.readF32(stored.buffer, n));
@@ -46,31 +39,33 @@ async function checkValues(run: ExportableRun, which: 'A' | 'B', O: number, I: n
   return Array.from({ length: NOLA_CHECK_VALUES }, (_, i) => Math.fround(randomValue(seed, stream, i, { kind: 'uniform', lo, hi })));
 }
 
-export async function nolaConfigObject(run: ExportableRun, info: ExportInfo): Promise<Record<string, unknown>> {
-  const cfg = nolaRunConfig(run);
-  const seed = run.config.seed >>> 0;
+/** nola_config.json's layer records and settings; `common` holds base model, auto_mapping, targets and modules_to_save. */
+export async function nolaConfigObject(
+  set: AdapterSet,
+  cfg: NolaConfig,
+  runSeed: number,
+  moduleName: (module: string) => string,
+  common: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const seed = runSeed >>> 0;
   const layers: Record<string, NolaLayerRecord> = {};
-  for (const [module, layer] of run.adapters.layers) {
+  for (const [module, layer] of set.layers) {
     const { out: O, in: I } = layer.shape;
     const d = nolaBasisDistributions(I, O, cfg.rank);
-    layers[classificationName(run.model.spec, module)] = {
+    layers[moduleName(module)] = {
       in_features: I,
       out_features: O,
       bound_a: d.a.hi,
       bound_b: d.b.hi,
-      check_a: await checkValues(run, 'A', O, I, seed, d.a.lo, d.a.hi),
-      check_b: await checkValues(run, 'B', O, I, seed, d.b.lo, d.b.hi),
+      check_a: await checkValues(set, 'A', O, I, seed, d.a.lo, d.a.hi),
+      check_b: await checkValues(set, 'B', O, I, seed, d.b.lo, d.b.hi),
     };
   }
-  const arch = classificationArchitecture(run.model.spec);
   return {
     format: NOLA_FORMAT,
     format_version: NOLA_FORMAT_VERSION,
     method: 'NOLA',
-    base_model_name_or_path: info.baseModel,
-    auto_mapping: { base_model_class: arch.name, parent_library: arch.library },
-    target_modules: peftTargetModules(run, 'transformers4'),
-    modules_to_save: [HEAD_MODULE],
+    ...common,
     rank: cfg.rank,
     ka: cfg.ka,
     kb: cfg.kb,
@@ -83,10 +78,6 @@ export async function nolaConfigObject(run: ExportableRun, info: ExportInfo): Pr
     distribution: 'uniform',
     layers,
   };
-}
-
-export function nolaConfigJson(config: Record<string, unknown>): string {
-  return `${pythonJson(config, FLOAT_FIELDS)}\n`;
 }
 
 /** nola_config.json back into the method's settings, checking it is a format this build reads. */
@@ -117,3 +108,73 @@ export function nolaSettings(config: Record<string, unknown>, file: string): { s
     layers: layers as Record<string, NolaLayerRecord>,
   };
 }
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** An import refusal with the reason io/peft reports it under (AdapterImportError's `reason`). */
+function refusal(reason: 'generator' | 'shape', message: string): Error {
+  return Object.assign(new Error(message), { reason });
+}
+
+export const nolaFormat: OwnFormat<NolaConfig> = {
+  floatFields: FLOAT_FIELDS,
+  configObject: (set, config, seed, moduleName, common) => nolaConfigObject(set, config, seed, moduleName, common),
+  read(config, file) {
+    const parsed = nolaSettings(config, file);
+    return { config: parsed.settings, seed: parsed.seed, targets: parsed.targets };
+  },
+  async verify(set, config, seed, c, moduleName, source) {
+    if (c.generator !== NOLA_GENERATOR || c.stream_a !== STREAMS.nolaA || c.stream_b !== STREAMS.nolaB || c.distribution !== 'uniform') {
+      throw refusal(
+        'generator',
+        `${source} rebuilds its bases with generator ${JSON.stringify(c.generator)}, streams ${JSON.stringify(c.stream_a)}/${JSON.stringify(c.stream_b)} and a ${JSON.stringify(c.distribution)} distribution; this Rankscope uses ${NOLA_GENERATOR}, streams ${STREAMS.nolaA}/${STREAMS.nolaB}, uniform. It cannot rebuild the same bases.`,
+      );
+    }
+    if ((seed >>> 0) !== c.seed) {
+      throw Object.assign(
+        new Error(`${source} was trained with NOLA bases from seed ${String(c.seed)}, but this run's bases come from seed ${seed}. Set the run's seed to ${String(c.seed)}.`),
+        { reason: 'config' },
+      );
+    }
+    const theirs = c.layers as Record<string, NolaLayerRecord>;
+    const ours = (await nolaConfigObject(set, config, seed, moduleName, {})).layers as Record<string, NolaLayerRecord>;
+    for (const [module, mine] of Object.entries(ours)) {
+      const rec = theirs[module];
+      if (!rec) continue; // reported by the tensor check as a missing layer
+      if (rec.in_features !== mine.in_features || rec.out_features !== mine.out_features) {
+        throw refusal(
+          'shape',
+          `${source}: layer ${module} was ${rec.out_features}x${rec.in_features} (out x in) when the adapter was trained, but it is ${mine.out_features}x${mine.in_features} in this model. The adapter belongs to another base model.`,
+        );
+      }
+      for (const which of ['check_a', 'check_b'] as const) {
+        const a = Float32Array.from(rec[which] ?? []);
+        const b = Float32Array.from(mine[which]);
+        if (a.length !== b.length || maxRelDiff(a, b) > 1e-5) {
+          throw refusal(
+            'generator',
+            `${source}: the recorded ${which} values of layer ${module} (${Array.from(a.slice(0, 3)).join(', ')} …) differ from the bases this Rankscope builds from the same seed (${Array.from(b.slice(0, 3)).join(', ')} …), so ΔW would not be the one trained.`,
+          );
+        }
+      }
+    }
+  },
+  readme: ({ arch, labels }) =>
+    "NOLA is not part of PEFT. This folder uses Rankscope's documented format (docs/nola-format.md):\n" +
+    '`nola_config.json` records the seed and generator that rebuild the frozen bases, `nola_coefficients.safetensors`\n' +
+    "holds the trained coefficients and the classification head. `scripts/nola_delta.py` (NumPy only)\n" +
+    "rebuilds each layer's ΔW; the merged export next to this folder needs nothing at all:\n\n" +
+    '```python\n' +
+    `from transformers import ${arch}\n` +
+    `model = ${arch}.from_pretrained("path/to/merged")\n` +
+    '```\n\n' +
+    `Classes (label ids in order): ${labels.map((l) => JSON.stringify(l)).join(', ')}.\n`,
+};

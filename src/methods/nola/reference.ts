@@ -7,7 +7,7 @@
  * A_i[p, r] at p·rank + r (E = I·rank) and B_j[r, o] at r·O + o (E = rank·O), the same layout as
  * NOLA's (ka, D, rank) and (kb, rank, d) tensors.
  */
-import { mat, matmul64, transpose, type Mat } from './linalg';
+import { mat, matmul64, transpose, type Mat } from '../../engine/reference/linalg';
 
 /** Σ_i coef[i] · basis_i, a vector of length E. */
 export function nolaMix64(bases: ArrayLike<number>, coef: ArrayLike<number>, E: number): Float64Array {

@@ -1,15 +1,5 @@
-import {
-  RANDLORA_DEFAULTS,
-  randloraBackward,
-  randloraBases,
-  randloraInit,
-  randloraLayerShape,
-  randloraMerge,
-  randloraForward,
-  randloraParamCount,
-  randloraSharedShape,
-} from '../engine/ops/randlora';
-import type { AdapterSet, LayerAdapter, Method } from './types';
+import { defineMethod } from '../define';
+import { RANDLORA_DEFAULTS, randloraLayerShape, randloraParamCount, randloraSharedShape } from './shapes';
 
 export interface RandLoraConfig {
   r: number;
@@ -20,48 +10,35 @@ export interface RandLoraConfig {
  * RandLoRA (PEFT `tuners/randlora`): one pair of shared frozen random bases; per layer only the
  * diagonal scalings λ and γ train, yet the update ΔW = s·Bf·S has full rank.
  */
-export const randlora: Method<RandLoraConfig> = {
+export const randlora = defineMethod<RandLoraConfig>()({
   id: 'randlora',
   label: 'RandLoRA',
   summary: 'Combines frozen random low-rank bases through trained diagonal scalings, so the update is full rank with few parameters.',
   defaults: { r: RANDLORA_DEFAULTS.r, alpha: RANDLORA_DEFAULTS.alpha },
+  fields: [
+    {
+      key: 'r',
+      label: 'RandLoRA r (basis rank)',
+      help: 'Rank of each frozen random basis; a layer with min(in, out) = m uses ⌈m / r⌉ bases, so the update is full rank whatever r is. A smaller r means more bases and more trainable values.',
+      kind: 'int',
+      min: 1,
+    },
+    { key: 'alpha', label: 'alpha', help: 'Scales the update by alpha / r (PEFT’s default 640 with r = 32 is a factor of 20).', kind: 'float', min: 0, above: true },
+  ],
   usesTargets: true,
+  trainsBackbone: false,
   countParams: (c, layers) => layers.reduce((n, l) => n + randloraParamCount(l.out, l.in, c.r), 0),
+  frozenFloats(c, layers) {
+    if (!layers.length) return 0;
+    const s = randloraSharedShape(layers.map((l) => [l.out, l.in] as const), c.r);
+    return s.r * s.minDim + s.maxDim * s.numBases * s.r;
+  },
   // r·nb ≥ m basis directions span the whole of the smaller side.
   maxRank: (c, l) => Math.min(l.in, l.out, c.r * randloraLayerShape(l.out, l.in, c.r).nb),
-  create(ctx, config, layers, seed): AdapterSet {
-    const bases = randloraBases(ctx, randloraSharedShape(layers.map((l) => [l.out, l.in] as const), config.r), seed);
-    const adapters = new Map<string, LayerAdapter>();
-    for (const shape of layers) {
-      const layer = randloraInit(ctx, bases, shape.out, shape.in, config.alpha);
-      adapters.set(shape.module, {
-        module: shape.module,
-        shape,
-        trainables: [
-          { key: 'randlora_lambda', tensor: layer.lambda, decay: false },
-          { key: 'randlora_gamma', tensor: layer.gamma, decay: false },
-        ],
-        forward: (x, y) => randloraForward(layer, x, y),
-        backward(x, dY, dx) {
-          const g = randloraBackward(layer, x, dY, { dx });
-          return [g.lambda, g.gamma];
-        },
-        merge: (W) => randloraMerge(layer, W),
-      });
-    }
-    return {
-      method: 'randlora',
-      layers: adapters,
-      shared: new Map([
-        ['randlora_A', bases.A],
-        ['randlora_B', bases.B],
-      ]),
-      trainsBackbone: false,
-      release() {
-        for (const a of adapters.values()) for (const t of a.trainables) t.tensor.release();
-        bases.A.release();
-        bases.B.release();
-      },
-    };
-  },
-};
+  knobs: { rank: 'r', scale: 'alpha' },
+  runName: (c) => `r=${c.r}`,
+  comparisonLr: 5e-3,
+  export: { kind: 'peft', peftType: 'RANDLORA', tooltip: 'adapter_config.json + adapter_model.safetensors (bases saved), for PeftModel.from_pretrained' },
+  runtime: () => import('./runtime'),
+  bench: () => import('./bench'),
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { f32Tolerance, testData, useGpu } from '../../testing/gpu';
-import { Tensor } from '../tensor';
-import { matmul } from './matmul';
+import { Tensor } from '../../engine/tensor';
+import { matmul } from '../../engine/ops/matmul';
 import {
   randloraBackward,
   randloraBases,
@@ -17,9 +17,9 @@ import {
   type RandLoraBases,
   type RandLoraLayer,
   type RandLoraSharedShape,
-} from './randlora';
-import { mat, maxRelError, type Mat } from '../reference/linalg';
-import { refDeltaW, refForward, refGrads, refLoss, type RandLoraRefShape, type RandLoraRefTensors } from '../reference/randlora';
+} from './layer';
+import { mat, maxRelError, type Mat } from '../../engine/reference/linalg';
+import { refDeltaW, refForward, refGrads, refLoss, type RandLoraRefShape, type RandLoraRefTensors } from './reference';
 
 const gpu = useGpu();
 

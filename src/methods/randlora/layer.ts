@@ -18,93 +18,23 @@
  *   this is the cheaper one.
  * Both end in two small reductions of G = dL/dS onto λ and γ.
  */
-import randloraWgsl from '../../../shaders/randlora.wgsl';
+import randloraWgsl from './randlora.wgsl';
 import type { GpuContext } from '../../gpu/context';
-import { specialise } from '../../gpu/specialise';
-import { randomArray, randomTensor, UNIT_UNIFORM } from '../random';
-import { STREAMS } from '../streams';
-import { Tensor } from '../tensor';
-import { matmul, type CustomOperand } from './matmul';
+import { asRows, gridFold, kernelCode } from '../../engine/ops/kernel';
+import { randomArray, randomTensor, UNIT_UNIFORM } from '../../engine/random';
+import { STREAMS } from '../../engine/streams';
+import { Tensor } from '../../engine/tensor';
+import { matmul, type CustomOperand } from '../../engine/ops/matmul';
 
-/** PEFT's RandLoraConfig defaults: r = 32, randlora_alpha = 640 (20·r), projection_prng_key = 0. */
-export const RANDLORA_DEFAULTS = { r: 32, alpha: 640, seed: 0 } as const;
+import {
+  checkLayerFits,
+  RANDLORA_DEFAULTS,
+  randloraLayerShape,
+  type RandLoraLayerShape,
+  type RandLoraSharedShape,
+} from './shapes';
 
-/** Shapes of the shared bases: A is (r, 1, minDim), B is (maxDim, numBases, r). */
-export interface RandLoraSharedShape {
-  r: number;
-  minDim: number;
-  maxDim: number;
-  numBases: number;
-}
-
-/** One layer's dimensions; `inputIsMin` selects ΔW = s·Bf·S (true) or s·(Bf·S)ᵀ (false). */
-export interface RandLoraLayerShape {
-  O: number;
-  I: number;
-  r: number;
-  m: number;
-  M: number;
-  nb: number;
-  inputIsMin: boolean;
-}
-
-function checkPositiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`RandLoRA: ${name} must be a positive integer, got ${v}`);
-}
-
-/** ceil(m / r), as PEFT computes the number of bases that makes the update full rank. */
-export function randloraNumBases(m: number, r: number): number {
-  return Math.ceil(m / r);
-}
-
-/**
- * Shared basis shapes for a list of targeted layers given as (out, in), exactly as PEFT's
- * `_find_dim`: the element-wise maximum (out_max, in_max) over the layers, then
- * minDim = min(out_max, in_max), maxDim = max(out_max, in_max). Note this is not the largest
- * per-layer min dimension: targeting 768x3072 and 3072x768 layers together gives 3072 x 3072.
- */
-export function randloraSharedShape(layers: ReadonlyArray<readonly [number, number]>, r: number): RandLoraSharedShape {
-  checkPositiveInt('r', r);
-  if (layers.length === 0) {
-    throw new Error('RandLoRA: no target layers were given, so the shared bases have no size; target at least one linear layer');
-  }
-  let outMax = 0;
-  let inMax = 0;
-  for (const [O, I] of layers) {
-    checkPositiveInt('a target layer dimension', O);
-    checkPositiveInt('a target layer dimension', I);
-    outMax = Math.max(outMax, O);
-    inMax = Math.max(inMax, I);
-  }
-  const minDim = Math.min(outMax, inMax);
-  return { r, minDim, maxDim: Math.max(outMax, inMax), numBases: randloraNumBases(minDim, r) };
-}
-
-export function randloraLayerShape(O: number, I: number, r: number): RandLoraLayerShape {
-  checkPositiveInt('out features', O);
-  checkPositiveInt('in features', I);
-  checkPositiveInt('r', r);
-  const m = Math.min(I, O);
-  return { O, I, r, m, M: Math.max(I, O), nb: randloraNumBases(m, r), inputIsMin: I <= O };
-}
-
-/** Trainable parameters RandLoRA adds to an O x I layer: lambda (r·nb) plus gamma (nb·m). */
-export function randloraParamCount(O: number, I: number, r: number): number {
-  const s = randloraLayerShape(O, I, r);
-  return s.r * s.nb + s.nb * s.m;
-}
-
-/** Throws, as PEFT does, when a layer needs more of the shared bases than they hold. */
-export function checkLayerFits(shared: RandLoraSharedShape, layer: RandLoraLayerShape): void {
-  const where = `layer ${layer.O}x${layer.I}`;
-  if (layer.r !== shared.r) throw new Error(`RandLoRA ${where}: r = ${layer.r} but the shared bases were made with r = ${shared.r}`);
-  if (layer.M > shared.maxDim) {
-    throw new Error(`RandLoRA ${where}: randlora_B has ${shared.maxDim} rows but ${layer.M} are needed; include this layer when sizing the shared bases`);
-  }
-  if (layer.m > shared.minDim) {
-    throw new Error(`RandLoRA ${where}: randlora_A has ${shared.minDim} columns but ${layer.m} are needed; include this layer when sizing the shared bases`);
-  }
-}
+export * from './shapes';
 
 /** The shared frozen bases on the GPU, made from a seed. */
 export interface RandLoraBases {
@@ -174,18 +104,10 @@ export function randloraInit(
 
 const ALL_FLAGS = ['OPERAND', 'S_OPERAND', 'BF_OPERAND', 'TRANSPOSED', 'SIDE_A', 'MATERIALISE_S', 'GRAD_LAMBDA', 'GRAD_GAMMA'] as const;
 type Flag = (typeof ALL_FLAGS)[number];
-const codeCache = new Map<string, string>();
-
 function variant(on: readonly Flag[]): string {
-  const key = on.join('+');
-  let code = codeCache.get(key);
-  if (!code) {
-    const defines: Record<string, boolean> = {};
-    for (const f of ALL_FLAGS) defines[f] = on.includes(f);
-    code = specialise(randloraWgsl, defines, 'randlora.wgsl');
-    codeCache.set(key, code);
-  }
-  return code;
+  const defines: Record<string, boolean> = {};
+  for (const f of ALL_FLAGS) defines[f] = on.includes(f);
+  return kernelCode(randloraWgsl, defines, 'randlora.wgsl');
 }
 
 function ext(layer: RandLoraLayer): number[] {
@@ -234,11 +156,6 @@ function smallParams(layer: RandLoraLayer, accumulate: boolean): ArrayBuffer {
   return p;
 }
 
-/** [x, y] workgroup counts covering `groups` groups within the 65535-per-dimension limit. */
-function grid(groups: number): [number, number] {
-  const x = Math.min(Math.max(groups, 1), 65535);
-  return [x, Math.ceil(groups / x)];
-}
 
 function shapesOf(layer: RandLoraLayer): Record<string, number | readonly number[]> {
   const s = layer.shape;
@@ -261,7 +178,7 @@ function materialiseS(layer: RandLoraLayer): Tensor {
       { buffer: layer.gamma.buffer, access: 'read' },
       { buffer: out.buffer, access: 'write' },
     ],
-    workgroups: grid(Math.ceil((J * layer.shape.m) / 256)),
+    workgroups: gridFold(Math.ceil((J * layer.shape.m) / 256)),
   });
   return out;
 }
@@ -275,10 +192,7 @@ function checkLayer(layer: RandLoraLayer): void {
 
 /** Rows of an activation tensor whose last dimension must be `features`. */
 function rowsOf(t: Tensor, features: number, what: string, layer: RandLoraLayer): number {
-  if (t.cols !== features) {
-    throw new Error(`RandLoRA ${layer.shape.O}x${layer.shape.I}: ${what} has shape [${t.shape.join(',')}], its last dimension must be ${features}`);
-  }
-  return t.size / features;
+  return asRows(t, features, `RandLoRA ${layer.shape.O}x${layer.shape.I}`, what).rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,7 +382,7 @@ export function randloraBackward(layer: RandLoraLayer, x: Tensor, dY: Tensor, op
     code: variant(['GRAD_LAMBDA']),
     uniforms: params,
     bindings: [...common, { buffer: dLambda.buffer, access: 'write' }],
-    workgroups: grid(r * nb),
+    workgroups: gridFold(r * nb),
   });
   ctx.launch({
     op: 'randlora_grad_gamma',
@@ -476,7 +390,7 @@ export function randloraBackward(layer: RandLoraLayer, x: Tensor, dY: Tensor, op
     code: variant(['GRAD_GAMMA']),
     uniforms: params,
     bindings: [...common, { buffer: dGamma.buffer, access: 'write' }],
-    workgroups: grid(Math.ceil((nb * m) / 256)),
+    workgroups: gridFold(Math.ceil((nb * m) / 256)),
   });
   G.release();
   return { lambda: dLambda, gamma: dGamma };

@@ -3,7 +3,7 @@
  * UniqueBaseGrad, get_scaled_bases, get_delta_weight) with dense matrices and no shortcuts, so it
  * shares no structure with the fused kernels it checks. Independent of the GPU code on purpose.
  */
-import { mat, matmul64, transpose, type Mat } from './linalg';
+import { mat, matmul64, transpose, type Mat } from '../../engine/reference/linalg';
 
 export interface RandLoraRefShape {
   O: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { f32Data, f32Tolerance, testData, useGpu } from '../../testing/gpu';
-import { Tensor } from '../tensor';
-import { mat, maxRelError, type Mat } from '../reference/linalg';
-import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef } from '../reference/vera';
+import { Tensor } from '../../engine/tensor';
+import { mat, maxRelError, type Mat } from '../../engine/reference/linalg';
+import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef } from './reference';
 import {
   VERA_DEFAULTS,
   veraBackward,
@@ -16,8 +16,8 @@ import {
   type LayerShape,
   type VeraBases,
   type VeraLayerParams,
-} from './vera';
-import { matmul } from './matmul';
+} from './layer';
+import { matmul } from '../../engine/ops/matmul';
 
 const gpu = useGpu();
 

@@ -7,47 +7,19 @@
  * base, strides and up to two diagonal scalings, so slices and scaled bases never exist as
  * tensors. The only temporaries are rank-r: h = x·A_sᵀ (N, r), du (N, r) and dYᵀ·h (O, r).
  */
-import veraWgsl from '../../../shaders/vera.wgsl';
+import veraWgsl from './vera.wgsl';
 import type { GpuContext } from '../../gpu/context';
-import { specialise } from '../../gpu/specialise';
-import { randomArray, randomTensor, type Distribution } from '../random';
-import { STREAMS } from '../streams';
-import { Tensor } from '../tensor';
-import { matmul, type CustomOperand } from './matmul';
+import { asRows, grid1D, gridFold, kernelCode } from '../../engine/ops/kernel';
+import { randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { STREAMS } from '../../engine/streams';
+import { Tensor } from '../../engine/tensor';
+import { matmul, type CustomOperand } from '../../engine/ops/matmul';
 
-export interface VeraConfig {
-  r: number;
-  /** Initial value of every λ_d entry (PEFT's `d_initial`). */
-  dInitial: number;
-}
+import { VERA_DEFAULTS, type VeraConfig } from './config';
+import { veraSharedShape, type LayerShape } from './shapes';
 
-export const VERA_DEFAULTS: VeraConfig = { r: 256, dInitial: 0.1 };
-
-/** A linear layer's weight shape: W is (out, in). */
-export interface LayerShape {
-  out: number;
-  in: number;
-}
-
-/**
- * The shape (O_max, I_max) the shared bases are made for: the elementwise maximum of the targeted
- * layers' (out, in), as PEFT's `_find_dim` takes it, so every layer's slices fit inside.
- */
-export function veraSharedShape(targets: readonly LayerShape[]): LayerShape {
-  if (targets.length === 0) {
-    throw new Error('VeRA: no target layers were given, so the shared bases have no size; target at least one linear layer');
-  }
-  let out = 0;
-  let inn = 0;
-  for (const t of targets) {
-    if (!(Number.isInteger(t.out) && Number.isInteger(t.in) && t.out > 0 && t.in > 0)) {
-      throw new Error(`VeRA: target layer shape (out=${t.out}, in=${t.in}) is not a pair of positive integers`);
-    }
-    out = Math.max(out, t.out);
-    inn = Math.max(inn, t.in);
-  }
-  return { out, in: inn };
-}
+export { VERA_DEFAULTS, type VeraConfig } from './config';
+export { veraSharedShape, type LayerShape } from './shapes';
 
 /**
  * PEFT's `_kaiming_init`: uniform with bound √3·√2/√fan_in where fan_in is a 2-D tensor's second
@@ -99,9 +71,9 @@ export function veraInitLayer(ctx: GpuContext, out: number, r: number, dInitial 
   };
 }
 
-const OPERAND_CODE = specialise(veraWgsl, { OPERAND: true, REDUCE: false, SCALE_ROWS: false }, 'vera.wgsl');
-const REDUCE_CODE = specialise(veraWgsl, { OPERAND: false, REDUCE: true, SCALE_ROWS: false }, 'vera.wgsl');
-const SCALE_ROWS_CODE = specialise(veraWgsl, { OPERAND: false, REDUCE: false, SCALE_ROWS: true }, 'vera.wgsl');
+// Specialised on first use, not at import, and cached by (file, defines) like every kernel.
+const veraCode = (mode: 'OPERAND' | 'REDUCE' | 'SCALE_ROWS') =>
+  kernelCode(veraWgsl, { OPERAND: mode === 'OPERAND', REDUCE: mode === 'REDUCE', SCALE_ROWS: mode === 'SCALE_ROWS' }, 'vera.wgsl');
 
 /** opB[k, col] = base[k·strideK + col·strideCol]·sk[k]·sc[col], a (rows, cols) GEMM operand. */
 function operand(
@@ -115,7 +87,7 @@ function operand(
 ): CustomOperand {
   return {
     name: 'vera_operand',
-    code: OPERAND_CODE,
+    code: veraCode('OPERAND'),
     bindings: [
       { buffer: base.buffer, access: 'read', binding: 8 },
       { buffer: (sk ?? base).buffer, access: 'read', binding: 9 },
@@ -127,10 +99,6 @@ function operand(
   };
 }
 
-function grid(groups: number): { x: number; y: number } {
-  const x = Math.min(groups, 65535);
-  return { x, y: Math.ceil(groups / x) };
-}
 
 interface ReduceSpec {
   nOut: number;
@@ -146,12 +114,12 @@ interface ReduceSpec {
 /** out[j] = Σ_i X[i·xs₀ + j·xs₁]·Y[i·ys₀ + j·ys₁]·S[i]. */
 function reduceDot(ctx: GpuContext, s: ReduceSpec): Tensor {
   const out = Tensor.empty(ctx, [s.nOut], s.op);
-  const g = grid(s.nOut);
-  const u = new Uint32Array([s.nOut, s.nIn, s.S ? 1 : 0, g.x, s.xs[0], s.xs[1], s.ys[0], s.ys[1]]);
+  const g = gridFold(s.nOut);
+  const u = new Uint32Array([s.nOut, s.nIn, s.S ? 1 : 0, g[0], s.xs[0], s.xs[1], s.ys[0], s.ys[1]]);
   ctx.launch({
     op: s.op,
     shapes: { X: s.X.shape, Y: s.Y.shape, out: [s.nOut] },
-    code: REDUCE_CODE,
+    code: veraCode('REDUCE'),
     uniforms: u,
     bindings: [
       { buffer: s.X.buffer, access: 'read' },
@@ -159,7 +127,7 @@ function reduceDot(ctx: GpuContext, s: ReduceSpec): Tensor {
       { buffer: (s.S ?? s.X).buffer, access: 'read' },
       { buffer: out.buffer, access: 'write' },
     ],
-    workgroups: [g.x, g.y],
+    workgroups: g,
   });
   return out;
 }
@@ -193,10 +161,7 @@ function checkIn(I: number, d: Dims, what: string): void {
   }
 }
 
-function rows2d(t: Tensor, n: number, what: string): Tensor {
-  if (t.cols !== n) throw new Error(`VeRA: ${what} has shape [${t.shape.join(',')}], its last dimension must be ${n}`);
-  return t.shape.length === 2 ? t : t.reshape([t.size / n, n]);
-}
+const rows2d = (t: Tensor, n: number, what: string): Tensor => asRows(t, n, 'VeRA', what);
 
 /** λ_d·A_s as a (r, I) operand. */
 const scaledA = (bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number) =>
@@ -213,18 +178,18 @@ export function veraMerge(W: Tensor, bases: VeraBases, layer: VeraLayerParams): 
   const ctx = W.ctx;
   // diag(λ_b)·B_s: B_s is the first O rows of vera_B, a contiguous prefix.
   const left = Tensor.empty(ctx, [d.O, d.r], 'vera_lambda_b_B');
-  const g = grid(Math.ceil((d.O * d.r) / 256));
+  const g = grid1D(d.O * d.r);
   ctx.launch({
     op: 'vera_scale_rows',
     shapes: { B: bases.B.shape, lambdaB: [d.O] },
-    code: SCALE_ROWS_CODE,
-    uniforms: new Uint32Array([d.O, d.r, g.x, 0]),
+    code: veraCode('SCALE_ROWS'),
+    uniforms: new Uint32Array([d.O, d.r, g[0], 0]),
     bindings: [
       { buffer: bases.B.buffer, access: 'read' },
       { buffer: layer.lambdaB.buffer, access: 'read' },
       { buffer: left.buffer, access: 'write' },
     ],
-    workgroups: [g.x, g.y],
+    workgroups: g,
   });
   const out = Tensor.empty(ctx, [d.O, I], 'vera_merged');
   ctx.copy(W.buffer, 0, out.buffer, 0, W.size * 4);

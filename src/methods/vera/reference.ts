@@ -3,7 +3,7 @@
  * B_s = vera_B[:O, :], its forward contribution, and the analytic gradients of L = Σ G⊙y for a
  * given G = dY. The gradients go through dL/dΔW = Gᵀ·x, a different route from the GPU's.
  */
-import { mat, matmul64, transpose, type Mat } from './linalg';
+import { mat, matmul64, transpose, type Mat } from '../../engine/reference/linalg';
 
 export interface VeraRef {
   /** vera_A (r, I_max) */

@@ -5,13 +5,11 @@
  * not in shaders/, because only the benchmark's reference computation uses them. Each is plain
  * and obvious rather than fast; they are a small share of the work next to the dense GEMMs.
  */
-import type { GpuContext } from '../src/gpu/context';
-import { Tensor } from '../src/engine/tensor';
+import type { GpuContext } from '../gpu/context';
+import { gridFold } from '../engine/ops/kernel';
+import { Tensor } from '../engine/tensor';
 
-function grid(groups: number): [number, number] {
-  const x = Math.min(Math.max(groups, 1), 65535);
-  return [x, Math.ceil(groups / x)];
-}
+const grid = gridFold;
 
 const SCALE_WGSL = /* wgsl */ `
 struct P { rows: u32, cols: u32, use_u: u32, use_v: u32, gx: u32 }
