@@ -11,7 +11,7 @@
  */
 import type { GpuContext } from '../src/gpu/context';
 import { matmul } from '../src/engine/ops/matmul';
-import { randomTensor } from '../src/engine/random';
+import { randomTensor } from '../src/engine/randomTensor';
 import { Tensor } from '../src/engine/tensor';
 import { METHODS } from '../src/methods/registry';
 import { FlopCounter, uniform, type BenchSetup, type MethodOnLayer } from '../src/methods/benchTypes';

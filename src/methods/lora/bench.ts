@@ -3,7 +3,7 @@
  * step composed from plain GEMMs. Trainables are drawn at random rather than at their initial
  * values (zeros would make ΔW and several gradients exactly zero and hide errors).
  */
-import { randomTensor } from '../../engine/random';
+import { randomTensor } from '../../engine/randomTensor';
 import { FlopCounter, uniform, type BenchSetup, type MethodOnLayer } from '../benchTypes';
 import { LORA_DEFAULTS, loraBackward, loraForward, loraScaling, type LoraWeights } from './layer';
 

@@ -5,7 +5,8 @@
  */
 import { Tensor } from '../../engine/tensor';
 import type { GpuContext } from '../../gpu/context';
-import { randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { randomArray, type Distribution } from '../../engine/random';
+import { randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
 import { asRows } from '../../engine/ops/kernel';
 import { matmul } from '../../engine/ops/matmul';

@@ -20,7 +20,8 @@
 import nolaWgsl from './nola.wgsl';
 import type { GpuContext } from '../../gpu/context';
 import { asRows, gridFold, kernelCode } from '../../engine/ops/kernel';
-import { RANDOM_WGSL, randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { randomArray, type Distribution } from '../../engine/random';
+import { RANDOM_WGSL, randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
 import { Tensor } from '../../engine/tensor';
 import { matmul } from '../../engine/ops/matmul';

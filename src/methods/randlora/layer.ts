@@ -21,7 +21,8 @@
 import randloraWgsl from './randlora.wgsl';
 import type { GpuContext } from '../../gpu/context';
 import { asRows, gridFold, kernelCode } from '../../engine/ops/kernel';
-import { randomArray, randomTensor, UNIT_UNIFORM } from '../../engine/random';
+import { randomArray, UNIT_UNIFORM } from '../../engine/random';
+import { randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
 import { Tensor } from '../../engine/tensor';
 import { matmul, type CustomOperand } from '../../engine/ops/matmul';

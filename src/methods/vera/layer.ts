@@ -10,7 +10,8 @@
 import veraWgsl from './vera.wgsl';
 import type { GpuContext } from '../../gpu/context';
 import { asRows, grid1D, gridFold, kernelCode } from '../../engine/ops/kernel';
-import { randomArray, randomTensor, type Distribution } from '../../engine/random';
+import { randomArray, type Distribution } from '../../engine/random';
+import { randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
 import { Tensor } from '../../engine/tensor';
 import { matmul, type CustomOperand } from '../../engine/ops/matmul';
