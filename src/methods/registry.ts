@@ -3,6 +3,7 @@
  * and one line here. Only config.ts files are imported, so the page's main bundle holds no
  * kernels; the GPU half of a method loads on demand (`loadMethod`).
  */
+import { dora } from './dora/config';
 import { full } from './full/config';
 import { lora } from './lora/config';
 import { nola } from './nola/config';
@@ -11,7 +12,7 @@ import { randlora } from './randlora/config';
 import type { MethodConfig, MethodRuntime } from './types';
 import { vera } from './vera/config';
 
-const LIST = [lora, randlora, nola, vera, full, probe] as const;
+const LIST = [lora, randlora, nola, vera, dora, full, probe] as const;
 
 export type MethodId = (typeof LIST)[number]['id'];
 
