@@ -12,7 +12,7 @@
  * The layer's own backward has added dY·W0 to dx already; this adds the other two terms.
  */
 import doraWgsl from './dora.wgsl';
-import { grid1D, gridFold, kernelCode, placeholder } from '../../engine/ops/kernel';
+import { asRows, grid1D, gridFold, kernelCode, placeholder } from '../../engine/ops/kernel';
 import { matmul } from '../../engine/ops/matmul';
 import { Tensor } from '../../engine/tensor';
 import type { GpuContext } from '../../gpu/context';
@@ -93,7 +93,7 @@ export interface DoraSaved {
 export function doraForward(x: Tensor, layer: DoraLayer, y: Tensor): DoraSaved {
   const ctx = x.ctx;
   const O = layer.W0.rows;
-  const y2 = y.shape.length === 2 ? y : y.reshape([y.size / O, O]);
+  const y2 = asRows(y, O, 'DoRA', 'y');
   const h = loraForward(x, layer.lora, y, { save: true });
   const norm = doraNorm(layer);
   const N = y2.rows;
@@ -125,7 +125,7 @@ export interface DoraGrads {
 export function doraBackward(x: Tensor, dY: Tensor, layer: DoraLayer, saved: DoraSaved, opts: { dx?: Tensor } = {}): DoraGrads {
   const ctx = x.ctx;
   const O = layer.W0.rows;
-  const dY2 = dY.shape.length === 2 ? dY : dY.reshape([dY.size / O, O]);
+  const dY2 = asRows(dY, O, 'DoRA', 'dY');
   const N = dY2.rows;
   const dMagnitude = Tensor.empty(ctx, [O], 'dora_grad_magnitude');
   ctx.launch({
@@ -159,9 +159,7 @@ export function doraBackward(x: Tensor, dY: Tensor, layer: DoraLayer, saved: Dor
   });
   const g = loraBackward(x, dYg, layer.lora, { dx: opts.dx, h: saved.h });
   if (opts.dx) {
-    const I = layer.W0.cols;
-    const dx2 = opts.dx.shape.length === 2 ? opts.dx : opts.dx.reshape([opts.dx.size / I, I]);
-    matmul(dYc, layer.W0, { beta: 1, out: dx2, op: 'dora_bwd_dx_base' });
+    matmul(dYc, layer.W0, { beta: 1, out: asRows(opts.dx, layer.W0.cols, 'DoRA', 'dx'), op: 'dora_bwd_dx_base' });
   }
   dYg.release();
   dYc.release();
