@@ -22,10 +22,6 @@ export function peftSpecOf(method: string): PeftSpec<object> | undefined {
   return methodById(method).export.kind === 'peft' ? methodRuntime(method).peft : undefined;
 }
 
-/** The method's settings as the run used them: its defaults, then what the run set. */
-export function resolvedMethodConfig(run: Pick<ExportableRun, 'config'>, defaults: object): Record<string, unknown> {
-  return { ...(defaults as Record<string, unknown>), ...(run.config.methodConfig ?? {}) };
-}
 
 /**
  * PEFT's target_modules for the layers the run adapted, under the chosen naming. PEFT matches a

@@ -7,7 +7,7 @@
 import { loadMethod, methodById, resolvedConfig } from '../../methods/registry';
 import { HEAD_MODULE } from '../../models/names';
 import { writeSafetensors, type TensorToWrite } from '../safetensors';
-import { peftConfigJson, peftConfigObject, peftTargetModules, resolvedMethodConfig } from './config';
+import { peftConfigJson, peftConfigObject, peftTargetModules } from './config';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
@@ -41,7 +41,7 @@ export function runNote(run: ExportableRun, info: ExportInfo): Record<string, un
     format: 'rankscope-run',
     format_version: 1,
     method: run.config.method,
-    method_config: resolvedMethodConfig(run, methodById(run.config.method).defaults),
+    method_config: resolvedConfig(run.config.method, run.config.methodConfig),
     targets: [...run.config.targets],
     seed: run.config.seed,
     base_model: info.baseModel,

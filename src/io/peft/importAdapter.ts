@@ -11,12 +11,12 @@
  * replace the run's own when they differ (PEFT's save_projection semantics); NOLA's are rebuilt
  * from the recorded seed and generator, and refused if the recorded check values disagree.
  */
-import { loadMethod, methodById, methodRuntime, METHODS, type MethodId } from '../../methods/registry';
+import { loadMethod, methodById, methodRuntime, METHODS, resolvedConfig, type MethodId } from '../../methods/registry';
 import { HEAD_MODULE } from '../../models/names';
 import { IoError } from '../errors';
 import { readSafetensors, type LoadedTensor } from '../safetensors';
 import { readJson, type FileSource } from '../source';
-import { AdapterImportError, resolvedMethodConfig, runConfigFromPeft, type AdapterRunConfig } from './config';
+import { AdapterImportError, runConfigFromPeft, type AdapterRunConfig } from './config';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
@@ -178,7 +178,7 @@ function checkRun(run: ExportableRun, adapter: LoadedAdapter, opts: ImportOption
       `${adapter.source} was trained on ${JSON.stringify(adapter.baseModel)} (base_model_name_or_path), but the loaded model is ${JSON.stringify(opts.baseModel)}. Load ${JSON.stringify(adapter.baseModel)}, or, if it is the same model under another name, import with ignoreBaseModelName.`,
     );
   }
-  const ours = resolvedMethodConfig(run, methodById(method).defaults);
+  const ours = resolvedConfig(method, run.config.methodConfig);
   const theirs = adapter.runConfig.methodConfig;
   const differs = Object.keys(theirs).filter((k) => k !== 'init' && k !== 'dInitial' && theirs[k] !== ours[k]);
   if (differs.length) {
@@ -272,7 +272,7 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
   const own = format === 'own' ? (await loadMethod(run.config.method)).own : undefined;
   if (own?.verify) {
     try {
-      await own.verify(run.adapters, resolvedMethodConfig(run, methodById(run.config.method).defaults), run.config.seed, adapter.config, (m) => classificationName(spec, m), adapter.source);
+      await own.verify(run.adapters, resolvedConfig(run.config.method, run.config.methodConfig), run.config.seed, adapter.config, (m) => classificationName(spec, m), adapter.source);
     } catch (e) {
       const reason = (e as { reason?: AdapterImportError['reason'] }).reason;
       throw new AdapterImportError(reason ?? 'format', (e as Error).message);

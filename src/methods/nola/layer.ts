@@ -26,7 +26,7 @@ import { STREAMS } from '../../engine/streams';
 import { Tensor } from '../../engine/tensor';
 import { matmul } from '../../engine/ops/matmul';
 
-import { NOLA_DEFAULTS, type NolaConfig } from './config';
+import type { NolaConfig } from './config';
 
 export { NOLA_DEFAULTS, type NolaConfig, type NolaInit } from './config';
 
