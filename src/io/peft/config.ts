@@ -17,6 +17,11 @@ import { pythonJson } from './pyjson';
 /** The PEFT release whose adapter_config.json fields these files carry. */
 export const PEFT_FORMAT_VERSION = '0.21.0';
 
+/** Whether the method exports PEFT's format (its config.ts says so; no runtime needed). */
+export function isPeftMethod(method: string): boolean {
+  return methodById(method).export.kind === 'peft';
+}
+
 /** The method's PEFT format (its runtime must be loaded), or undefined when it exports none or its own. */
 export function peftSpecOf(method: string): PeftSpec<object> | undefined {
   return methodById(method).export.kind === 'peft' ? methodRuntime(method).peft : undefined;

@@ -7,7 +7,7 @@
 import { loadMethod, methodById, resolvedConfig } from '../../methods/registry';
 import { HEAD_MODULE } from '../../models/names';
 import { writeSafetensors, type TensorToWrite } from '../safetensors';
-import { peftConfigJson, peftConfigObject, peftTargetModules } from './config';
+import { isPeftMethod, peftConfigJson, peftConfigObject, peftTargetModules } from './config';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
@@ -47,7 +47,7 @@ export function runNote(run: ExportableRun, info: ExportInfo): Record<string, un
     base_model: info.baseModel,
     architecture: classificationArchitecture(run.model.spec).name,
     labels: [...info.labels],
-    ...(methodById(run.config.method).export.kind === 'peft' ? { peft_naming: info.peftNaming ?? DEFAULT_PEFT_NAMING } : {}),
+    ...(isPeftMethod(run.config.method) ? { peft_naming: info.peftNaming ?? DEFAULT_PEFT_NAMING } : {}),
   };
 }
 
