@@ -23,6 +23,9 @@ describe('bench options', () => {
     expect(o.out).toBe('x.json');
     expect(o.quick).toBe(true);
     expect(parseArgs([]).suites).toEqual(['matmul', 'methods', 'tfjs']);
+    expect(parseArgs(['--only', 'step']).suites).toEqual(['step']);
+    expect(parseArgs(['--only', 'step']).stepBatch).toBe(16);
+    expect(parseArgs(['--only', 'step', '--batch', '4', '--steps', '2'])).toMatchObject({ stepBatch: 4, steps: 2 });
     expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
     expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);

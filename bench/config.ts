@@ -1,7 +1,9 @@
 /** Command-line options and the shapes the benchmark runs at. */
 import type { Budget } from './timing';
 
-export const SUITES = ['matmul', 'methods', 'tfjs'] as const;
+export const SUITES = ['matmul', 'methods', 'tfjs', 'step'] as const;
+/** Suites run when --only is not given: the step suite loads the demo model and runs only when asked. */
+export const DEFAULT_SUITES: readonly Suite[] = ['matmul', 'methods', 'tfjs'];
 export type Suite = (typeof SUITES)[number];
 
 export interface BenchOptions {
@@ -12,6 +14,10 @@ export interface BenchOptions {
   /** Where the JSON goes; default bench-results/bench-<date>.json. */
   out?: string;
   suites: Suite[];
+  /** Timed training steps per method in the step suite. */
+  steps: number;
+  /** Images per step in the step suite: --batch when given, else 16. */
+  stepBatch: number;
   /** Restrict the methods suite to these method names. */
   methods?: string[];
   /** Budget of each matmul and tfjs measurement. */
@@ -57,7 +63,8 @@ export function layers(opts: BenchOptions): LayerShape[] {
 export const USAGE = `usage: npm run bench -- [options]
   --batch N         images per step; tokens = 197 × N (default 1)
   --quick           tiny shapes and 1–2 iterations (a smoke run)
-  --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all)
+  --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all but step)
+  --steps N         timed training steps per method in the step suite (default 3; 1 with --quick)
   --methods LIST    comma-separated adapter methods for the methods suite (default all present)
   --out PATH        write the JSON here (default bench-results/bench-<date>.json)
   --min-iters N     at least N timed iterations per measurement (default 3; methods 1)
@@ -76,12 +83,14 @@ function positiveInt(flag: string, v: string | undefined): number {
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
   let batch = 1;
+  let batchGiven = false;
   let quick = false;
   let out: string | undefined;
   let noProfile = false;
   const suites = new Set<Suite>();
   let methods: string[] | undefined;
   let minIters: number | undefined;
+  let steps: number | undefined;
   let maxIters: number | undefined;
   let seconds: number | undefined;
   let maxSeconds: number | undefined;
@@ -96,6 +105,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     switch (flag) {
       case '--batch':
         batch = positiveInt(flag, value());
+        batchGiven = true;
         break;
       case '--quick':
         quick = true;
@@ -111,6 +121,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--methods':
         methods = value().split(',').filter(Boolean).map((m) => m.toLowerCase());
+        break;
+      case '--steps':
+        steps = positiveInt(flag, value());
         break;
       case '--min-iters':
         minIters = positiveInt(flag, value());
@@ -152,8 +165,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     batch,
     quick,
     out,
-    suites: suites.size ? SUITES.filter((s) => suites.has(s)) : [...SUITES],
+    suites: suites.size ? SUITES.filter((s) => suites.has(s)) : [...DEFAULT_SUITES],
     methods,
+    steps: steps ?? (quick ? 1 : 3),
+    stepBatch: batchGiven ? batch : 16,
     budget,
     methodBudget,
     noProfile,

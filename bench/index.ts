@@ -8,6 +8,7 @@ import { nodeGpu } from '../src/gpu/node';
 import { layers, parseArgs, tokens, UsageError, USAGE, type BenchOptions } from './config';
 import { benchMatmul } from './matmul';
 import { benchMethods } from './methods';
+import { benchStep, formatStepRows, type StepRow } from './step';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
 import { now } from './timing';
@@ -40,6 +41,17 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     const rows: BenchRow[] = [];
     const skipped: Skipped[] = [];
     let tfjs: BenchResult['tfjs'];
+    let steps: StepRow[] | undefined;
+    if (opts.suites.includes('step')) {
+      // Wall and host time of whole steps: timestamp queries would add their own cost to both.
+      const profiler = ctx.profiler;
+      ctx.profiler = undefined;
+      try {
+        steps = await benchStep(ctx, { batch: opts.stepBatch, methods: opts.methods, steps: opts.steps }, io.progress);
+      } finally {
+        ctx.profiler = profiler;
+      }
+    }
     if (opts.suites.includes('matmul')) rows.push(...(await benchMatmul(ctx, T, shapes, opts.budget, io.progress)));
     if (opts.suites.includes('methods')) {
       const m = await benchMethods(ctx, T, shapes, opts, io.progress);
@@ -76,11 +88,13 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       profiling,
       tfjs,
       rows,
+      steps,
       skipped,
       seconds: (now() - started) / 1000,
     };
     const path = writeJson(result, opts.out ?? defaultJsonPath(date));
     io.out(formatResult(result));
+    if (steps) io.out(`\nstep suite (batch ${opts.stepBatch}, targets query,value):\n${formatStepRows(steps)}`);
     io.out(`\nJSON: ${path}`);
     return { result, path };
   } finally {

@@ -1,7 +1,8 @@
 /** Our GEMM on the three products of a linear layer's forward and backward. */
 import type { GpuContext } from '../src/gpu/context';
 import { matmul } from '../src/engine/ops/matmul';
-import { randomTensor, UNIT_UNIFORM } from '../src/engine/random';
+import { UNIT_UNIFORM } from '../src/engine/random';
+import { randomTensor } from '../src/engine/randomTensor';
 import { Tensor } from '../src/engine/tensor';
 import type { LayerShape } from './config';
 import { row, type BenchRow } from './report';

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Suite } from './config';
 import type { Timing } from './timing';
+import type { StepRow } from './step';
 
 export interface BenchRow {
   suite: Suite;
@@ -60,6 +61,8 @@ export interface BenchResult {
   profiling: boolean;
   tfjs?: { version: string; backend: string; adapter?: Partial<AdapterInfoOut>; error?: string };
   rows: BenchRow[];
+  /** The step suite's rows (one training step of the demo model per method), when it ran. */
+  steps?: StepRow[];
   skipped: Skipped[];
   seconds: number;
 }

@@ -67,9 +67,13 @@ test('loads a model through the Hub, estimates every method, keeps the settings 
   // The cache now holds it.
   await expect(page.locator(`[data-testid="model-cache-row"][data-id="${ID}"]`)).toBeVisible();
 
-  // Costs of all six methods, side by side.
+  // Costs of all seven methods, side by side: DoRA came in as one folder under src/methods.
   const rows = page.getByTestId('cost-row');
-  await expect(rows).toHaveCount(6);
+  await expect(rows).toHaveCount(7);
+  const dora = page.locator('[data-testid="cost-row"][data-method="dora"]');
+  await expect(dora).toHaveAttribute('data-rank', 'full rank (32)');
+  // LoRA's values plus one magnitude per output of each of the 4 layers.
+  await expect(dora).toHaveAttribute('data-params', String(loraParams(8) + 4 * 32));
   const lora = page.locator('[data-testid="cost-row"][data-method="lora"]');
   await expect(lora).toHaveAttribute('data-params', String(loraParams(8)));
   await expect(lora).toHaveAttribute('data-rank', '≤ 8 of 32');

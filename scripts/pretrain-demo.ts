@@ -18,6 +18,7 @@ import { kShotPerClass } from '../src/io/datasets/split';
 import type { ImageDataset } from '../src/io/datasets/types';
 import { hfJson, makeModel } from '../src/models/makeModel';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
+import { loadMethod } from '../src/methods/registry';
 import { Trainer } from '../src/train/trainer';
 
 const FMNIST = '/usr/share/datasets/fashion-mnist';
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
   const gpu = await nodeGpu();
   console.log(`GPU: ${gpu.summary.description || gpu.summary.architecture}; ${data.train.count} training and ${data.val.count} test images of ${pre.classNames.join(', ')}`);
   const model = buildModel(gpu.ctx, ckpt, PRETRAIN_CLASSES.length, SEED);
+  await loadMethod('full');
   const trainer = new Trainer(model, data, normalisationFor(model.spec, ckpt), {
     method: 'full',
     targets: [],

@@ -28,14 +28,14 @@
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { methodById } from '../src/adapters';
+import { loadMethod, methodById } from '../src/methods/registry';
 import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
 import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { normalisationFor, prepareData } from '../src/session/prepare';
 import { Trainer, type MetricRecord, type TrainConfig } from '../src/train/trainer';
-import type { MethodId } from '../src/adapters/types';
+import type { MethodId } from '../src/methods/registry';
 import { readFile } from 'node:fs/promises';
 import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
 import { buildRunModel } from '../src/session/zeroShot';
@@ -217,17 +217,12 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
   return a as TrainArgs;
 }
 
-/** --rank and --alpha in each method's own terms. */
+/** --rank and --alpha in each method's own terms: the settings its `knobs` name (none: the flags do not apply). */
 export function methodConfigFrom(method: MethodId, rank?: number, alpha?: number): Record<string, unknown> {
+  const { knobs } = methodById(method);
   const c: Record<string, unknown> = {};
-  if (method === 'lora' || method === 'randlora' || method === 'vera') {
-    if (rank !== undefined) c.r = rank;
-  }
-  if (method === 'nola' && rank !== undefined) c.rank = rank;
-  if (alpha !== undefined) {
-    if (method === 'lora' || method === 'randlora') c.alpha = alpha;
-    else if (method === 'nola') c.c = alpha;
-  }
+  if (rank !== undefined && knobs.rank) c[knobs.rank] = rank;
+  if (alpha !== undefined && knobs.scale) c[knobs.scale] = alpha;
   return c;
 }
 
@@ -255,6 +250,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   );
   const gpu = await nodeGpu();
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
+  await loadMethod(args.method);
   if (args.templatesFile) args.train.templates = parseTemplateFile(await readFile(args.templatesFile, 'utf8'), args.templatesFile);
   const model = await buildRunModel(gpu.ctx, ckpt, data.classNames, seed, args.train.head, args.train.templates);
   const norm = normalisationFor(model.spec, ckpt);

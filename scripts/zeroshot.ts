@@ -20,6 +20,7 @@ import { DEFAULT_TARGETS } from '../src/models/names';
 import { parseConfig } from '../src/models/spec';
 import { parseTemplateFile, TEMPLATE_SETS, type TemplateSetName } from '../src/models/zeroShot';
 import { normalisationFor, prepareData } from '../src/session/prepare';
+import { loadMethod } from '../src/methods/registry';
 import { buildRunModel } from '../src/session/zeroShot';
 import { Trainer } from '../src/train/trainer';
 
@@ -101,6 +102,7 @@ export async function zeroShot(args: ZeroShotArgs, log: (line: string) => void =
   const gpu = await nodeGpu();
   try {
     const model = await buildRunModel(gpu.ctx, ckpt, classNames, args.seed, 'zeroshot', templates);
+    await loadMethod('probe');
     const trainer = new Trainer(model, data, normalisationFor(model.spec, ckpt), {
       method: 'probe',
       targets: DEFAULT_TARGETS[parseConfig(ckpt.config).family],

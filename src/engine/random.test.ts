@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../testing/gpu';
-import { hash32, randomArray, randomTensor, randU32, UNIT_UNIFORM } from './random';
+import { hash32, randomArray, randU32, UNIT_UNIFORM } from './random';
+import { randomTensor } from './randomTensor';
 
 const gpu = useGpu();
 

@@ -1,7 +1,5 @@
-import fillWgsl from '../../shaders/fill.wgsl';
-import randomWgsl from '../../shaders/random.wgsl';
-import { Tensor } from './tensor';
-import type { GpuContext } from '../gpu/context';
+// CPU only, so the page can split data sets with it without bundling kernels; the GPU fill
+// and the generator's WGSL are in randomTensor.ts.
 
 /** CPU mirror of shaders/random.wgsl, bit for bit: tests and exports rebuild bases with it. */
 export function hash32(x0: number): number {
@@ -49,35 +47,3 @@ export function randomArray(n: number, seed: number, stream: number, dist: Distr
 
 /** Unit standard deviation uniform: U(−√3, √3). */
 export const UNIT_UNIFORM: Distribution = { kind: 'uniform', lo: -Math.sqrt(3), hi: Math.sqrt(3) };
-
-/** WGSL of the generator, for kernels that make basis elements on the fly. */
-export const RANDOM_WGSL = randomWgsl;
-
-/** Fills a new tensor on the GPU with the same values `randomArray` gives. */
-export function randomTensor(
-  ctx: GpuContext,
-  shape: readonly number[],
-  seed: number,
-  stream: number,
-  dist: Distribution,
-  label = 'random',
-): Tensor {
-  const t = Tensor.empty(ctx, shape, label);
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  const f = new Float32Array(params);
-  u.set([t.size, seed >>> 0, stream >>> 0, dist.kind === 'normal' ? 1 : 0]);
-  if (dist.kind === 'uniform') f.set([dist.lo, dist.hi, 0], 4);
-  else f.set([0, 0, dist.std], 4);
-  const groups = Math.ceil(t.size / 256);
-  const x = Math.min(groups, 65535);
-  ctx.launch({
-    op: 'random_fill',
-    shapes: { out: shape },
-    code: `${fillWgsl}\n${randomWgsl}`,
-    uniforms: params,
-    bindings: [{ buffer: t.buffer, access: 'write' }],
-    workgroups: [x, Math.ceil(groups / x)],
-  });
-  return t;
-}

@@ -9,6 +9,8 @@ export class BufferPool {
   private readonly idle = new WeakSet<GPUBuffer>();
   /** Bytes held by buffers handed out and not yet released. */
   inUseBytes = 0;
+  /** Buffers handed out and not yet released: back at its baseline after a run, or something leaked. */
+  live = 0;
   /** Bytes held by the pool in total, handed out or kept for reuse. */
   allocatedBytes = 0;
   peakAllocatedBytes = 0;
@@ -42,6 +44,7 @@ export class BufferPool {
       this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
     }
     this.inUseBytes += size;
+    this.live++;
     return buffer;
   }
 
@@ -53,6 +56,7 @@ export class BufferPool {
     }
     this.idle.add(buffer);
     this.inUseBytes -= size;
+    this.live--;
     const key = `${buffer.usage}:${size}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));

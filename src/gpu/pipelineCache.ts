@@ -12,7 +12,13 @@ export interface BindingSlot {
  * auto layout drops bindings a specialisation leaves unused, and the bind group would then fail.
  */
 export class PipelineCache {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * By code, then by entry point and layout. Ops pass the same specialised string instance every
+   * time (kernelCode's cache), whose hash the engine keeps, so a lookup never re-reads a shader's
+   * text; concatenating the code into one key would hash the whole source at every launch.
+   */
+  private readonly pipelines = new Map<string, Map<string, GPUComputePipeline>>();
+  private count = 0;
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   compiled = 0;
 
@@ -36,8 +42,10 @@ export class PipelineCache {
   }
 
   get(code: string, slots: readonly BindingSlot[], label: string, entryPoint = 'main'): GPUComputePipeline {
-    const key = `${entryPoint}|${slots.map((s) => `${s.binding}:${s.kind}`).join(',')}|${code}`;
-    let pipeline = this.pipelines.get(key);
+    let byLayout = this.pipelines.get(code);
+    if (!byLayout) this.pipelines.set(code, (byLayout = new Map()));
+    const key = `${entryPoint}|${slots.map((s) => `${s.binding}:${s.kind}`).join(',')}`;
+    let pipeline = byLayout.get(key);
     if (!pipeline) {
       const module = this.device.createShaderModule({ code, label });
       pipeline = this.device.createComputePipeline({
@@ -45,13 +53,14 @@ export class PipelineCache {
         layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(slots)] }),
         compute: { module, entryPoint },
       });
-      this.pipelines.set(key, pipeline);
+      byLayout.set(key, pipeline);
       this.compiled++;
+      this.count++;
     }
     return pipeline;
   }
 
   get size(): number {
-    return this.pipelines.size;
+    return this.count;
   }
 }

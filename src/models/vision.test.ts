@@ -3,7 +3,7 @@ import { useGpu, testData } from '../testing/gpu';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { maxRelError } from '../engine/reference/linalg';
-import { METHODS } from '../adapters';
+import { loadMethod } from '../methods/registry';
 import { makeModel } from './makeModel';
 import { referenceForward } from './reference/transformer64';
 import { VisionTransformer } from './vision';
@@ -86,7 +86,7 @@ describe.each(['vit', 'clip'] as const)('%s on the GPU against the float64 refer
     const pixels = Tensor.from(ctx, [B, 3, S, S], images);
     const base = referenceForward({ spec: made.spec, weights, images, gradients: false });
     for (const id of ['lora', 'randlora'] as const) {
-      const method = METHODS[id];
+      const method = await loadMethod(id);
       const cfg = id === 'lora' ? { r: 4, alpha: 8, rslora: false } : { r: 8, alpha: 32 };
       const layers = model.targetLayers(ALL_TARGETS[made.spec.family]);
       const set = method.create(ctx, cfg, layers, 1);

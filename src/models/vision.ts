@@ -1,4 +1,4 @@
-import type { AdapterSet, TargetLayer } from '../adapters/types';
+import type { AdapterSet, TargetLayer } from '../methods/types';
 import { attention, attentionBackward } from '../engine/ops/attention';
 import { activation, activationBackward, add, copy } from '../engine/ops/elementwise';
 import { embedTokens, embedTokensBackward, patchEmbed, patchEmbedBackward } from '../engine/ops/embeddings';
@@ -114,7 +114,12 @@ export class VisionTransformer {
       const examples = linearSites(this.spec).slice(0, 6).map((s) => s.module.split('.').slice(-2).join('.'));
       throw new Error(`No linear layer matches the targets ${JSON.stringify(targets)}. This model's layers end in e.g. ${examples.join(', ')}.`);
     }
-    return sites.map((s) => ({ module: s.module, out: s.out, in: s.in }));
+    return sites.map((s) => ({
+      module: s.module,
+      out: s.out,
+      in: s.in,
+      base: { weight: this.param(`${s.module}.weight`), bias: this.params.get(`${s.module}.bias`) },
+    }));
   }
 
   /** Backbone tensors (everything but the head). */
@@ -334,14 +339,16 @@ export class VisionTransformer {
     const b = this.params.get(`${module}.bias`);
     const y = tape.save(matmul(x, W, { transB: true, bias: b, op: module.split('.').slice(-2).join('.') }));
     const adapter = adapters?.layers.get(module);
-    adapter?.forward(x, y);
+    const saved = adapter?.forward(x, y);
+    // What the adapter's forward made for its backward lives until the tape is cleared.
+    if (saved) for (const t of saved.owned) tape.save(t);
     const trainables = adapter?.trainables.map((t) => t.tensor) ?? [];
     tape.record([x, W, b, ...trainables], [y], () => {
       const dY = tape.grad(y);
       if (!dY) return;
       const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
-      if (adapter) {
-        const grads = adapter.backward(x, dY, dx);
+      if (adapter && saved) {
+        const grads = adapter.backward(saved, dY, { dx });
         trainables.forEach((t, i) => tape.addGrad(t, grads[i]));
       }
       if (tape.needsGrad(W)) tape.addGrad(W, matmul(dY, x, { transA: true, op: 'linear_dW' }));

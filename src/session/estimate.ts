@@ -1,6 +1,4 @@
-import { METHODS } from '../adapters';
-import { randloraSharedShape } from '../engine/ops/randlora';
-import { veraSharedShape } from '../engine/ops/vera';
+import { METHODS } from '../methods/registry';
 import { expectedTensors, linearSites, matchesTarget } from '../models/names';
 import { tokenCount, type ModelSpec } from '../models/spec';
 import type { RunEstimate } from './protocol';
@@ -23,28 +21,14 @@ export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): R
   // A frozen zero-shot head trains nothing; a trained one trains its (classes × projection_dim) weight, its bias stays 0.
   const headKind = run.train.head ?? 'linear';
   const head = headKind === 'zeroshot' ? 0 : headKind === 'zeroshot-init' ? numLabels * (spec.projectionDim ?? spec.hidden) : numLabels * spec.hidden + numLabels;
-  const trainableParams = head + (method.usesTargets ? method.countParams(config, layers) : run.method === 'full' ? backbone : 0);
-  const maxRank = (method.usesTargets || run.method === 'full' ? layers : []).map((l) => ({
+  const trainableParams = head + (method.usesTargets ? method.countParams(config, layers) : 0) + (method.trainsBackbone ? backbone : 0);
+  const maxRank = (method.usesTargets || method.trainsBackbone ? layers : []).map((l) => ({
     module: l.module,
     rank: method.maxRank(config, l, layers),
     full: Math.min(l.in, l.out),
   }));
-  let bases = 0;
-  if (layers.length && run.method === 'randlora') {
-    const s = randloraSharedShape(layers.map((l) => [l.out, l.in] as const), (config as { r: number }).r);
-    bases = s.r * s.minDim + s.maxDim * s.numBases * s.r;
-  } else if (layers.length && run.method === 'vera') {
-    const s = veraSharedShape(layers);
-    const r = (config as { r: number }).r;
-    bases = r * s.in + s.out * r;
-  } else if (layers.length && run.method === 'nola') {
-    const c = config as { ka: number; kb: number; rank: number };
-    const shapes = new Set(layers.map((l) => `${l.out}x${l.in}`));
-    for (const key of shapes) {
-      const [o, i] = key.split('x').map(Number);
-      bases += c.ka * i * c.rank + c.kb * c.rank * o;
-    }
-  }
+  // Frozen values the method keeps on the GPU besides the model (shared random bases).
+  const bases = method.usesTargets ? method.frozenFloats(config, layers) : 0;
   const B = run.train.batchSize ?? 16;
   const T = tokenCount(spec);
   const D = spec.hidden;

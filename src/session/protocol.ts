@@ -1,5 +1,5 @@
 import type { Fingerprint } from '../io/sources/fingerprinting';
-import type { MethodId } from '../adapters/types';
+import type { MethodId } from '../methods/registry';
 import type { AdapterSummary } from '../gpu/device';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generatedCheckpoint } from '../io/checkpoint';
 import { loadDatasetFolder } from '../io/node';
 import { makeModel } from '../models/makeModel';
+import { loadMethod } from '../methods/registry';
 import { DEFAULT_CROP } from '../engine/ops/preprocess';
 import { useGpu } from '../testing/gpu';
 import { Trainer, type MetricRecord, type TrainConfig } from '../train/trainer';
@@ -22,6 +23,7 @@ describe('resume from a checkpoint', () => {
   ] as const)('%s: losses after the resume equal the uninterrupted run', async (method, methodConfig) => {
     const { ctx } = gpu();
     ctx.checkEachLaunch = false;
+    await loadMethod(method);
     const ckpt = generatedCheckpoint(makeModel({ arch: 'vit', preset: 'tiny', seed: 4, labels: 10 }), 'tiny');
     const ds = await loadDatasetFolder('public/datasets/fashion-mnist-heldout', { split: 'train' });
     // 20 training images and batch 8: the sampler crosses an epoch boundary before and after the cut.

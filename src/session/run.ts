@@ -1,4 +1,4 @@
-import { METHODS, type MethodId } from '../adapters';
+import { loadMethod, METHODS, type MethodId } from '../methods/registry';
 import type { Checkpoint } from '../io/checkpoint';
 import { copy } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
@@ -133,6 +133,7 @@ export class RunController {
     ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
     let model: VisionTransformer;
     try {
+      await loadMethod(this.spec.method);
       // A zero-shot head runs the text tower here, once for the whole run.
       const names = this.spec.train.classNames?.length === data.classNames.length ? this.spec.train.classNames : data.classNames;
       model = await buildRunModel(ctx, ckpt, names, this.spec.train.seed ?? 0, this.spec.train.head, this.spec.train.templates);

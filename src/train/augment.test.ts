@@ -5,6 +5,7 @@ import { makeModel } from '../models/makeModel';
 import { parseConfig } from '../models/spec';
 import { VisionTransformer } from '../models/vision';
 import type { PackedImages } from './data';
+import { loadMethod } from '../methods/registry';
 import { Trainer, type MetricRecord, type TrainConfig } from './trainer';
 
 const gpu = useGpu();
@@ -32,6 +33,7 @@ async function run(augment: TrainConfig['augment']) {
   const idx = Array.from({ length: set.count }, (_, i) => i);
   const norm = { size: spec.imageSize, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } as const;
   // lr = 0: the weights never move, so any difference in loss comes from the inputs alone.
+  await loadMethod('probe');
   const trainer = new Trainer(model, { train: set, trainIndices: idx, val: set, valIndices: idx }, norm, {
     method: 'probe',
     targets: [],

@@ -1,7 +1,7 @@
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { combine } from '../engine/ops/elementwise';
 import type { Tensor } from '../engine/tensor';
-import type { LayerAdapter } from '../adapters/types';
+import type { LayerAdapter } from '../methods/types';
 
 /** The singular-value spectrum of one layer's update ΔW, and the rank measures the UI shows. */
 export interface Spectrum {

@@ -1,4 +1,4 @@
-import { methodById, type AdapterSet, type MethodId } from '../adapters';
+import { methodById, methodRuntime, resolvedConfig, type AdapterSet, type MethodId } from '../methods/registry';
 import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
 import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
@@ -188,7 +188,8 @@ export class Trainer {
     const headTrains = headKind !== 'zeroshot';
     const method = methodById(c.method);
     const layers = method.usesTargets ? model.targetLayers(c.targets) : [];
-    this.adapters = method.create(model.ctx, { ...method.defaults, ...(c.methodConfig ?? {}) }, layers, c.seed);
+    // The caller has loaded the method's GPU half (await loadMethod(c.method)).
+    this.adapters = methodRuntime(c.method).create(model.ctx, resolvedConfig(c.method, c.methodConfig), layers, c.seed);
     const list: Omit<Trainable, 'state'>[] = [];
     for (const [name, t] of model.params) {
       const head = name.startsWith(`${HEAD_MODULE}.`);

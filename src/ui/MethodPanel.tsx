@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
-import { METHODS, type MethodId } from '../adapters';
+import { METHODS, type MethodId } from '../methods/registry';
+import { TRAIN_DEFAULTS } from '../train/trainer';
 import { CostTable, costSentence } from './method/CostTable';
 import { HeadPicker } from './method/HeadPicker';
 import { METHOD_FIELDS } from './method/fields';
@@ -77,9 +78,7 @@ export function MethodPanel() {
       <h3>{def.label} settings</h3>
       {fields.length === 0 ? (
         <p className="muted" data-testid="method-no-settings">
-          {method === 'full'
-            ? 'Full fine-tuning has no settings of its own: every weight trains with the training settings below.'
-            : 'The linear probe has no settings of its own: only the classification head trains, with the training settings below.'}
+          {def.noSettingsNote ?? `${def.label} has no settings of its own.`}
         </p>
       ) : (
         <div className="settings-grid" data-testid="method-settings" data-method={method}>

@@ -41,7 +41,7 @@ describe('settings in the URL', () => {
 
   it('ignores what it cannot use and says why', () => {
     const r = fromSearchParams(
-      new URLSearchParams('method=dora&lora.r=0&lora.r2=3&steps=ten&lr=-1&labelSmoothing=1&model=../etc&targets=query,a b&vera.r=32'),
+      new URLSearchParams('method=lokr&lora.r=0&lora.r2=3&steps=ten&lr=-1&labelSmoothing=1&model=../etc&targets=query,a b&vera.r=32'),
     );
     expect(r.config.method).toBe('lora');
     expect(r.config.configs.lora.r).toBe(8);
@@ -50,7 +50,7 @@ describe('settings in the URL', () => {
     expect(r.config.model).toBeUndefined();
     expect(r.config.targets).toBeUndefined();
     expect(r.ignored).toEqual([
-      'method=dora: not a method; use one of lora, randlora, nola, vera, full, probe.',
+      'method=lokr: not a method; use one of lora, randlora, nola, vera, dora, full, probe.',
       'lora.r=0: LoRA r (rank) must be a whole number ≥ 1, not 0.',
       'lora.r2=3: LoRA has no setting "r2".',
       'steps=ten: Steps must be a whole number ≥ 1, not ten.',

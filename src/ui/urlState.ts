@@ -11,7 +11,7 @@
  * keep their own settings in the same query string.
  */
 import { create } from 'zustand';
-import { METHODS, type MethodId } from '../adapters';
+import { DEFAULT_METHOD, METHODS, type MethodId } from '../methods/registry';
 import { TRAIN_DEFAULTS } from '../train/trainer';
 import { METHOD_FIELDS, TRAIN_FIELDS, formatField, parseField, type FieldSpec } from './method/fields';
 import { METHOD_IDS, defaultConfigs, useMethodStore, type TrainSettings } from './state/methodStore';
@@ -62,7 +62,7 @@ export function toSearchParams(config: SharedConfig, base: URLSearchParams = new
 
 /** Reads a shared configuration; what cannot be used is listed in `ignored` with the reason. */
 export function fromSearchParams(params: URLSearchParams): { config: SharedConfig; ignored: string[]; found: boolean } {
-  const config: SharedConfig = { method: 'lora', configs: defaultConfigs(), train: { ...TRAIN_DEFAULTS } };
+  const config: SharedConfig = { method: DEFAULT_METHOD, configs: defaultConfigs(), train: { ...TRAIN_DEFAULTS } };
   const ignored: string[] = [];
   let found = false;
   const read = (spec: FieldSpec, key: string, raw: string): unknown => {

@@ -10,12 +10,17 @@ import { Tensor } from '../tensor';
 
 const specialised = new Map<string, string>();
 
-/** `specialise` with a cache: ops run hundreds of launches per step and the sources do not change. */
-export function kernelCode(source: string, defines: Defines, file: string): string {
-  const key = `${file}|${JSON.stringify(defines)}`;
+/**
+ * `specialise` with a cache keyed by (shader file, defines), not by the source text: ops run
+ * hundreds of launches per step and the sources do not change. `extra` is WGSL appended after
+ * specialising (a GEMM's generated operand, the random generator), named by `extraKey`. The same
+ * string instance comes back every time, so the pipeline cache's lookup by code stays cheap.
+ */
+export function kernelCode(source: string, defines: Defines, file: string, extra?: { key: string; code: string }): string {
+  const key = `${file}|${JSON.stringify(defines)}${extra ? `|${extra.key}` : ''}`;
   let code = specialised.get(key);
   if (code === undefined) {
-    code = specialise(source, defines, file);
+    code = specialise(source, defines, file) + (extra ? `\n// --- ${extra.key} ---\n${extra.code}` : '');
     specialised.set(key, code);
   }
   return code;
@@ -26,9 +31,22 @@ export function kernelCode(source: string, defines: Defines, file: string): stri
  * more than 65535 groups. Kernels rebuild the flat group index as `wg.y * nw.x + wg.x`.
  */
 export function grid1D(n: number, perGroup = 256): [number, number] {
-  const groups = Math.max(1, Math.ceil(n / perGroup));
-  const x = Math.min(groups, 65535);
-  return [x, Math.ceil(groups / x)];
+  return gridFold(Math.ceil(n / perGroup));
+}
+
+/** `groups` workgroups folded into [x, y] with x ≤ 65535 (the one copy of this rule). */
+export function gridFold(groups: number): [number, number] {
+  const x = Math.min(Math.max(1, groups), 65535);
+  return [x, Math.ceil(Math.max(1, groups) / x)];
+}
+
+/**
+ * Views a (…, n) activation as (N, n), folding leading batch dimensions into rows (a view, not a
+ * copy); `op` and `what` name it in the error when its last dimension is not n.
+ */
+export function asRows(t: Tensor, n: number, op: string, what: string): Tensor {
+  if (t.cols !== n) throw new Error(`${op}: ${what} has shape [${t.shape.join(',')}], its last dimension must be ${n}`);
+  return t.shape.length === 2 ? t : t.reshape([t.size / n, n]);
 }
 
 const placeholders = new WeakMap<GpuContext, Map<string, GPUBuffer>>();

@@ -1,13 +1,13 @@
 import matmulWgsl from '../../../shaders/matmul.wgsl';
 import type { Binding } from '../../gpu/context';
-import { specialise } from '../../gpu/specialise';
+import { kernelCode } from './kernel';
 import { Tensor } from '../tensor';
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
 
 /** An operand generated inside the tile loads instead of read from a dense tensor. */
 export interface CustomOperand {
-  /** Cache key of the generator's code, so each variant compiles once. */
+  /** Names the generator's code (one name, one code): the specialisation cache keys on it. */
   name: string;
   /** WGSL defining `custom_a(b, row, k)` or `custom_b(b, k, col)` and its bindings (numbered 8 and up). */
   code: string;
@@ -93,25 +93,25 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   const customB = !isTensor(b) ? b : undefined;
   const custom = customA ?? customB;
   if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
-  const code =
-    specialise(
-      matmulWgsl,
-      {
-        A_DENSE: !customA,
-        B_DENSE: !customB,
-        A_CUSTOM: !!customA,
-        B_CUSTOM: !!customB,
-        TRANS_A: !!opts.transA,
-        TRANS_B: !!opts.transB,
-        HAS_BIAS: !!opts.bias,
-        ACT_RELU: act === 'relu',
-        ACT_GELU: act === 'gelu',
-        ACT_QUICK_GELU: act === 'quick_gelu',
-        WG,
-        TILE_VEC4S: 16 * WG,
-      },
-      'matmul.wgsl',
-    ) + (custom ? `\n// --- ${custom.name} ---\n${custom.code}` : '');
+  const code = kernelCode(
+    matmulWgsl,
+    {
+      A_DENSE: !customA,
+      B_DENSE: !customB,
+      A_CUSTOM: !!customA,
+      B_CUSTOM: !!customB,
+      TRANS_A: !!opts.transA,
+      TRANS_B: !!opts.transB,
+      HAS_BIAS: !!opts.bias,
+      ACT_RELU: act === 'relu',
+      ACT_GELU: act === 'gelu',
+      ACT_QUICK_GELU: act === 'quick_gelu',
+      WG,
+      TILE_VEC4S: 16 * WG,
+    },
+    'matmul.wgsl',
+    custom ? { key: custom.name, code: custom.code } : undefined,
+  );
 
   const params = new ArrayBuffer(PARAMS_BYTES);
   const u = new Uint32Array(params);

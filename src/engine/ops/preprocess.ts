@@ -3,7 +3,7 @@ import type { GpuContext } from '../../gpu/context';
 import { hash32, randUnit } from '../random';
 import { STREAMS } from '../streams';
 import { Tensor } from '../tensor';
-import { kernelCode } from './kernel';
+import { grid1D, kernelCode } from './kernel';
 
 export interface Normalisation {
   size: number;
@@ -135,8 +135,6 @@ export function preprocessImages(
   const params = new ArrayBuffer(64);
   new Uint32Array(params).set([batch, height, width, channels, S, 0, 0, 0]);
   new Float32Array(params).set([...norm.mean, 0, ...norm.std.map((s) => 1 / s), 0], 8);
-  const groups = Math.ceil(result.size / 256);
-  const gx = Math.min(groups, 65535);
   ctx.launch({
     op: boxes ? 'preprocess_augment' : 'preprocess',
     shapes: { images: [batch, height, width, channels], out: result.shape },
@@ -147,7 +145,7 @@ export function preprocessImages(
       { buffer: result.buffer, access: 'write' },
       ...(boxBuffer ? [{ buffer: boxBuffer, access: 'read' as const }] : []),
     ],
-    workgroups: [gx, Math.ceil(groups / gx)],
+    workgroups: grid1D(result.size),
   });
   ctx.release(src);
   if (boxBuffer) ctx.release(boxBuffer);

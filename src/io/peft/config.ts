@@ -8,35 +8,25 @@
  * src/io/peft/interop.test.ts). Newer PEFT releases fill in fields a file lacks; older ones drop
  * unknown fields with a warning, so the file loads across versions.
  */
-import type { MethodId } from '../../adapters/types';
+import { loadMethod, methodById, methodRuntime, METHODS, type MethodId } from '../../methods/registry';
+import type { PeftSpec } from '../../methods/types';
 import { HEAD_MODULE, linearSites, matchesTarget } from '../../models/names';
 import { classificationArchitecture, DEFAULT_PEFT_NAMING, peftModuleName, type ExportableRun, type ExportInfo, type PeftNaming } from './layout';
 import { pythonJson } from './pyjson';
 
-export type PeftMethod = 'lora' | 'vera' | 'randlora';
-
-export const PEFT_TYPES: Record<PeftMethod, string> = { lora: 'LORA', vera: 'VERA', randlora: 'RANDLORA' };
-
 /** The PEFT release whose adapter_config.json fields these files carry. */
 export const PEFT_FORMAT_VERSION = '0.21.0';
 
-/** Fields PEFT keeps as Python floats (JSON.parse cannot tell 0.0 from 0). */
-const FLOAT_FIELDS = ['lora_dropout', 'vera_dropout', 'randlora_dropout', 'd_initial'];
-
-export function isPeftMethod(m: string): m is PeftMethod {
-  return m === 'lora' || m === 'vera' || m === 'randlora';
+/** Whether the method exports PEFT's format (its config.ts says so; no runtime needed). */
+export function isPeftMethod(method: string): boolean {
+  return methodById(method).export.kind === 'peft';
 }
 
-/** The method's settings as the run used them: its defaults, then what the run set. */
-export function resolvedMethodConfig(run: Pick<ExportableRun, 'config'>, defaults: object): Record<string, unknown> {
-  return { ...(defaults as Record<string, unknown>), ...(run.config.methodConfig ?? {}) };
+/** The method's PEFT format (its runtime must be loaded), or undefined when it exports none or its own. */
+export function peftSpecOf(method: string): PeftSpec<object> | undefined {
+  return methodById(method).export.kind === 'peft' ? methodRuntime(method).peft : undefined;
 }
 
-function num(c: Record<string, unknown>, key: string): number {
-  const v = c[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`method setting "${key}" is ${JSON.stringify(v)}, not a number`);
-  return v;
-}
 
 /**
  * PEFT's target_modules for the layers the run adapted, under the chosen naming. PEFT matches a
@@ -59,7 +49,11 @@ export function peftTargetModules(run: ExportableRun, naming: PeftNaming): strin
   return [...adapted].sort();
 }
 
-function common(run: ExportableRun, info: ExportInfo, method: PeftMethod): Record<string, unknown> {
+/** adapter_config.json as an object, for a run of a method with a PEFT format (its runtime loaded). */
+export function peftConfigObject(run: ExportableRun, info: ExportInfo, methodConfig: Record<string, unknown>): Record<string, unknown> {
+  const method = methodById(run.config.method);
+  const spec = peftSpecOf(method.id);
+  if (method.export.kind !== 'peft' || !spec) throw new Error(`PEFT has no ${method.label} adapter`);
   const arch = classificationArchitecture(run.model.spec);
   return {
     peft_version: PEFT_FORMAT_VERSION,
@@ -71,65 +65,16 @@ function common(run: ExportableRun, info: ExportInfo, method: PeftMethod): Recor
     layers_pattern: null,
     layers_to_transform: null,
     modules_to_save: [HEAD_MODULE],
-    peft_type: PEFT_TYPES[method],
+    peft_type: method.export.peftType,
     revision: null,
     target_modules: peftTargetModules(run, info.peftNaming ?? DEFAULT_PEFT_NAMING),
     task_type: null,
+    ...spec.fields(methodConfig, run.config.seed),
   };
 }
 
-/** adapter_config.json as an object, for a run of LoRA, VeRA or RandLoRA. */
-export function peftConfigObject(run: ExportableRun, info: ExportInfo, methodConfig: Record<string, unknown>): Record<string, unknown> {
-  const method = run.config.method;
-  if (!isPeftMethod(method)) throw new Error(`PEFT has no ${method} adapter`);
-  const c = common(run, info, method);
-  if (method === 'lora') {
-    return {
-      ...c,
-      alora_invocation_tokens: null,
-      alpha_pattern: {},
-      arrow_config: null,
-      corda_config: null,
-      ensure_weight_tying: false,
-      eva_config: null,
-      exclude_modules: null,
-      init_lora_weights: true,
-      kasa_config: null,
-      layer_replication: null,
-      loftq_config: {},
-      lora_alpha: num(methodConfig, 'alpha'),
-      lora_bias: false,
-      lora_dropout: 0,
-      lora_ga_config: null,
-      megatron_config: null,
-      megatron_core: 'megatron.core',
-      monteclora_config: null,
-      qalora_group_size: 16,
-      r: num(methodConfig, 'r'),
-      rank_pattern: {},
-      target_parameters: null,
-      trainable_token_indices: null,
-      use_bdlora: null,
-      use_dora: false,
-      use_qalora: false,
-      use_rslora: methodConfig.rslora === true,
-      velora_config: null,
-    };
-  }
-  const shared = {
-    init_weights: true,
-    // The counter-based seed our bases came from; PEFT would feed it to torch's generator, but
-    // with save_projection the bases themselves are in the file and nothing is regenerated.
-    projection_prng_key: run.config.seed >>> 0,
-    r: num(methodConfig, 'r'),
-    save_projection: true,
-  };
-  if (method === 'vera') return { ...c, ...shared, d_initial: num(methodConfig, 'dInitial'), vera_dropout: 0 };
-  return { ...c, ...shared, randlora_alpha: num(methodConfig, 'alpha'), randlora_dropout: 0, sparse: false, very_sparse: false };
-}
-
-export function peftConfigJson(config: Record<string, unknown>): string {
-  return pythonJson(config, FLOAT_FIELDS);
+export function peftConfigJson(config: Record<string, unknown>, floatFields: readonly string[]): string {
+  return pythonJson(config, [...floatFields]);
 }
 
 export class AdapterImportError extends Error {
@@ -151,21 +96,43 @@ export interface AdapterRunConfig {
   seed: number;
 }
 
-const METHOD_OF_PEFT_TYPE: Record<string, PeftMethod> = { LORA: 'lora', VERA: 'vera', RANDLORA: 'randlora' };
+/**
+ * The method a PEFT file belongs to: among the methods of its peft_type, the one whose `match`
+ * fields (e.g. DoRA's use_dora: true) the file has, preferring the most specific.
+ */
+export function methodOfPeftFile(config: Record<string, unknown>): MethodId | undefined {
+  let best: { id: MethodId; score: number } | undefined;
+  for (const m of Object.values(METHODS)) {
+    const e = m.export;
+    if (e.kind !== 'peft' || e.peftType !== config.peft_type) continue;
+    const match = Object.entries(e.match ?? {});
+    if (!match.every(([k, v]) => config[k] === v)) continue;
+    if (!best || match.length > best.score) best = { id: m.id as MethodId, score: match.length };
+  }
+  return best?.id;
+}
+
+/** The peft_types some method reads, for messages. */
+function peftTypes(): string[] {
+  return [...new Set(Object.values(METHODS).flatMap((m) => (m.export.kind === 'peft' ? [m.export.peftType] : [])))];
+}
 
 /**
  * Reads an adapter_config.json object into our terms, refusing PEFT options the engine does not
  * implement (DoRA, trained biases, per-layer ranks, regex targets …) with a message naming them.
  */
-export function runConfigFromPeft(config: Record<string, unknown>, file: string): AdapterRunConfig {
+export async function runConfigFromPeft(config: Record<string, unknown>, file: string): Promise<AdapterRunConfig> {
   const type = String(config.peft_type ?? '');
-  const method = METHOD_OF_PEFT_TYPE[type];
+  const method = methodOfPeftFile(config);
   if (!method) {
     throw new AdapterImportError(
       'unsupported',
-      `${file}: peft_type ${JSON.stringify(config.peft_type)} is not one Rankscope trains; it imports LORA, VERA and RANDLORA adapters (and its own NOLA format).`,
+      `${file}: peft_type ${JSON.stringify(config.peft_type)} is not one Rankscope trains; it imports ${peftTypes().join(', ')} adapters (and formats of its own).`,
     );
   }
+  const spec = (await loadMethod(method)).peft;
+  if (!spec) throw new AdapterImportError('unsupported', `${file}: Rankscope's ${methodById(method).label} has no PEFT format.`);
+  const implemented = new Set(spec.implements ?? []);
   const refuse = (what: string) => {
     throw new AdapterImportError('unsupported', `${file}: ${what}, which Rankscope's ${type} does not implement. Train the adapter without it to import it here.`);
   };
@@ -190,7 +157,7 @@ export function runConfigFromPeft(config: Record<string, unknown>, file: string)
     'use_bdlora',
     'arrow_config',
   ]) {
-    if (isSet(k)) refuse(`${k} is set`);
+    if (!implemented.has(k) && isSet(k)) refuse(`${k} is set`);
   }
   const targets = config.target_modules;
   if (!Array.isArray(targets) || !targets.length || !targets.every((t) => typeof t === 'string')) {
@@ -205,10 +172,7 @@ export function runConfigFromPeft(config: Record<string, unknown>, file: string)
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new AdapterImportError('format', `${file}: "${k}" is ${JSON.stringify(config[k])}, not a number.`);
     return v;
   };
-  const seed = method === 'lora' ? 0 : number('projection_prng_key', 0);
-  let methodConfig: Record<string, unknown>;
-  if (method === 'lora') methodConfig = { r: number('r', 8), alpha: number('lora_alpha', 8), rslora: config.use_rslora === true };
-  else if (method === 'vera') methodConfig = { r: number('r', 256), dInitial: number('d_initial', 0.1) };
-  else methodConfig = { r: number('r', 32), alpha: number('randlora_alpha', 640) };
+  const seed = spec.seeded ? number('projection_prng_key', 0) : 0;
+  const methodConfig = spec.fromFields(config, number) as Record<string, unknown>;
   return { method, methodConfig, targets: targets as string[], seed };
 }

@@ -63,7 +63,7 @@ describe('the Python continuation in adapter exports', () => {
     const files = await exportAdapterFiles(run, { baseModel: 'org/tiny-vit', labels: LABELS });
     run.release();
     const settings = JSON.parse(text(files, TRAIN_SETTINGS));
-    expect(settings.adapter_format).toBe('nola');
+    expect(settings.adapter_format).toBe('own');
     expect(settings.no_decay).toEqual(['nola_alpha', 'nola_beta']);
     expect(settings.peft_naming).toBeUndefined();
     expect(text(files, 'README.md')).toContain('accelerate launch train_peft.py --data path/to/images --merged path/to/merged');

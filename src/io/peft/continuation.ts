@@ -8,7 +8,7 @@
  * rankscope_train.json at run time, so it holds no knowledge of any method; NOLA, which PEFT
  * lacks, starts from the merged checkpoint with a LoRA on top.
  */
-import { methodById } from '../../adapters';
+import { methodById } from '../../methods/registry';
 import type { Normalisation } from '../../engine/ops/preprocess';
 import { HEAD_MODULE } from '../../models/names';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../../train/trainer';
@@ -50,7 +50,8 @@ function settingsOf(run: ContinuableRun, info: ExportInfo): Record<string, unkno
     format_version: 1,
     method,
     method_label: methodById(method).label,
-    adapter_format: isPeftMethod(method) ? 'peft' : 'nola',
+    // 'own': the method's own documented format (NOLA's), which PEFT cannot load.
+    adapter_format: isPeftMethod(method) ? 'peft' : 'own',
     ...(isPeftMethod(method) ? { peft_naming: info.peftNaming ?? DEFAULT_PEFT_NAMING } : {}),
     base_model: info.baseModel,
     architecture: classificationArchitecture(run.model.spec).name,

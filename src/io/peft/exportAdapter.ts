@@ -1,35 +1,36 @@
 /**
  * Exports a run's adapter: PEFT's folder (adapter_config.json + adapter_model.safetensors) for
- * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA. Every tensor is read back from the
- * GPU, so the files hold exactly the values the engine trained and used (shared bases included).
+ * methods PEFT has, or the method's own format (NOLA's). Every tensor is read back from the GPU,
+ * so the files hold exactly the values the engine trained and used (shared bases included).
+ * What is method-specific comes from the method (src/methods/<id>/peft.ts); nothing here names one.
  */
-import { methodById } from '../../adapters';
+import { loadMethod, methodById, resolvedConfig } from '../../methods/registry';
+import { HEAD_MODULE } from '../../models/names';
 import { writeSafetensors, type TensorToWrite } from '../safetensors';
-import { isPeftMethod, peftConfigJson, peftConfigObject, resolvedMethodConfig } from './config';
+import { isPeftMethod, peftConfigJson, peftConfigObject, peftTargetModules } from './config';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
   DEFAULT_PEFT_NAMING,
-  NOLA_CONFIG,
-  NOLA_WEIGHTS,
   RUN_NOTE,
   classificationArchitecture,
+  classificationName,
   utf8Bytes,
   type ExportableRun,
   type ExportFiles,
   type ExportInfo,
   type PeftNaming,
 } from './layout';
-import { nolaConfigJson, nolaConfigObject } from './nola';
 import { continuationFiles, continuationReadme } from './continuation';
-import { adapterSlots } from './tensors';
+import { pythonJson } from './pyjson';
+import { adapterSlots, type AdapterFormat } from './tensors';
 
 /** Whether this method has an adapter to export (full fine-tuning and the probe export merged weights only). */
 export function hasAdapterExport(method: string): boolean {
-  return isPeftMethod(method) || method === 'nola';
+  return methodById(method).export.kind !== 'none';
 }
 
-async function readSlots(run: ExportableRun, format: 'peft' | 'nola', naming: PeftNaming): Promise<Map<string, TensorToWrite>> {
+async function readSlots(run: ExportableRun, format: AdapterFormat, naming: PeftNaming): Promise<Map<string, TensorToWrite>> {
   const out = new Map<string, TensorToWrite>();
   for (const s of adapterSlots(run, format, naming)) out.set(s.key, { shape: [...s.tensor.shape], data: await s.tensor.read() });
   return out;
@@ -41,7 +42,7 @@ export function runNote(run: ExportableRun, info: ExportInfo): Record<string, un
     format: 'rankscope-run',
     format_version: 1,
     method: run.config.method,
-    method_config: resolvedMethodConfig(run, methodById(run.config.method).defaults),
+    method_config: resolvedConfig(run.config.method, run.config.methodConfig),
     targets: [...run.config.targets],
     seed: run.config.seed,
     base_model: info.baseModel,
@@ -51,28 +52,10 @@ export function runNote(run: ExportableRun, info: ExportInfo): Record<string, un
   };
 }
 
-function readme(run: ExportableRun, info: ExportInfo): string {
+function peftReadme(run: ExportableRun, info: ExportInfo, savesBases: boolean): string {
   const arch = classificationArchitecture(run.model.spec).name;
   const n = info.labels.length;
   const base = JSON.stringify(info.baseModel);
-  const label = methodById(run.config.method).label;
-  const load =
-    `from transformers import ${arch}\n` +
-    `base = ${arch}.from_pretrained(${base}, num_labels=${n}, ignore_mismatched_sizes=True)\n`;
-  if (run.config.method === 'nola') {
-    return (
-      `# ${label} adapter exported by Rankscope\n\n` +
-      'NOLA is not part of PEFT. This folder uses Rankscope\'s documented format (docs/nola-format.md):\n' +
-      `\`${NOLA_CONFIG}\` records the seed and generator that rebuild the frozen bases, \`${NOLA_WEIGHTS}\`\n` +
-      'holds the trained coefficients and the classification head. `scripts/nola_delta.py` (NumPy only)\n' +
-      'rebuilds each layer\'s ΔW; the merged export next to this folder needs nothing at all:\n\n' +
-      '```python\n' +
-      `from transformers import ${arch}\n` +
-      `model = ${arch}.from_pretrained("path/to/merged")\n` +
-      '```\n\n' +
-      `Classes (label ids in order): ${info.labels.map((l) => JSON.stringify(l)).join(', ')}.\n`
-    );
-  }
   const naming = info.peftNaming ?? DEFAULT_PEFT_NAMING;
   const renamed = run.model.spec.family !== 'clip';
   const namingNote = !renamed
@@ -82,15 +65,12 @@ function readme(run: ExportableRun, info: ExportInfo): string {
         'for transformers 4 export again with transformers 4 names (`--peft-naming transformers4`).\n'
       : 'Module names are transformers 4\'s (vit.encoder.layer.0.attention.attention.query …), so load it with\n' +
         'transformers 4; for transformers 5 export again with transformers 5 names (the default).\n';
-  const bases =
-    run.config.method === 'lora'
-      ? ''
-      : 'The frozen random bases are saved in the file (save_projection), so nothing depends on torch\'s generator.\n';
+  const bases = savesBases ? 'The frozen random bases are saved in the file (save_projection), so nothing depends on torch\'s generator.\n' : '';
   return (
-    `# ${label} adapter exported by Rankscope\n\n` +
     `Trained on ${base} with a new ${n}-class head (saved under modules_to_save). Load with PEFT:\n\n` +
     '```python\n' +
-    load +
+    `from transformers import ${arch}\n` +
+    `base = ${arch}.from_pretrained(${base}, num_labels=${n}, ignore_mismatched_sizes=True)\n` +
     'from peft import PeftModel\n' +
     'model = PeftModel.from_pretrained(base, "path/to/this/folder")\n' +
     '```\n\n' +
@@ -102,27 +82,44 @@ function readme(run: ExportableRun, info: ExportInfo): string {
 }
 
 /**
- * The adapter's files (PEFT's, or NOLA's own format), plus README.md and rankscope_run.json, and
+ * The adapter's files (PEFT's, or the method's own format), plus README.md and rankscope_run.json, and
  * what continues the run in Python (train_peft.py, rankscope_train.json, requirements.txt).
  */
 export async function exportAdapterFiles(run: ExportableRun, info: ExportInfo): Promise<ExportFiles> {
-  const method = run.config.method;
-  if (!hasAdapterExport(method)) {
-    throw new Error(`${methodById(method).label} trains no adapter, so there is none to export; export the merged model instead.`);
+  const method = methodById(run.config.method);
+  const ex = method.export;
+  if (ex.kind === 'none') {
+    throw new Error(`${method.label} trains no adapter, so there is none to export; export the merged model instead.`);
   }
   if (info.labels.length !== run.model.numLabels) {
     throw new Error(`Export: ${info.labels.length} class names were given but the model's head has ${run.model.numLabels} classes.`);
   }
+  const runtime = await loadMethod(method.id);
+  const config = resolvedConfig(method.id, run.config.methodConfig);
   const files: ExportFiles = new Map();
-  if (isPeftMethod(method)) {
-    const cfg = peftConfigObject(run, info, resolvedMethodConfig(run, methodById(method).defaults));
-    files.set(ADAPTER_CONFIG, utf8Bytes(peftConfigJson(cfg)));
+  let readme: string;
+  if (ex.kind === 'peft') {
+    const spec = runtime.peft;
+    if (!spec) throw new Error(`${method.label} declares a PEFT export but its runtime has no PEFT format`);
+    files.set(ADAPTER_CONFIG, utf8Bytes(peftConfigJson(peftConfigObject(run, info, config), spec.floatFields)));
     files.set(ADAPTER_WEIGHTS, writeSafetensors(await readSlots(run, 'peft', info.peftNaming ?? DEFAULT_PEFT_NAMING), { metadata: { format: 'pt' } }));
+    readme = peftReadme(run, info, spec.sharedKeys.length > 0);
   } else {
-    files.set(NOLA_CONFIG, utf8Bytes(nolaConfigJson(await nolaConfigObject(run, info))));
-    files.set(NOLA_WEIGHTS, writeSafetensors(await readSlots(run, 'nola', 'transformers4'), { metadata: { format: 'pt' } }));
+    const own = runtime.own;
+    if (!own) throw new Error(`${method.label} declares its own export format but its runtime has none`);
+    const arch = classificationArchitecture(run.model.spec);
+    const common = {
+      base_model_name_or_path: info.baseModel,
+      auto_mapping: { base_model_class: arch.name, parent_library: arch.library },
+      target_modules: peftTargetModules(run, 'transformers4'),
+      modules_to_save: [HEAD_MODULE],
+    };
+    const object = await own.configObject(run.adapters, config, run.config.seed, (m) => classificationName(run.model.spec, m), common);
+    files.set(ex.configFile, utf8Bytes(`${pythonJson(object, [...own.floatFields])}\n`));
+    files.set(ex.weightsFile, writeSafetensors(await readSlots(run, 'own', 'transformers4'), { metadata: { format: 'pt' } }));
+    readme = own.readme({ arch: arch.name, labels: info.labels });
   }
-  files.set('README.md', utf8Bytes(readme(run, info) + continuationReadme(run, info)));
+  files.set('README.md', utf8Bytes(`# ${method.label} adapter exported by Rankscope\n\n${readme}` + continuationReadme(run, info)));
   for (const [name, bytes] of continuationFiles(run, info)) files.set(name, bytes);
   files.set(RUN_NOTE, utf8Bytes(`${JSON.stringify(runNote(run, info), null, 2)}\n`));
   return files;

@@ -1,6 +1,6 @@
 /**
- * Imports an exported adapter (PEFT's folder for LoRA / VeRA / RandLoRA, or Rankscope's NOLA
- * format) back onto its base model, to evaluate it or to keep training it.
+ * Imports an exported adapter (PEFT's folder, or a method's own format such as NOLA's) back onto
+ * its base model, to evaluate it or to keep training it.
  *
  *   const adapter = await readAdapter(source);               // or readAdapterZip(bytes)
  *   const trainer = new Trainer(model, data, norm, { ...adapter.runConfig, … });
@@ -11,18 +11,15 @@
  * replace the run's own when they differ (PEFT's save_projection semantics); NOLA's are rebuilt
  * from the recorded seed and generator, and refused if the recorded check values disagree.
  */
-import { methodById } from '../../adapters';
-import type { MethodId } from '../../adapters/types';
+import { loadMethod, methodById, methodRuntime, METHODS, resolvedConfig, type MethodId } from '../../methods/registry';
 import { HEAD_MODULE } from '../../models/names';
 import { IoError } from '../errors';
 import { readSafetensors, type LoadedTensor } from '../safetensors';
 import { readJson, type FileSource } from '../source';
-import { AdapterImportError, resolvedMethodConfig, runConfigFromPeft, type AdapterRunConfig } from './config';
+import { AdapterImportError, runConfigFromPeft, type AdapterRunConfig } from './config';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
-  NOLA_CONFIG,
-  NOLA_WEIGHTS,
   PEFT_MODEL_PREFIX,
   RUN_NOTE,
   checkpointModuleName,
@@ -32,21 +29,19 @@ import {
   type ExportableRun,
   type PeftNaming,
 } from './layout';
-import { NOLA_GENERATOR, nolaConfigObject, nolaSettings, type NolaLayerRecord } from './nola';
-import { STREAMS } from '../../engine/streams';
-import { adapterSlots } from './tensors';
+import { adapterSlots, type AdapterFormat } from './tensors';
 import { unzipToSource } from './zip';
 
 export interface LoadedAdapter {
-  format: 'peft' | 'nola';
-  /** Which transformers' module names the file uses (NOLA files use the checkpoint's, transformers 4). */
+  format: AdapterFormat;
+  /** Which transformers' module names the file uses (own formats use the checkpoint's, transformers 4). */
   naming: PeftNaming;
   method: MethodId;
   /** How a run must be set up for this adapter to fit: method, its settings, targets, seed. */
   runConfig: AdapterRunConfig;
   /** base_model_name_or_path as recorded. */
   baseModel: string | null;
-  /** adapter_config.json or nola_config.json as read. */
+  /** adapter_config.json, or the own format's config file, as read. */
   config: Record<string, unknown>;
   tensors: Map<string, LoadedTensor>;
   /** Class names in label-id order, when the export came from Rankscope (rankscope_run.json). */
@@ -76,7 +71,14 @@ async function readLabels(source: FileSource): Promise<string[] | undefined> {
   return Array.isArray(labels) && labels.every((l) => typeof l === 'string') ? (labels as string[]) : undefined;
 }
 
-/** Reads an adapter folder: PEFT's adapter_config.json + adapter_model.safetensors, or NOLA's pair. */
+/** The methods with a format of their own, and their file names. */
+function ownFormats(): Array<{ id: MethodId; configFile: string; weightsFile: string; label: string }> {
+  return Object.values(METHODS).flatMap((m) =>
+    m.export.kind === 'own' ? [{ id: m.id as MethodId, configFile: m.export.configFile, weightsFile: m.export.weightsFile, label: m.label }] : [],
+  );
+}
+
+/** Reads an adapter folder: PEFT's adapter_config.json + adapter_model.safetensors, or a method's own pair. */
 export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
   const where = source.description;
   const labels = await readLabels(source);
@@ -88,34 +90,38 @@ export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
         : '';
       throw new IoError('not-found', `${where} has ${ADAPTER_CONFIG} but no ${ADAPTER_WEIGHTS}.${pickle}`, ADAPTER_WEIGHTS);
     }
-    const runConfig = runConfigFromPeft(config, `${ADAPTER_CONFIG} in ${where}`);
+    const runConfig = await runConfigFromPeft(config, `${ADAPTER_CONFIG} in ${where}`);
     const tensors = readSafetensors(await source.readBytes(ADAPTER_WEIGHTS), { fileName: `${ADAPTER_WEIGHTS} in ${where}` }).tensors;
     const naming: PeftNaming = usesTransformers5Names(tensors.keys()) ? 'transformers5' : 'transformers4';
     // Our models use the checkpoint's (transformers 4) module names: with transformers 5 names,
     // target the layers the file holds by their checkpoint paths instead.
     if (naming === 'transformers5') {
-      const layers = [...tensors.keys()].map((k) => layerOf(k, 'peft')).filter((m): m is string => !!m);
+      const keys = new Set(methodRuntime(runConfig.method).peft?.layerKeys ?? []);
+      const layers = [...tensors.keys()].map((k) => layerOf(k, 'peft', keys)).filter((m): m is string => !!m);
       runConfig.targets = [...new Set(layers.map((m) => checkpointModuleName(m)))].sort();
     }
     runConfig.targets = runConfig.targets.map(withoutFamilyPrefix);
     const base = config.base_model_name_or_path;
     return { format: 'peft', naming, method: runConfig.method, runConfig, baseModel: typeof base === 'string' ? base : null, config, tensors, labels, source: where };
   }
-  if (await source.exists(NOLA_CONFIG)) {
-    const config = asObject(await readJson(source, NOLA_CONFIG), NOLA_CONFIG, where);
+  for (const own of ownFormats()) {
+    if (!(await source.exists(own.configFile))) continue;
+    const config = asObject(await readJson(source, own.configFile), own.configFile, where);
+    const format = (await loadMethod(own.id)).own;
+    if (!format) throw new AdapterImportError('unsupported', `${where}: ${own.label} has no format of its own to read ${own.configFile} with.`);
     let parsed;
     try {
-      parsed = nolaSettings(config, `${NOLA_CONFIG} in ${where}`);
+      parsed = format.read(config, `${own.configFile} in ${where}`);
     } catch (e) {
       throw new AdapterImportError('format', (e as Error).message);
     }
-    const tensors = readSafetensors(await source.readBytes(NOLA_WEIGHTS), { fileName: `${NOLA_WEIGHTS} in ${where}` }).tensors;
+    const tensors = readSafetensors(await source.readBytes(own.weightsFile), { fileName: `${own.weightsFile} in ${where}` }).tensors;
     const base = config.base_model_name_or_path;
     return {
-      format: 'nola',
+      format: 'own',
       naming: 'transformers4',
-      method: 'nola',
-      runConfig: { method: 'nola', methodConfig: { ...parsed.settings }, targets: parsed.targets.map(withoutFamilyPrefix), seed: parsed.seed },
+      method: own.id,
+      runConfig: { method: own.id, methodConfig: { ...parsed.config }, targets: parsed.targets.map(withoutFamilyPrefix), seed: parsed.seed },
       baseModel: typeof base === 'string' ? base : null,
       config,
       tensors,
@@ -124,9 +130,10 @@ export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
     };
   }
   const names = await source.list();
+  const own = ownFormats().map((f) => `${f.configFile} (a Rankscope ${f.label} export)`);
   throw new IoError(
     'not-found',
-    `${where} holds no adapter: neither ${ADAPTER_CONFIG} (a PEFT adapter) nor ${NOLA_CONFIG} (a Rankscope NOLA export)` +
+    `${where} holds no adapter: neither ${ADAPTER_CONFIG} (a PEFT adapter) nor ${own.join(' nor ')}` +
       (names ? `; it holds ${names.slice(0, 8).join(', ') || 'nothing'}` : '') +
       '. Pick the folder an export wrote, or its zip.',
     ADAPTER_CONFIG,
@@ -171,7 +178,7 @@ function checkRun(run: ExportableRun, adapter: LoadedAdapter, opts: ImportOption
       `${adapter.source} was trained on ${JSON.stringify(adapter.baseModel)} (base_model_name_or_path), but the loaded model is ${JSON.stringify(opts.baseModel)}. Load ${JSON.stringify(adapter.baseModel)}, or, if it is the same model under another name, import with ignoreBaseModelName.`,
     );
   }
-  const ours = resolvedMethodConfig(run, methodById(method).defaults);
+  const ours = resolvedConfig(method, run.config.methodConfig);
   const theirs = adapter.runConfig.methodConfig;
   const differs = Object.keys(theirs).filter((k) => k !== 'init' && k !== 'dInitial' && theirs[k] !== ours[k]);
   if (differs.length) {
@@ -181,16 +188,10 @@ function checkRun(run: ExportableRun, adapter: LoadedAdapter, opts: ImportOption
       `${adapter.source} was trained with ${describe(pick(theirs))}, but this run uses ${describe(pick(ours))}. Set the run up with the adapter's settings (its runConfig) to import it.`,
     );
   }
-  if (method === 'nola' && (run.config.seed >>> 0) !== adapter.runConfig.seed) {
-    throw new AdapterImportError(
-      'config',
-      `${adapter.source} was trained with NOLA bases from seed ${adapter.runConfig.seed}, but this run's bases come from seed ${run.config.seed}. Set the run's seed to ${adapter.runConfig.seed}.`,
-    );
-  }
 }
 
 /** The layer module (classification naming) a per-layer key belongs to, or undefined for shared/head keys. */
-function layerOf(key: string, format: 'peft' | 'nola'): string | undefined {
+function layerOf(key: string, format: AdapterFormat, trainableKeys: ReadonlySet<string>): string | undefined {
   let k = key;
   if (format === 'peft') {
     // Tuner-level keys (base_model.vera_A …) belong to no layer.
@@ -198,8 +199,8 @@ function layerOf(key: string, format: 'peft' | 'nola'): string | undefined {
     k = key.slice(PEFT_MODEL_PREFIX.length);
   }
   if (k.startsWith(`${HEAD_MODULE}.`)) return undefined;
-  const m = /^(.*)\.(lora_A\.weight|lora_B\.weight|vera_lambda_b|vera_lambda_d|randlora_lambda|randlora_gamma|nola_alpha|nola_beta)$/.exec(k);
-  return m?.[1];
+  for (const t of trainableKeys) if (k.endsWith(`.${t}`)) return k.slice(0, -t.length - 1);
+  return undefined;
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -215,38 +216,6 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return scale === 0 ? diff : diff / scale;
 }
 
-async function checkNolaBases(run: ExportableRun, adapter: LoadedAdapter): Promise<void> {
-  const c = adapter.config;
-  if (c.generator !== NOLA_GENERATOR || c.stream_a !== STREAMS.nolaA || c.stream_b !== STREAMS.nolaB || c.distribution !== 'uniform') {
-    throw new AdapterImportError(
-      'generator',
-      `${adapter.source} rebuilds its bases with generator ${JSON.stringify(c.generator)}, streams ${JSON.stringify(c.stream_a)}/${JSON.stringify(c.stream_b)} and a ${JSON.stringify(c.distribution)} distribution; this Rankscope uses ${NOLA_GENERATOR}, streams ${STREAMS.nolaA}/${STREAMS.nolaB}, uniform. It cannot rebuild the same bases.`,
-    );
-  }
-  const theirs = c.layers as Record<string, NolaLayerRecord>;
-  const ours = (await nolaConfigObject(run, { baseModel: '', labels: [] })).layers as Record<string, NolaLayerRecord>;
-  for (const [module, mine] of Object.entries(ours)) {
-    const rec = theirs[module];
-    if (!rec) continue; // reported by the tensor check as a missing layer
-    if (rec.in_features !== mine.in_features || rec.out_features !== mine.out_features) {
-      throw new AdapterImportError(
-        'shape',
-        `${adapter.source}: layer ${module} was ${rec.out_features}x${rec.in_features} (out x in) when the adapter was trained, but it is ${mine.out_features}x${mine.in_features} in this model. The adapter belongs to another base model.`,
-      );
-    }
-    for (const which of ['check_a', 'check_b'] as const) {
-      const a = Float32Array.from(rec[which] ?? []);
-      const b = Float32Array.from(mine[which]);
-      if (a.length !== b.length || maxRelDiff(a, b) > 1e-5) {
-        throw new AdapterImportError(
-          'generator',
-          `${adapter.source}: the recorded ${which} values of layer ${module} (${Array.from(a.slice(0, 3)).join(', ')} …) differ from the bases this Rankscope builds from the same seed (${Array.from(b.slice(0, 3)).join(', ')} …), so ΔW would not be the one trained.`,
-        );
-      }
-    }
-  }
-}
-
 /**
  * Checks that the adapter fits the run (method, settings, base model, layers, shapes, classes)
  * and uploads its tensors into the run's adapters and head.
@@ -259,7 +228,8 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
 
   // Layers: the file must adapt exactly the layers the run adapts.
   const runLayers = new Set([...run.adapters.layers.keys()].map((m) => (format === 'peft' ? peftModuleName(spec, m, adapter.naming) : classificationName(spec, m))));
-  const fileLayers = new Set([...adapter.tensors.keys()].map((k) => layerOf(k, format)).filter((m): m is string => !!m));
+  const keys = new Set([...run.adapters.layers.values()].flatMap((a) => a.trainables.map((t) => t.key)));
+  const fileLayers = new Set([...adapter.tensors.keys()].map((k) => layerOf(k, format, keys)).filter((m): m is string => !!m));
   const extra = [...fileLayers].filter((m) => !runLayers.has(m));
   const missing = [...runLayers].filter((m) => !fileLayers.has(m));
   if (extra.length || missing.length) {
@@ -299,7 +269,15 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
     }
   }
 
-  if (format === 'nola') await checkNolaBases(run, adapter);
+  const own = format === 'own' ? (await loadMethod(run.config.method)).own : undefined;
+  if (own?.verify) {
+    try {
+      await own.verify(run.adapters, resolvedConfig(run.config.method, run.config.methodConfig), run.config.seed, adapter.config, (m) => classificationName(spec, m), adapter.source);
+    } catch (e) {
+      const reason = (e as { reason?: AdapterImportError['reason'] }).reason;
+      throw new AdapterImportError(reason ?? 'format', (e as Error).message);
+    }
+  }
 
   const basesReplaced: string[] = [];
   for (const s of slots) {

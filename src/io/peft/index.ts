@@ -16,7 +16,7 @@ export { AdapterImportError, peftConfigObject, peftTargetModules, runConfigFromP
 export { exportAdapterFiles, hasAdapterExport, runNote } from './exportAdapter';
 export { exportMergedFiles, mergedConfig, mergedTensors } from './exportMerged';
 export { readAdapter, readAdapterZip, loadAdapterInto, type LoadedAdapter, type ImportOptions, type ImportReport } from './importAdapter';
-export { NOLA_FORMAT, NOLA_FORMAT_VERSION, NOLA_GENERATOR } from './nola';
+export { type AdapterFormat } from './tensors';
 export { pythonJson } from './pyjson';
 export { zipFiles, unzipToSource } from './zip';
 

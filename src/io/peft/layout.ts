@@ -2,7 +2,8 @@
  * What every export shares: the run it reads, the file names, and how our tensor names become
  * the names of the Hugging Face classification model a person loads in Python.
  */
-import type { AdapterSet, MethodId } from '../../adapters/types';
+import type { MethodId } from '../../methods/registry';
+import type { AdapterSet } from '../../methods/types';
 import { HEAD_MODULE } from '../../models/names';
 import type { ModelSpec } from '../../models/spec';
 import type { VisionTransformer } from '../../models/vision';
@@ -52,8 +53,6 @@ export type ExportFiles = Map<string, Uint8Array>;
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
-export const NOLA_CONFIG = 'nola_config.json';
-export const NOLA_WEIGHTS = 'nola_coefficients.safetensors';
 /** Rankscope's own note beside an export (labels, training settings); PEFT ignores it. */
 export const RUN_NOTE = 'rankscope_run.json';
 

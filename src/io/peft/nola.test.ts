@@ -34,7 +34,7 @@ describe('NOLA export (Rankscope format)', () => {
     const { ctx } = gpu();
     const run = testRun(ctx, made, 'nola', cfg, targets, { perturb: 300, seed: 12345 });
     const files = await exportAdapterFiles(run, info);
-    expect([...files.keys()].sort()).toEqual(['README.md', 'nola_coefficients.safetensors', 'nola_config.json', 'rankscope_run.json']);
+    expect([...files.keys()].sort()).toEqual(['README.md', 'nola_coefficients.safetensors', 'nola_config.json', 'rankscope_run.json', 'rankscope_train.json', 'requirements.txt', 'train_peft.py']);
     const config = JSON.parse(new TextDecoder().decode(files.get('nola_config.json'))) as Record<string, unknown>;
     expect(config).toMatchObject({
       format: 'rankscope-nola',

@@ -6,7 +6,7 @@
  * tuners/randlora/model.py _find_dim).
  */
 import { describe, expect, it } from 'vitest';
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import { loadCheckpoint } from '../checkpoint';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../safetensors';
 import { MemorySource } from '../sources/memory';

@@ -14,11 +14,13 @@
  * PEFT 0.21.0 also wrote a copy of the shared bases under every layer (<module>.randlora_A …);
  * huggingface/peft#3714 dropped those, and every version loads files without them.
  * <module> is named as the chosen transformers version names it (PeftNaming).
- * NOLA (our format, docs/nola-format.md): <module>.nola_alpha / .nola_beta and classifier.*, with
- * modules under the checkpoint's (transformers 4) names.
+ * A method's own format (NOLA's, docs/nola-format.md): <module>.<trainable key> and classifier.*,
+ * with modules under the checkpoint's (transformers 4) names. Which shared tensors a method saves
+ * is its PeftSpec's `sharedKeys` (src/methods/<id>/peft.ts).
  */
 import type { Tensor } from '../../engine/tensor';
 import { HEAD_MODULE } from '../../models/names';
+import { peftSpecOf } from './config';
 import { classificationName, peftModuleName, PEFT_MODEL_PREFIX, PEFT_TUNER_PREFIX, type ExportableRun, type PeftNaming } from './layout';
 
 export interface TensorSlot {
@@ -29,13 +31,11 @@ export interface TensorSlot {
   module?: string;
 }
 
-const SHARED: Partial<Record<string, readonly string[]>> = {
-  vera: ['vera_A', 'vera_B'],
-  randlora: ['randlora_A', 'randlora_B'],
-};
+/** PEFT's format, or the method's own (tensors under the checkpoint's module names, no shared bases). */
+export type AdapterFormat = 'peft' | 'own';
 
 /** Every tensor an adapter file of this run holds, under its key. */
-export function adapterSlots(run: ExportableRun, format: 'peft' | 'nola', naming: PeftNaming = 'transformers4'): TensorSlot[] {
+export function adapterSlots(run: ExportableRun, format: AdapterFormat, naming: PeftNaming = 'transformers4'): TensorSlot[] {
   const spec = run.model.spec;
   const prefix = format === 'peft' ? PEFT_MODEL_PREFIX : '';
   const slots: TensorSlot[] = [];
@@ -44,7 +44,7 @@ export function adapterSlots(run: ExportableRun, format: 'peft' | 'nola', naming
     for (const t of layer.trainables) slots.push({ key: `${prefix}${path}.${t.key}`, tensor: t.tensor, role: 'trainable', module });
   }
   if (format === 'peft') {
-    for (const name of SHARED[run.config.method] ?? []) {
+    for (const name of peftSpecOf(run.config.method)?.sharedKeys ?? []) {
       const t = run.adapters.shared.get(name);
       if (!t) throw new Error(`the ${run.config.method} adapters hold no shared tensor "${name}" to export`);
       slots.push({ key: `${PEFT_TUNER_PREFIX}${name}`, tensor: t, role: 'shared' });

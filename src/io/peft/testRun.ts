@@ -2,8 +2,7 @@
  * Test helpers for the export/import tests: a seeded model with a method's adapters whose
  * trainables and head have been moved off their initial values, and a forward pass to compare.
  */
-import { METHODS } from '../../adapters';
-import type { MethodId } from '../../adapters/types';
+import { loadMethod, METHOD_IDS, METHODS, methodRuntime, type MethodId } from '../../methods/registry';
 import { Tape } from '../../engine/tape';
 import { Tensor } from '../../engine/tensor';
 import type { GpuContext } from '../../gpu/context';
@@ -11,6 +10,9 @@ import { makeModel, type GeneratedCheckpoint, type MakeModelOptions } from '../.
 import { VisionTransformer, type WeightSource } from '../../models/vision';
 import { testData } from '../../testing/gpu';
 import type { ExportableRun } from './layout';
+
+// Every method's GPU half, so testRun can build any of them synchronously.
+await Promise.all(METHOD_IDS.map((id) => loadMethod(id)));
 
 export interface TestRun extends ExportableRun {
   made: GeneratedCheckpoint;
@@ -34,9 +36,10 @@ export function testRun(
 ): TestRun {
   const model = new VisionTransformer(ctx, made.spec, opts.weights ?? made.tensors, { numLabels: opts.numLabels ?? LABELS.length, seed: 1 });
   const m = METHODS[method];
+  const runtime = methodRuntime(method);
   const seed = opts.seed ?? 3;
   const config = { method, methodConfig, targets, seed };
-  const adapters = m.create(ctx, { ...m.defaults, ...methodConfig }, m.usesTargets ? model.targetLayers(targets) : [], seed);
+  const adapters = runtime.create(ctx, { ...m.defaults, ...methodConfig }, m.usesTargets ? model.targetLayers(targets) : [], seed);
   if (opts.perturb !== undefined) {
     let s = opts.perturb;
     for (const a of adapters.layers.values()) {

@@ -1,6 +1,6 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import type { RunView } from '../state/runStore';
 import { CHART_HEIGHT, ChartCard, legendOf } from './MetricCharts';
 import { decadeTicks, formatNumber, latestSpectrum, seriesKey, spectrumRows } from './series';
@@ -15,12 +15,13 @@ function trackedLayers(runs: RunView[]): string[] {
   return [...count.entries()].sort((a, b) => b[1] - a[1]).map(([l]) => l);
 }
 
-function maxRankNote(run: RunView): string {
-  const c = run.spec.methodConfig ?? {};
-  if (run.spec.method === 'lora' && typeof c.r === 'number') return `at most ${c.r}`;
-  if (run.spec.method === 'nola' && typeof c.rank === 'number') return `at most ${c.rank}`;
-  if (run.spec.method === 'vera' && typeof c.r === 'number') return `at most ${c.r}`;
-  return 'up to full';
+/** The rank the run's method can reach on the tracked layer (rows × cols), as the method itself says. */
+function maxRankNote(run: RunView, spectrum: { module: string; rows: number; cols: number }): string {
+  const method = METHODS[run.spec.method];
+  const config = { ...method.defaults, ...(run.spec.methodConfig ?? {}) };
+  const layer = { module: spectrum.module, out: spectrum.rows, in: spectrum.cols };
+  const reach = method.maxRank(config, layer, [layer]);
+  return reach < Math.min(spectrum.rows, spectrum.cols) ? `at most ${reach}` : 'up to full';
 }
 
 /**
@@ -146,7 +147,7 @@ export function RankChart({ runs }: { runs: RunView[] }) {
                   <td>{latest.spectrum.effectiveRank.toFixed(1)}</td>
                   <td>{latest.spectrum.stableRank.toFixed(2)}</td>
                   <td className="muted">
-                    {METHODS[run.spec.method].label}: {maxRankNote(run)}
+                    {METHODS[run.spec.method].label}: {maxRankNote(run, latest.spectrum)}
                   </td>
                 </tr>
               ))}

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import type { RunView } from '../state/runStore';
 import { formatBytes, formatPercent } from './series';
 

@@ -3,7 +3,7 @@
  * in the fewest words that still tell two setups apart ("LoRA r=8 · q,v"). Pure functions of the
  * stores' values, so they are tested without a page.
  */
-import { METHODS, type MethodId } from '../../adapters';
+import { METHODS, type MethodId } from '../../methods/registry';
 import type { DatasetInfo, ModelInfo } from '../../session/protocol';
 import type { TrainSettings } from '../state/methodStore';
 import { formatCount } from '../model/format';

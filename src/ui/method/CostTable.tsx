@@ -1,4 +1,4 @@
-import { METHODS, type MethodId } from '../../adapters';
+import { METHODS, type MethodId } from '../../methods/registry';
 import type { RunEstimate } from '../../session/protocol';
 import { formatCount, formatInt, formatMemory, formatShare } from '../model/format';
 import { rankSummary } from './rank';
@@ -72,6 +72,6 @@ export function costSentence(e: RunEstimate, modelParams: number): string {
   const rank = rankSummary(e);
   const count = e.trainableParams >= 1000 ? `${formatInt(e.trainableParams)} values (${formatCount(e.trainableParams)}, ` : `${formatInt(e.trainableParams)} values (`;
   const reach =
-    rank.fraction === 0 ? `its update reaches no layer of the backbone (${rank.text.replace(/^none: /, '')})` : rank.full ? `its update can reach ${rank.text} in every ${e.method === 'full' ? '' : 'targeted '}layer` : `its update can reach rank ${rank.text} per layer`;
+    rank.fraction === 0 ? `its update reaches no layer of the backbone (${rank.text.replace(/^none: /, '')})` : rank.full ? `its update can reach ${rank.text} in every ${METHODS[e.method].usesTargets ? 'targeted ' : ''}layer` : `its update can reach rank ${rank.text} per layer`;
   return `${METHODS[e.method].label} trains ${count}${formatShare(e.trainableParams, modelParams)} of the model); ${reach}; about ${formatMemory(e.memoryBytes)} of GPU memory.`;
 }

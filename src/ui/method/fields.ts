@@ -1,71 +1,16 @@
 /**
- * The settings a person edits in the method panel: for each method its hyperparameters (keys of
- * METHODS[id].defaults) and the training settings (keys of TRAIN_DEFAULTS), each with a label,
+ * The settings a person edits in the method panel: for each method its hyperparameters (its
+ * config.ts's `fields`, keys of its defaults) and the training settings (keys of TRAIN_DEFAULTS), each with a label,
  * one sentence on what it does, and the values it accepts. The same specs validate values read
  * from a shared link.
  */
-import type { MethodId } from '../../adapters';
+import { METHODS, type FieldSpec, type MethodId } from '../../methods/registry';
 import type { TrainSettings } from '../state/methodStore';
 
-export interface FieldSpec {
-  key: string;
-  label: string;
-  help: string;
-  kind: 'int' | 'float' | 'bool' | 'choice';
-  min?: number;
-  /** The value must be above `min`, not equal to it. */
-  above?: boolean;
-  max?: number;
-  /** The value must be below `max`, not equal to it. */
-  below?: boolean;
-  choices?: Array<{ value: string; label: string }>;
-}
+export type { FieldSpec } from '../../methods/registry';
 
-export const METHOD_FIELDS: Record<MethodId, FieldSpec[]> = {
-  lora: [
-    { key: 'r', label: 'LoRA r (rank)', help: 'Rank of the update B·A: each layer can change along at most r directions; trainable values grow as r·(in + out).', kind: 'int', min: 1 },
-    { key: 'alpha', label: 'alpha', help: 'Scales the update by alpha / r (alpha / √r with rsLoRA).', kind: 'float', min: 0, above: true },
-    { key: 'rslora', label: 'rsLoRA', help: 'Rank-stabilised scaling alpha / √r, which keeps the update’s size steady as r grows.', kind: 'bool' },
-  ],
-  randlora: [
-    {
-      key: 'r',
-      label: 'RandLoRA r (basis rank)',
-      help: 'Rank of each frozen random basis; a layer with min(in, out) = m uses ⌈m / r⌉ bases, so the update is full rank whatever r is. A smaller r means more bases and more trainable values.',
-      kind: 'int',
-      min: 1,
-    },
-    { key: 'alpha', label: 'alpha', help: 'Scales the update by alpha / r (PEFT’s default 640 with r = 32 is a factor of 20).', kind: 'float', min: 0, above: true },
-  ],
-  nola: [
-    { key: 'rank', label: 'NOLA rank', help: 'Rank of the mixed LoRA factors A and B: the update reaches rank ≤ rank per layer.', kind: 'int', min: 1 },
-    { key: 'ka', label: 'ka (bases for A)', help: 'How many frozen random matrices are mixed into A; each is one trainable coefficient per layer.', kind: 'int', min: 1 },
-    { key: 'kb', label: 'kb (bases for B)', help: 'How many frozen random matrices are mixed into B; each is one trainable coefficient per layer.', kind: 'int', min: 1 },
-    { key: 'c', label: 'c (scale)', help: 'Scales the update by c / rank.', kind: 'float', min: 0, above: true },
-    {
-      key: 'init',
-      label: 'Start',
-      help: 'Where the coefficients start: β = 0 begins at the pretrained model like the other methods; NOLA’s code starts at α = 1/ka, β = 1/kb, a tiny non-zero update.',
-      kind: 'choice',
-      choices: [
-        { value: 'zero-beta', label: 'β = 0 (pretrained model)' },
-        { value: 'nola', label: 'α = 1/ka, β = 1/kb (NOLA’s code)' },
-      ],
-    },
-  ],
-  vera: [
-    {
-      key: 'r',
-      label: 'VeRA r',
-      help: 'Rank of the shared frozen random matrices: the update reaches rank ≤ r per layer, while trainable values stay at out + r per layer.',
-      kind: 'int',
-      min: 1,
-    },
-    { key: 'dInitial', label: 'd_initial', help: 'Starting value of the trainable scaling λ_d (PEFT’s default 0.1); λ_b starts at 0.', kind: 'float' },
-  ],
-  full: [],
-  probe: [],
-};
+/** Each method's settings, as its config.ts declares them. */
+export const METHOD_FIELDS = Object.fromEntries(Object.values(METHODS).map((m) => [m.id, m.fields])) as Record<MethodId, readonly FieldSpec[]>;
 
 export const TRAIN_FIELDS: Array<FieldSpec & { key: keyof TrainSettings }> = [
   { key: 'steps', label: 'Steps', help: 'Optimizer updates in the run.', kind: 'int', min: 1 },

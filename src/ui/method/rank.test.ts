@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rankSummary } from './rank';
 import { formatField, parseField, METHOD_FIELDS, TRAIN_FIELDS } from './fields';
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 
 const layer = (rank: number, full: number) => ({ module: 'm', rank, full });

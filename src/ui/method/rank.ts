@@ -1,3 +1,4 @@
+import { METHODS } from '../../methods/registry';
 import type { RunEstimate } from '../../session/protocol';
 
 function range(values: number[]): string {
@@ -13,7 +14,8 @@ function range(values: number[]): string {
 export function rankSummary(est: RunEstimate): { text: string; fraction: number; full: boolean } {
   const layers = est.maxRank;
   if (layers.length === 0) {
-    return { text: est.method === 'probe' ? 'none: the backbone stays frozen' : 'none: no target layers chosen', fraction: 0, full: false };
+    const m = METHODS[est.method];
+    return { text: m.usesTargets || m.trainsBackbone ? 'none: no target layers chosen' : 'none: the backbone stays frozen', fraction: 0, full: false };
   }
   const full = layers.every((l) => l.rank >= l.full);
   const fraction = layers.reduce((a, l) => a + Math.min(1, l.rank / l.full), 0) / layers.length;

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 import { useLabDevice } from '../lab';
 import { augmentationOf, useDataStore } from '../state/dataStore';
@@ -26,12 +26,10 @@ export function QueueControls() {
   const augment = augmentationOf(augmentSettings);
   const settings = useMethodStore();
   const [rankChoice, setRankChoice] = useState<string>('');
-  const [included, setIncluded] = useState<Record<ComparisonMethod, boolean>>({ lora: true, randlora: true, full: true });
-  const [lrText, setLrText] = useState<Record<ComparisonMethod, string>>({
-    lora: formatLr(COMPARISON_LR.lora),
-    randlora: formatLr(COMPARISON_LR.randlora),
-    full: formatLr(COMPARISON_LR.full),
-  });
+  const [included, setIncluded] = useState<Partial<Record<ComparisonMethod, boolean>>>(() => Object.fromEntries(COMPARISON_METHODS.map((m) => [m, true])));
+  const [lrText, setLrText] = useState<Partial<Record<ComparisonMethod, string>>>(() =>
+    Object.fromEntries(COMPARISON_METHODS.map((m) => [m, formatLr(COMPARISON_LR[m] ?? 0)])),
+  );
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 

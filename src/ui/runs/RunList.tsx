@@ -1,4 +1,4 @@
-import { METHODS } from '../../adapters';
+import { METHODS } from '../../methods/registry';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 import type { RunState } from '../../session/run';
 import { FINISHED, type RunView } from '../state/runStore';
@@ -145,6 +145,12 @@ function RunRow({ run }: { run: RunView }) {
 }
 
 /** Offers a finished run's files as downloads: PEFT's adapter folder and the merged HF checkpoint, zipped. */
+/** What the adapter download holds, as the method's config.ts says. */
+function exportTooltip(method: RunView['spec']['method']): string | undefined {
+  const ex = METHODS[method].export;
+  return ex.kind === 'none' ? undefined : ex.tooltip;
+}
+
 function ExportLinks({ run }: { run: RunView }) {
   const files = run.exports!;
   const base = run.spec.name.replace(/[^A-Za-z0-9._-]+/g, '-').toLowerCase();
@@ -164,7 +170,7 @@ function ExportLinks({ run }: { run: RunView }) {
           type="button"
           data-testid="export-adapter"
           onClick={() => download(files.adapter!, `${base}-adapter.zip`)}
-          title={run.spec.method === 'nola' ? "NOLA's coefficients in Rankscope's documented format, with a NumPy script to rebuild ΔW" : 'adapter_config.json + adapter_model.safetensors, for PeftModel.from_pretrained'}
+          title={exportTooltip(run.spec.method)}
         >
           Adapter ({formatBytes(files.adapter.byteLength)})
         </button>

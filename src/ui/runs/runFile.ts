@@ -5,7 +5,7 @@
  * SHA-256 of their files). Importing one in another browser shows the same charts and tables,
  * marked as imported. Plain JSON, so it also reads in Python: json.load(open(path))["runs"].
  */
-import { METHODS, type MethodId } from '../../adapters';
+import { METHODS, type MethodId } from '../../methods/registry';
 import type { Fingerprint } from '../../io/sources/fingerprinting';
 import { isHeadKind } from '../../models/zeroShot';
 import type { RunSpec } from '../../session/run';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { METHODS, type MethodId } from '../../adapters';
+import { METHODS, type MethodId } from '../../methods/registry';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 import { COMPARISON_LR, comparisonSpecs, formatLr, specFromSettings, targetedLayers, uniqueName } from './specs';
 

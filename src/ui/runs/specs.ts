@@ -2,7 +2,7 @@
  * Turning what a person set up (method panel, model, data) into RunSpecs for the lab's queue, and
  * the one-click comparison of LoRA, RandLoRA and full fine-tuning under matched settings.
  */
-import { METHODS, type MethodId } from '../../adapters';
+import { COMPARISON_METHODS, METHODS, type MethodId } from '../../methods/registry';
 import { matchesTarget } from '../../models/names';
 import type { Augmentation } from '../../engine/ops/preprocess';
 import type { ModelInfo } from '../../session/protocol';
@@ -47,9 +47,9 @@ export function formatLr(lr: number): string {
 
 /** A short name that tells runs apart in a legend: method, its rank where it has one, learning rate. */
 export function runName(method: MethodId, config: Record<string, unknown>, lr: number): string {
-  const label = METHODS[method].label;
-  const r = method === 'nola' ? config.rank : config.r;
-  return `${label}${typeof r === 'number' && METHODS[method].usesTargets ? ` r=${r}` : ''} · lr ${formatLr(lr)}`;
+  const m = METHODS[method];
+  const own = m.runName({ ...m.defaults, ...config });
+  return `${m.label}${own ? ` ${own}` : ''} · lr ${formatLr(lr)}`;
 }
 
 interface SpecOptions {
@@ -89,9 +89,9 @@ export function uniqueName(name: string, taken: ReadonlySet<string>): string {
   for (let k = 2; ; k++) if (!taken.has(`${name} (${k})`)) return `${name} (${k})`;
 }
 
-/** The three methods of the comparison, in queue order. */
-export const COMPARISON_METHODS = ['lora', 'randlora', 'full'] as const satisfies readonly MethodId[];
-export type ComparisonMethod = (typeof COMPARISON_METHODS)[number];
+/** The methods of the comparison (those whose config.ts gives a comparison learning rate), in queue order. */
+export { COMPARISON_METHODS } from '../../methods/registry';
+export type ComparisonMethod = MethodId;
 
 /**
  * Peak learning rates for the comparison. LoRA and RandLoRA start from a zero update and train
@@ -99,7 +99,9 @@ export type ComparisonMethod = (typeof COMPARISON_METHODS)[number];
  * examples use (1e-3 … 1e-2); full fine-tuning moves every pretrained weight, so it takes a ten
  * times smaller step (1e-4 … 1e-3) to keep what the backbone learned.
  */
-export const COMPARISON_LR: Record<ComparisonMethod, number> = { lora: 5e-3, randlora: 5e-3, full: 5e-4 };
+export const COMPARISON_LR = Object.fromEntries(
+  COMPARISON_METHODS.map((id) => [id, METHODS[id].comparisonLr ?? TRAIN_DEFAULTS.lr]),
+) as Partial<Record<ComparisonMethod, number>>;
 
 export const COMPARISON_LR_REASON =
   'LoRA and RandLoRA start from a zero update and train few values, so they use a larger step (5e-3); full fine-tuning moves every pretrained weight, so it uses a ten times smaller one (5e-4) to keep what the backbone learned.';
@@ -115,7 +117,7 @@ export function comparisonSpecs(
 ): RunSpec[] {
   const methods = opts.methods ?? COMPARISON_METHODS;
   return methods.map((method) => {
-    const lr = opts.lr?.[method] ?? COMPARISON_LR[method];
+    const lr = opts.lr?.[method] ?? COMPARISON_LR[method] ?? TRAIN_DEFAULTS.lr;
     return specFromSettings({ ...s, method, train: { ...s.train, lr, headLr: undefined } }, opts);
   });
 }

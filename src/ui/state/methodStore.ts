@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import { METHODS, type MethodId } from '../../adapters';
+import { DEFAULT_METHOD, METHODS, type MethodId } from '../../methods/registry';
 import type { ModelInfo } from '../../session/protocol';
 import type { RunSpec } from '../../session/run';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../../train/trainer';
@@ -27,7 +27,7 @@ export function defaultConfigs(): Record<MethodId, Record<string, unknown>> {
 }
 
 export const useMethodStore = create<MethodStore>((set) => ({
-  method: 'lora',
+  method: DEFAULT_METHOD,
   configs: defaultConfigs(),
   targets: undefined,
   train: { ...TRAIN_DEFAULTS },

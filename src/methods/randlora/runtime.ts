@@ -1,0 +1,50 @@
+/** RandLoRA's GPU half: shared bases, one adapter per layer over layer.ts, and its PEFT format. */
+import { defineRuntime, releaseTrainables } from '../define';
+import type { LayerAdapter } from '../types';
+import type { RandLoraConfig } from './config';
+import { randloraBackward, randloraBases, randloraForward, randloraInit, randloraMerge, randloraSharedShape } from './layer';
+import { randloraPeft } from './peft';
+
+export default defineRuntime<RandLoraConfig>({
+  create(ctx, config, layers, seed) {
+    const bases = randloraBases(ctx, randloraSharedShape(layers.map((l) => [l.out, l.in] as const), config.r), seed);
+    const adapters = new Map<string, LayerAdapter>();
+    for (const shape of layers) {
+      const layer = randloraInit(ctx, bases, shape.out, shape.in, config.alpha);
+      adapters.set(shape.module, {
+        module: shape.module,
+        shape,
+        trainables: [
+          { key: 'randlora_lambda', tensor: layer.lambda, decay: false },
+          { key: 'randlora_gamma', tensor: layer.gamma, decay: false },
+        ],
+        // The factored and dense paths keep nothing worth saving: their intermediates are
+        // cheaper to redo than to hold (see randloraCost).
+        forward(x, y) {
+          randloraForward(layer, x, y);
+          return { x, owned: [] };
+        },
+        backward(s, dY, { dx }) {
+          const g = randloraBackward(layer, s.x, dY, { dx });
+          return [g.lambda, g.gamma];
+        },
+        merge: (W) => randloraMerge(layer, W),
+      });
+    }
+    return {
+      method: 'randlora',
+      layers: adapters,
+      shared: new Map([
+        ['randlora_A', bases.A],
+        ['randlora_B', bases.B],
+      ]),
+      trainsBackbone: false,
+      release() {
+        releaseTrainables(adapters.values());
+        bases.A.release();
+        bases.B.release();
+      },
+    };
+  },
+  peft: randloraPeft,
+});

@@ -1,0 +1,43 @@
+import { defineMethod } from '../define';
+import { veraSharedShape } from './shapes';
+
+export interface VeraConfig {
+  r: number;
+  /** Initial value of every λ_d entry (PEFT's `d_initial`). */
+  dInitial: number;
+}
+
+/** PEFT's VeraConfig defaults. */
+export const VERA_DEFAULTS: VeraConfig = { r: 256, dInitial: 0.1 };
+
+/** VeRA (PEFT `tuners/vera`): frozen shared bases, per layer only two scaling vectors train. */
+export const vera = defineMethod<VeraConfig>()({
+  id: 'vera',
+  label: 'VeRA',
+  summary: 'Shares one pair of frozen random matrices across layers and trains only two scaling vectors per layer.',
+  defaults: VERA_DEFAULTS,
+  fields: [
+    {
+      key: 'r',
+      label: 'VeRA r',
+      help: 'Rank of the shared frozen random matrices: the update reaches rank ≤ r per layer, while trainable values stay at out + r per layer.',
+      kind: 'int',
+      min: 1,
+    },
+    { key: 'dInitial', label: 'd_initial', help: 'Starting value of the trainable scaling λ_d (PEFT’s default 0.1); λ_b starts at 0.', kind: 'float' },
+  ],
+  usesTargets: true,
+  trainsBackbone: false,
+  countParams: (c, layers) => layers.reduce((n, l) => n + l.out + c.r, 0),
+  frozenFloats(c, layers) {
+    if (!layers.length) return 0;
+    const s = veraSharedShape(layers);
+    return c.r * s.in + s.out * c.r;
+  },
+  maxRank: (c, l) => Math.min(c.r, l.in, l.out),
+  knobs: { rank: 'r' },
+  runName: (c) => `r=${c.r}`,
+  export: { kind: 'peft', peftType: 'VERA', tooltip: 'adapter_config.json + adapter_model.safetensors (bases saved), for PeftModel.from_pretrained' },
+  runtime: () => import('./runtime'),
+  bench: () => import('./bench'),
+});

@@ -1,0 +1,55 @@
+/** VeRA's GPU half: shared bases, one adapter per layer over layer.ts, and its PEFT format. */
+import type { Tensor } from '../../engine/tensor';
+import { defineRuntime, releaseTrainables } from '../define';
+import type { LayerAdapter, Saved } from '../types';
+import type { VeraConfig } from './config';
+import { veraBackward, veraBases, veraForward, veraInitLayer, veraMerge, veraSharedShape } from './layer';
+import { veraPeft } from './peft';
+
+/** The forward keeps h = x·A_sᵀ, so the backward does not recompute it. */
+interface VeraSaved extends Saved {
+  h: Tensor;
+}
+
+export default defineRuntime<VeraConfig>({
+  create(ctx, config, layers, seed) {
+    const bases = veraBases(ctx, config.r, veraSharedShape(layers), seed);
+    const adapters = new Map<string, LayerAdapter>();
+    for (const shape of layers) {
+      const p = veraInitLayer(ctx, shape.out, config.r, config.dInitial);
+      const adapter: LayerAdapter<VeraSaved> = {
+        module: shape.module,
+        shape,
+        trainables: [
+          { key: 'vera_lambda_b', tensor: p.lambdaB, decay: false },
+          { key: 'vera_lambda_d', tensor: p.lambdaD, decay: false },
+        ],
+        forward(x, y) {
+          const h = veraForward(x, bases, p, y, { save: true });
+          return { x, owned: [h], h };
+        },
+        backward(s, dY, { dx }) {
+          const g = veraBackward(s.x, dY, bases, p, { dx, h: s.h });
+          return [g.dLambdaB, g.dLambdaD];
+        },
+        merge: (W) => veraMerge(W, bases, p),
+      };
+      adapters.set(shape.module, adapter);
+    }
+    return {
+      method: 'vera',
+      layers: adapters,
+      shared: new Map([
+        ['vera_A', bases.A],
+        ['vera_B', bases.B],
+      ]),
+      trainsBackbone: false,
+      release() {
+        releaseTrainables(adapters.values());
+        bases.A.release();
+        bases.B.release();
+      },
+    };
+  },
+  peft: veraPeft,
+});
