@@ -7,19 +7,25 @@
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
+ *     [--working-edge N]   (shortest edge photos are kept at after decoding; default the processor's resize size)
  *
  * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json,
  * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
  * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA; none for full fine-tuning and the
  * probe) and the merged model in DIR/merged/ (a Hugging Face checkpoint transformers loads).
- * IDX folders with both splits validate on the test split.
+ * IDX and CIFAR folders with both splits validate on the test split; class folders under train/ and
+ * val/ (or valid/, validation/, test/) train on train and validate on the other split, and
+ * --val-fraction applies only when there is no validation split.
  */
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { methodById } from '../src/adapters';
 import { nodeGpu } from '../src/gpu/node';
-import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
+import { loadCheckpointFrom, loadDatasetFolder, NodeFolderSource, writeFilesToFolder } from '../src/io/node';
+import { layoutOf } from '../src/io/datasets/load';
+import { parseConfig } from '../src/models/spec';
+import { heldBytes, workingEdge } from '../src/train/data';
 import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
@@ -35,7 +41,7 @@ export const USAGE =
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
   '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
-  '  [--peft-naming transformers5|transformers4]';
+  '  [--peft-naming transformers5|transformers4] [--working-edge N]';
 
 export interface TrainArgs {
   model: string;
@@ -52,6 +58,8 @@ export interface TrainArgs {
   train: Partial<TrainConfig>;
   /** Further method settings by name (--set ka=256). */
   set: Record<string, number | boolean | string>;
+  /** Shortest edge images are kept at after decoding; default: the model processor's resize size. */
+  workingEdge?: number;
   /** Module names of the exported PEFT adapter (ViT and DeiT differ between transformers 4 and 5). */
   peftNaming?: PeftNaming;
 }
@@ -99,6 +107,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--val-size') a.valSize = number(flag, next());
     else if (flag === '--k-shot') a.kShot = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
+    else if (flag === '--working-edge') a.workingEdge = number(flag, next());
     else if (flag === '--peft-naming') {
       const v = next();
       if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
@@ -138,14 +147,37 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   log(`Loading model ${args.model} …`);
   const ckpt = await loadCheckpointFrom(args.model);
   log(`Loading data ${args.data} …`);
-  const dataset = await loadDatasetFolder(args.data, { split: 'train' });
-  let validation;
-  try {
-    // IDX folders carry a test split: validate on it rather than on held-out training images.
-    const test = await loadDatasetFolder(args.data, { split: 'test' });
-    if (test !== undefined && test.source !== dataset.source) validation = test;
-  } catch {
-    validation = undefined;
+  // Photos are decoded straight to the model processor's resize size (never held at full size).
+  const processor = normalisationFor(parseConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys()), ckpt).processor;
+  const decode = { edge: args.workingEdge ?? workingEdge(processor), resample: processor.resample };
+  const loadStart = performance.now();
+  let lastShown = 0;
+  const dataset = await loadDatasetFolder(args.data, {
+    split: 'train',
+    decode,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (p.done === p.total || now - lastShown > 2000) {
+        lastShown = now;
+        log(`  decoded ${p.done}/${p.total} images`);
+      }
+    },
+  });
+  log(`Decoded ${dataset.images.length} images in ${((performance.now() - loadStart) / 1000).toFixed(1)} s (kept at shortest edge ${decode.edge})`);
+  let validation = dataset.validation?.set;
+  if (validation) log(`Validating on the ${dataset.validation!.split} split (${validation.images.length} images); --val-fraction does not apply`);
+  else if (layoutOf((await new NodeFolderSource(args.data).list()) ?? []) !== 'class-folders') {
+    try {
+      // IDX, CIFAR and parquet sets carry a test split: validate on it rather than on held-out
+      // training images. (Class folders say their splits by folder name, handled above.)
+      const test = await loadDatasetFolder(args.data, { split: 'test', decode });
+      if (test.source !== dataset.source) {
+        validation = test;
+        log(`Validating on the test split (${test.images.length} images)`);
+      }
+    } catch {
+      validation = undefined;
+    }
   }
   if (dataset.skipped.length) log(`Skipped ${dataset.skipped.length} unreadable file(s), e.g. ${dataset.skipped[0].file}: ${dataset.skipped[0].reason}`);
   const data = prepareData(
@@ -157,6 +189,7 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
   const model = buildModel(gpu.ctx, ckpt, data.classNames.length, seed);
   const norm = normalisationFor(model.spec, ckpt);
+  log(`Held in memory: ${(heldBytes(data.train) / 2 ** 20 + heldBytes(data.val) / 2 ** 20).toFixed(1)} MiB of working-size images`);
   const trainer = new Trainer(model, data, norm, {
     ...args.train,
     method: args.method,

@@ -31,6 +31,12 @@ export interface ImageDataset {
   /** Where it came from, for messages and run records. */
   source: string;
   skipped: SkippedFile[];
+  /**
+   * A validation split that came with the set (class folders under train/ and val/, valid/,
+   * validation/ or test/): its labels index the same classNames. Training then validates on it
+   * instead of holding out a share of the training images.
+   */
+  validation?: { set: ImageDataset; split: string };
 }
 
 /** Builds an image, checking that the data length matches, so a wrong stride fails here and not in a kernel. */
