@@ -8,6 +8,7 @@
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
  *     [--working-edge N]   (shortest edge photos are kept at after decoding; default the processor's resize size)
+ *     [--image-cache DIR|off]   (working-size images by file fingerprint; default ~/.cache/rankscope/images)
  *
  * Writes DIR/metrics.jsonl (one JSON object per logged step and per evaluation), DIR/summary.json,
  * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
@@ -22,10 +23,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { methodById } from '../src/adapters';
 import { nodeGpu } from '../src/gpu/node';
-import { loadCheckpointFrom, loadDatasetFolder, NodeFolderSource, writeFilesToFolder } from '../src/io/node';
+import { loadCheckpointFrom, loadDatasetFolder, NodeFolderSource, nodeImageCache, writeFilesToFolder } from '../src/io/node';
 import { layoutOf } from '../src/io/datasets/load';
 import { parseConfig } from '../src/models/spec';
-import { heldBytes, workingEdge } from '../src/train/data';
+import { workingEdge } from '../src/train/data';
 import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
@@ -41,7 +42,7 @@ export const USAGE =
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
   '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
-  '  [--peft-naming transformers5|transformers4] [--working-edge N]';
+  '  [--peft-naming transformers5|transformers4] [--working-edge N] [--image-cache DIR|off]';
 
 export interface TrainArgs {
   model: string;
@@ -60,6 +61,8 @@ export interface TrainArgs {
   set: Record<string, number | boolean | string>;
   /** Shortest edge images are kept at after decoding; default: the model processor's resize size. */
   workingEdge?: number;
+  /** Folder of the working-size image cache, or 'off'; default ~/.cache/rankscope/images. */
+  imageCache?: string;
   /** Module names of the exported PEFT adapter (ViT and DeiT differ between transformers 4 and 5). */
   peftNaming?: PeftNaming;
 }
@@ -108,6 +111,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--k-shot') a.kShot = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
     else if (flag === '--working-edge') a.workingEdge = number(flag, next());
+    else if (flag === '--image-cache') a.imageCache = next();
     else if (flag === '--peft-naming') {
       const v = next();
       if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
@@ -152,9 +156,13 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   const decode = { edge: args.workingEdge ?? workingEdge(processor), resample: processor.resample };
   const loadStart = performance.now();
   let lastShown = 0;
+  // Working-size images are cached by file fingerprint and held on disk, read per batch: a second
+  // run on the same folder decodes nothing, and memory does not grow with the set.
+  const cache = args.imageCache === 'off' ? undefined : nodeImageCache(decode.edge, decode.resample, { dir: args.imageCache, onDisk: true });
   const dataset = await loadDatasetFolder(args.data, {
     split: 'train',
     decode,
+    cache,
     onProgress: (p) => {
       const now = performance.now();
       if (p.done === p.total || now - lastShown > 2000) {
@@ -163,7 +171,10 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
       }
     },
   });
-  log(`Decoded ${dataset.images.length} images in ${((performance.now() - loadStart) / 1000).toFixed(1)} s (kept at shortest edge ${decode.edge})`);
+  log(
+    `Loaded ${dataset.images.length + (dataset.validation?.set.images.length ?? 0)} images in ${((performance.now() - loadStart) / 1000).toFixed(1)} s ` +
+      `(kept at shortest edge ${decode.edge}${cache ? `, cached in ${cache.dir}` : ''})`,
+  );
   let validation = dataset.validation?.set;
   if (validation) log(`Validating on the ${dataset.validation!.split} split (${validation.images.length} images); --val-fraction does not apply`);
   else if (layoutOf((await new NodeFolderSource(args.data).list()) ?? []) !== 'class-folders') {
@@ -189,7 +200,6 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
   const model = buildModel(gpu.ctx, ckpt, data.classNames.length, seed);
   const norm = normalisationFor(model.spec, ckpt);
-  log(`Held in memory: ${(heldBytes(data.train) / 2 ** 20 + heldBytes(data.val) / 2 ** 20).toFixed(1)} MiB of working-size images`);
   const trainer = new Trainer(model, data, norm, {
     ...args.train,
     method: args.method,

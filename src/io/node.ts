@@ -40,6 +40,8 @@ export function loadDatasetFolder(dir: string, options: Omit<LoadImageDatasetOpt
   return loadImageDataset(new NodeFolderSource(dir), { ...rest, decode: nodeImageDecoder(decode) });
 }
 
+export { defaultImageCacheDir, nodeImageCache } from './datasets/nodeImageCache';
+
 /** Writes files by relative name under `dir` (an export's folder), creating folders as needed. */
 export async function writeFilesToFolder(dir: string, files: Iterable<[string, Uint8Array]>): Promise<string[]> {
   const written: string[] = [];

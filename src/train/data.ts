@@ -157,7 +157,9 @@ export function batchImageBytes(set: Pick<PackedImages, 'channels'>, plan: Proce
 export function gatherBatch(set: PackedImages, indices: readonly number[], out: Uint8Array, labels: Int32Array, options: BatchOptions): void {
   const n = batchImageBytes(set, options.plan);
   indices.forEach((idx, i) => {
-    const img = set.images[idx];
+    // One read of `data` per image and batch: an image held on disk reads its file on each access.
+    const held = set.images[idx];
+    const img: Image8 = { data: held.data, width: held.width, height: held.height, channels: held.channels };
     let input: Image8;
     if (options.augment) {
       const box = augmentBoxes(options.augment, img, [idx], options.seed ?? 0, options.step ?? 0)[0];

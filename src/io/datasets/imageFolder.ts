@@ -10,6 +10,7 @@
 import { IoError, throwIfAborted } from '../errors';
 import type { FileSource } from '../source';
 import { IMAGE_EXTENSIONS } from './imageFormat';
+import type { WorkingImageCache } from './imageCache';
 import type { DatasetImage, ImageDataset, SkippedFile } from './types';
 
 export type ImageDecoder = (bytes: Uint8Array, file: string) => DatasetImage | Promise<DatasetImage>;
@@ -26,6 +27,11 @@ export interface ImageFolderOptions {
   onProgress?: (p: ImageFolderProgress) => void;
   /** Decodes in flight at once (default DECODE_CONCURRENCY). */
   concurrency?: number;
+  /**
+   * Working-size images from earlier loads, by file fingerprint: a hit skips reading and decoding
+   * the file. Must be made for the same working size as `decode` (see imageCacheTag).
+   */
+  cache?: WorkingImageCache;
 }
 
 /** Files that operating systems and archivers leave behind; never reported as problems. */
@@ -70,6 +76,7 @@ function splitView(source: FileSource, names: readonly string[], split: string):
       readText: (f, o) => source.readText(prefix + f, o),
       exists: (f, o) => source.exists(prefix + f, o),
       list: async () => inner,
+      fingerprint: source.fingerprint && ((f) => source.fingerprint!(prefix + f)),
     },
   };
 }
@@ -155,9 +162,14 @@ async function readClassFolders(source: FileSource, names: readonly string[], op
       const { file } = files[i];
       throwIfAborted(signal, file, source.description);
       try {
-        const bytes = await source.readBytes(file, { signal });
-        const img = await decode(bytes, file);
-        if (img.width === 0 || img.height === 0) throw new Error('the image is empty (0 pixels)');
+        const fingerprint = options.cache && source.fingerprint ? await source.fingerprint(file) : null;
+        let img = fingerprint ? await options.cache!.get(fingerprint) : undefined;
+        if (!img) {
+          const bytes = await source.readBytes(file, { signal });
+          img = await decode(bytes, file);
+          if (img.width === 0 || img.height === 0) throw new Error('the image is empty (0 pixels)');
+          if (fingerprint) img = await options.cache!.put(fingerprint, img);
+        }
         decoded[i] = img;
       } catch (e) {
         // A cancel, or a source that stopped working, is not a problem with one file.

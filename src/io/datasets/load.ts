@@ -15,6 +15,7 @@ import { findIdxFiles, loadIdx, type IdxSplit } from './idx';
 import { readImageFolder, type ImageDecoder, type ImageFolderProgress } from './imageFolder';
 import { findParquetFiles, loadParquetDataset } from './parquet';
 import { TarSource } from './tar';
+import type { WorkingImageCache } from './imageCache';
 import type { ImageDataset, SkippedFile } from './types';
 import { looksLikeZip, ZipSource } from './zip';
 
@@ -27,6 +28,10 @@ export interface LoadImageDatasetOptions {
   split?: IdxSplit;
   signal?: AbortSignal;
   onProgress?: (p: ImageFolderProgress) => void;
+  /** Decoded working-size images of class folders by file fingerprint (see imageCache.ts). */
+  cache?: WorkingImageCache;
+  /** Decodes in flight at once for class folders. */
+  concurrency?: number;
 }
 
 export type DatasetLayout = 'idx' | 'cifar' | 'parquet' | 'zip' | 'tar' | 'class-folders';

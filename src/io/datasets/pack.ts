@@ -18,6 +18,8 @@ export function packImages(set: ImageDataset, indices?: readonly number[]): Pack
 }
 
 export function toImage8(im: DatasetImage): Image8 {
+  // Disk-backed images are 8-bit grey or RGB by construction; reading `data` here would load them.
+  if (im.onDisk) return im as Image8;
   if (im.data instanceof Uint8Array && im.channels !== 4) return { data: im.data, width: im.width, height: im.height, channels: im.channels };
   const n = im.width * im.height;
   const channels = im.channels === 1 ? 1 : 3;

@@ -15,6 +15,11 @@ export interface DatasetImage {
   height: number;
   /** 1 grey, 3 RGB, 4 RGBA. */
   channels: 1 | 3 | 4;
+  /**
+   * Set on images held on disk (a Node image cache entry): `data` reads the file on each access,
+   * so holders keep the object, never a copy of its data, and read it once per use.
+   */
+  onDisk?: true;
 }
 
 /** A file a reader could not use, and why; reported to the person, never fatal on its own. */
