@@ -50,6 +50,8 @@ export interface DatasetInfo {
   skipped: Array<{ file: string; reason: string }>;
   /** A few small RGBA thumbnails per class for the sample grid. */
   samples: Array<{ label: number; width: number; height: number; rgba: Uint8ClampedArray }>;
+  /** The set's own validation split (class folders under train/ and val/…); the validation fraction then does not apply. */
+  validationSplit?: string;
 }
 
 export interface RunEstimate {

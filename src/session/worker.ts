@@ -12,7 +12,10 @@ import { HubSource, clearCachedHubModel, listCachedHubModels } from '../io/sourc
 import { DroppedFilesSource } from '../io/sources/droppedFiles';
 import { UrlFolderSource } from '../io/sources/urlFolder';
 import { loadImageDataset } from '../io/datasets/load';
-import { decodeImageBrowser } from '../io/datasets/decodeBrowser';
+import { DecodePool } from '../io/datasets/decodePool';
+import { blobImageCache, imageCacheTag } from '../io/datasets/imageCache';
+import { RESAMPLE } from '../train/resample';
+import { workingEdge } from '../train/data';
 import { classCounts, type ImageDataset } from '../io/datasets/types';
 import { datasetThumbnails } from '../io/datasets/thumbnails';
 import type { FileSource } from '../io/source';
@@ -24,6 +27,13 @@ import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo,
 import type { RunEvent, RunSpec } from './run';
 
 const cache = new IndexedDbBlobCache();
+/** Working-size images of dropped photos by file fingerprint, so reopening a folder decodes nothing. */
+const imageCache = new IndexedDbBlobCache('rankscope-images');
+/**
+ * Photos are kept at the loaded model's resize size; with no model yet, at 256 (DeiT's resize,
+ * above ViT's and CLIP's 224), with bicubic shrinking.
+ */
+const DEFAULT_WORKING = { edge: 256, resample: RESAMPLE.bicubic };
 let lab: Lab | undefined;
 // Model and data set loads cancel separately: the demo loads both at once.
 const loading: Record<'model' | 'dataset', AbortController | undefined> = { model: undefined, dataset: undefined };
@@ -66,11 +76,12 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
   return {
     source: ds.source,
     classNames: ds.classNames,
-    counts: classCounts(ds),
+    counts: ds.validation ? classCounts(ds).map((n, i) => n + classCounts(ds.validation!.set)[i]) : classCounts(ds),
     trainCounts: count(data.train.labels),
     valCounts: count(data.val.labels),
     skipped: ds.skipped,
     samples,
+    validationSplit: ds.validation?.split,
   };
 }
 
@@ -124,11 +135,22 @@ const api: LabApi = {
   async loadDataset(req: DatasetRequest, plan: DataPlan, onProgress) {
     const signal = startLoading('dataset');
     const source = req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files);
-    const ds = await loadImageDataset(source, {
-      decode: decodeImageBrowser,
-      signal,
-      onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
-    });
+    const processor = lab?.normalisation?.processor;
+    const working = processor ? { edge: workingEdge(processor), resample: processor.resample } : DEFAULT_WORKING;
+    // Decoding runs in a pool of workers beside this one, which keeps training.
+    const pool = new DecodePool(working);
+    let ds: ImageDataset;
+    try {
+      ds = await loadImageDataset(source, {
+        decode: pool.decode,
+        concurrency: 2 * pool.size,
+        cache: blobImageCache(imageCache, imageCacheTag(working.edge, working.resample)),
+        signal,
+        onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
+      });
+    } finally {
+      pool.close();
+    }
     if (ds.images.length === 0) {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
