@@ -82,7 +82,10 @@ test('a folder of 12-MP photos with EXIF rotation loads upright, at working size
       writeFileSync(join(root, rel), await photo(orientation, shade++));
     }
 
-    await page.goto('/?nodemo');
+    // The offline demo's small model (28 px input) loads first, so photos are kept at its working
+    // size; its own data set is then replaced by the dropped folder.
+    await page.goto('/?e2e');
+    await expect(page.getByTestId('demo-run')).toBeEnabled({ timeout: 120_000 });
     const input = page.getByTestId('dataset-folder-input');
     await expect(input).toBeEnabled({ timeout: 60_000 });
     const before = browserRss();
@@ -123,6 +126,10 @@ test('a folder of 12-MP photos with EXIF rotation loads upright, at working size
       expect(near(t.topLeft, [255, 0, 0])).toBe(true);
       expect(near(t.topRight, [0, 255, 0])).toBe(true);
     }
+
+    // A short run trains on them: batches are made from the images held in OPFS.
+    const runId = await page.evaluate(() => window.__rankscope!.queue({ steps: 3, batchSize: 4, evalEvery: 100, logEvery: 1, warmupSteps: 0 }));
+    await expect(page.locator(`[data-testid=run][data-run-id="${runId}"]`)).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
 
     // Eight 12-MP photos held at full size would be 8 × 48 MB of RGBA before any copy (the loader
     // before decode-to-working-size took ~69 MB per photo). Decoded to working size, the browser's

@@ -14,6 +14,7 @@ import { UrlFolderSource } from '../io/sources/urlFolder';
 import { loadImageDataset } from '../io/datasets/load';
 import { DecodePool } from '../io/datasets/decodePool';
 import { blobImageCache, imageCacheTag } from '../io/datasets/imageCache';
+import { OpfsImageStore } from '../io/datasets/opfsImageStore';
 import { RESAMPLE } from '../train/resample';
 import { workingEdge } from '../train/data';
 import { classCounts, type ImageDataset } from '../io/datasets/types';
@@ -34,6 +35,8 @@ const imageCache = new IndexedDbBlobCache('rankscope-images');
  * above ViT's and CLIP's 224), with bicubic shrinking.
  */
 const DEFAULT_WORKING = { edge: 256, resample: RESAMPLE.bicubic };
+/** Stores of held images opened so far; the first clears what earlier sessions left in OPFS. */
+let storesOpened = 0;
 let lab: Lab | undefined;
 // Model and data set loads cancel separately: the demo loads both at once.
 const loading: Record<'model' | 'dataset', AbortController | undefined> = { model: undefined, dataset: undefined };
@@ -139,12 +142,16 @@ const api: LabApi = {
     const working = processor ? { edge: workingEdge(processor), resample: processor.resample } : DEFAULT_WORKING;
     // Decoding runs in a pool of workers beside this one, which keeps training.
     const pool = new DecodePool(working);
+    // Working-size images go to a file in OPFS as they arrive and are read back per batch, so the
+    // tab's memory does not grow with the folder; in memory where OPFS is not available.
+    const store = await OpfsImageStore.open(`set-${++storesOpened}.bin`, storesOpened === 1);
     let ds: ImageDataset;
     try {
       ds = await loadImageDataset(source, {
         decode: pool.decode,
         concurrency: 2 * pool.size,
         cache: blobImageCache(imageCache, imageCacheTag(working.edge, working.resample)),
+        hold: store && ((img) => store.add(img)),
         signal,
         onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
       });

@@ -32,6 +32,8 @@ export interface ImageFolderOptions {
    * the file. Must be made for the same working size as `decode` (see imageCacheTag).
    */
   cache?: WorkingImageCache;
+  /** Where each decoded (or cached) image is kept: e.g. moved to disk (opfsImageStore.ts). Default: as is. */
+  hold?: (img: DatasetImage) => DatasetImage;
 }
 
 /** Files that operating systems and archivers leave behind; never reported as problems. */
@@ -170,7 +172,7 @@ async function readClassFolders(source: FileSource, names: readonly string[], op
           if (img.width === 0 || img.height === 0) throw new Error('the image is empty (0 pixels)');
           if (fingerprint) img = await options.cache!.put(fingerprint, img);
         }
-        decoded[i] = img;
+        decoded[i] = options.hold ? options.hold(img) : img;
       } catch (e) {
         // A cancel, or a source that stopped working, is not a problem with one file.
         if (e instanceof IoError && (e.code === 'aborted' || e.code === 'network')) throw e;

@@ -16,7 +16,7 @@ import { readImageFolder, type ImageDecoder, type ImageFolderProgress } from './
 import { findParquetFiles, loadParquetDataset } from './parquet';
 import { TarSource } from './tar';
 import type { WorkingImageCache } from './imageCache';
-import type { ImageDataset, SkippedFile } from './types';
+import type { DatasetImage, ImageDataset, SkippedFile } from './types';
 import { looksLikeZip, ZipSource } from './zip';
 
 export interface LoadImageDatasetOptions {
@@ -32,6 +32,8 @@ export interface LoadImageDatasetOptions {
   cache?: WorkingImageCache;
   /** Decodes in flight at once for class folders. */
   concurrency?: number;
+  /** Where class folders' decoded images are kept (see ImageFolderOptions.hold). */
+  hold?: (img: DatasetImage) => DatasetImage;
 }
 
 export type DatasetLayout = 'idx' | 'cifar' | 'parquet' | 'zip' | 'tar' | 'class-folders';
