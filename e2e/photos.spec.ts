@@ -97,6 +97,10 @@ test('a folder of 12-MP photos with EXIF rotation loads upright, at working size
     await expect(page.getByTestId('dataset-images')).toHaveText('8', { timeout: 240_000 });
     clearInterval(sampler);
 
+    // Held in OPFS at the model's working size, not in the tab's memory.
+    await expect(page.getByTestId('dataset-held')).toHaveAttribute('data-where', 'disk');
+    await expect(page.getByTestId('dataset-held')).toContainText('shortest edge 28 px');
+
     // Trained on train/, validated on val/; the validation fraction does not apply.
     await expect(page.getByTestId('validation-split')).toContainText('val');
     await expect(page.getByTestId('val-fraction')).toBeDisabled();

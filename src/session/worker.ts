@@ -48,7 +48,7 @@ function startLoading(what: 'model' | 'dataset'): AbortSignal {
 }
 let numLabels = 0;
 /** The loaded data set and its sample thumbnails, kept so a new split needs no second read. */
-let dataset: { ds: ImageDataset; samples: DatasetInfo['samples'] } | undefined;
+let dataset: { ds: ImageDataset; samples: DatasetInfo['samples']; held?: DatasetInfo['held'] } | undefined;
 const listeners: Array<(e: RunEvent) => void> = [];
 
 function requireLab(): Lab {
@@ -71,7 +71,7 @@ function modelSource(req: ModelRequest): FileSource {
 }
 
 /** Splits the data set by the plan, hands the split to the lab, and describes it for the page. */
-function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan: DataPlan): DatasetInfo {
+function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan: DataPlan, held?: DatasetInfo['held']): DatasetInfo {
   const data = prepareData(ds, plan);
   requireLab().setData(data);
   numLabels = data.classNames.length;
@@ -85,6 +85,7 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
     skipped: ds.skipped,
     samples,
     validationSplit: ds.validation?.split,
+    held,
   };
 }
 
@@ -162,15 +163,17 @@ const api: LabApi = {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
     const samples = datasetThumbnails(ds, 6);
-    const info = describeDataset(ds, samples, plan);
+    const onDisk = !!store && store.bytes > 0;
+    const held: DatasetInfo['held'] = { where: onDisk ? 'disk' : 'memory', bytes: onDisk ? store!.bytes : 0, edge: onDisk ? working.edge : undefined };
+    const info = describeDataset(ds, samples, plan, held);
     // Kept only once split: a set whose split failed leaves the previous one in place, page and lab alike.
-    dataset = { ds, samples };
+    dataset = { ds, samples, held };
     return info;
   },
 
   async replanDataset(plan: DataPlan) {
     if (!dataset) throw new Error('No data set is loaded yet: pick the built-in set or drop your images first.');
-    return describeDataset(dataset.ds, dataset.samples, plan);
+    return describeDataset(dataset.ds, dataset.samples, plan, dataset.held);
   },
 
   async estimate(specs: RunSpec[]) {
