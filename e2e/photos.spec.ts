@@ -4,11 +4,12 @@
  * load through the decode pool at working size (never held at full size), show upright in the
  * sample grid, validate on the val split, and keep the browser's memory within a budget.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import sharp from 'sharp';
+import { browserRss } from './memory';
 
 const W = 4000;
 const H = 3000;
@@ -27,37 +28,6 @@ async function photo(orientation: number | undefined, shade: number): Promise<Bu
     }
   const img = sharp(px, { raw: { width: w, height: h, channels: 3 } }).resize(W, H, { kernel: 'nearest' }).jpeg({ quality: 85 });
   return orientation ? img.withMetadata({ orientation }).toBuffer() : img.toBuffer();
-}
-
-/** Sum of resident memory of this test's Chromium processes (Linux /proc), or undefined elsewhere. */
-function browserRss(): number | undefined {
-  try {
-    const parent = new Map<number, number>();
-    const rss = new Map<number, number>();
-    const name = new Map<number, string>();
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        const fields = stat.slice(close + 2).split(' ');
-        parent.set(Number(d), Number(fields[1]));
-        name.set(Number(d), stat.slice(stat.indexOf('(') + 1, close));
-        rss.set(Number(d), Number(fields[21]) * 4096);
-      } catch {
-        // The process ended while being read.
-      }
-    }
-    const mine = (pid: number): boolean => {
-      for (let p = pid, hops = 0; p > 1 && hops < 64; p = parent.get(p) ?? 0, hops++) if (p === process.pid) return true;
-      return false;
-    };
-    let total = 0;
-    for (const [pid, n] of name) if (/chrom/i.test(n) && mine(pid)) total += rss.get(pid) ?? 0;
-    return total;
-  } catch {
-    return undefined;
-  }
 }
 
 test('a folder of 12-MP photos with EXIF rotation loads upright, at working size, within memory', async ({ page }) => {
