@@ -18,11 +18,6 @@ export interface PackedImages {
   classNames: string[];
 }
 
-/** Size in bytes of the pixels held, for memory estimates. */
-export function heldBytes(set: Pick<PackedImages, 'images'>): number {
-  return set.images.reduce((n, im) => n + im.data.length, 0);
-}
-
 export type Size = { height: number; width: number };
 
 /**
@@ -73,13 +68,6 @@ export function workingSize(width: number, height: number, edge: number): Size {
   if (Math.min(width, height) <= edge) return { width, height };
   if (width <= height) return { width: edge, height: Math.max(1, Math.trunc((edge * height) / width)) };
   return { width: Math.max(1, Math.trunc((edge * width) / height)), height: edge };
-}
-
-/** Downscales to the working size with the processor's filter (a copy-free no-op when already small). */
-export function toWorkingSize(img: Image8, edge: number, resample: number): Image8 {
-  const s = workingSize(img.width, img.height, edge);
-  if (s.width === img.width && s.height === img.height) return img;
-  return resizeImage(img, s.width, s.height, resample);
 }
 
 /** transformers' center_crop offsets: (orig − crop) // 2; a crop larger than the image pads with zeros. */
