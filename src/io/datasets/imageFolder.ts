@@ -100,7 +100,12 @@ export async function readImageFolder(source: FileSource, options: ImageFolderOp
   const ds = await readClassFolders(train.source, train.names, { ...options, onProgress: progress });
   const skipped: SkippedFile[] = [
     ...ds.skipped.map((s) => ({ ...s, file: `${splits.train}/${s.file}` })),
-    ...splits.others.map((o) => ({ file: `${o}/`, reason: `not read: ${splits.val} is the validation split (a val or validation folder is preferred over test)` })),
+    ...splits.others.map((o) => ({
+      file: `${o}/`,
+      reason: splits.val
+        ? `not read: ${splits.val} is the validation split (val, then validation, valid and test are preferred in that order)`
+        : `not read: ${splits.train} is the training split`,
+    })),
   ];
   if (!val) return { ...ds, skipped };
   offset = ds.images.length + ds.skipped.filter((x) => !x.file.endsWith('/')).length;
