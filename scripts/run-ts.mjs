@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Packages never bundled: native addons and build or test tooling that must not end up inside a bundle. */
-const ALWAYS_EXTERNAL = ['webgpu', 'esbuild', 'vite', 'vitest', 'playwright-core', '@playwright/test', 'fsevents', 'lightningcss'];
+/** Packages never bundled: native addons (webgpu's dawn.node, sharp's libvips) and build or test tooling that must not end up inside a bundle. */
+const ALWAYS_EXTERNAL = ['webgpu', 'sharp', 'esbuild', 'vite', 'vitest', 'playwright-core', '@playwright/test', 'fsevents', 'lightningcss'];
 
 function usage(message) {
   if (message) console.error(`run-ts: ${message}`);

@@ -7,6 +7,8 @@
  *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
+ *     [--working-edge N]   (shortest edge photos are kept at after decoding; default the processor's resize size)
+ *     [--image-cache DIR|off]   (working-size images by file fingerprint; default ~/.cache/rankscope/images)
  *     [--checkpoint-every N] [--checkpoint-seconds S] [--stop-after N]
  *     [--head linear|zeroshot|zeroshot-init] [--templates FILE]   (CLIP: a new linear head, the zero-shot
  *       head frozen, or the zero-shot head trained; FILE holds one prompt template per line, "{}" = class)
@@ -15,7 +17,9 @@
  * the trained adapter in DIR/adapter/ (PEFT's adapter_config.json + adapter_model.safetensors for
  * LoRA, VeRA and RandLoRA; Rankscope's NOLA format for NOLA; none for full fine-tuning and the
  * probe) and the merged model in DIR/merged/ (a Hugging Face checkpoint transformers loads).
- * IDX folders with both splits validate on the test split.
+ * IDX and CIFAR folders with both splits validate on the test split; class folders under train/ and
+ * val/ (or valid/, validation/, test/) train on train and validate on the other split, and
+ * --val-fraction applies only when there is no validation split.
  *
  * A run checkpoints to DIR/checkpoint/ every N steps (default 50) or S seconds (default 30),
  * whichever comes first; `npm run train -- --resume DIR` continues an interrupted run exactly where
@@ -30,7 +34,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadMethod, methodById } from '../src/methods/registry';
 import { nodeGpu } from '../src/gpu/node';
-import { loadCheckpointFrom, loadDatasetFolder, writeFilesToFolder } from '../src/io/node';
+import { loadCheckpointFrom, loadDatasetFolder, NodeFolderSource, nodeImageCache, writeFilesToFolder } from '../src/io/node';
+import { layoutOf } from '../src/io/datasets/load';
+import { parseConfig } from '../src/models/spec';
+import { workingEdge } from '../src/train/data';
 import { exportAdapterFiles, exportMergedFiles, hasAdapterExport, type ExportInfo, type PeftNaming } from '../src/io/peft';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { normalisationFor, prepareData } from '../src/session/prepare';
@@ -51,7 +58,8 @@ export const USAGE =
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
   '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
   '  [--checkpoint-every N] [--checkpoint-seconds S] [--stop-after N]   or: npm run train -- --resume DIR\n' +
-  '  [--peft-naming transformers5|transformers4] [--head linear|zeroshot|zeroshot-init] [--templates FILE]';
+  '  [--peft-naming transformers5|transformers4] [--head linear|zeroshot|zeroshot-init] [--templates FILE]\n' +
+  '  [--working-edge N] [--image-cache DIR|off]';
 
 export interface TrainArgs {
   model: string;
@@ -68,6 +76,10 @@ export interface TrainArgs {
   train: Partial<TrainConfig>;
   /** Further method settings by name (--set ka=256). */
   set: Record<string, number | boolean | string>;
+  /** Shortest edge images are kept at after decoding; default: the model processor's resize size. */
+  workingEdge?: number;
+  /** Folder of the working-size image cache, or 'off'; default ~/.cache/rankscope/images. */
+  imageCache?: string;
   /** Module names of the exported PEFT adapter (ViT and DeiT differ between transformers 4 and 5). */
   peftNaming?: PeftNaming;
   /** A file of prompt templates for a zero-shot head, one per line. */
@@ -194,6 +206,8 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--checkpoint-seconds') a.checkpointSeconds = number(flag, next());
     else if (flag === '--stop-after') a.stopAfter = number(flag, next());
     else if (flag === '--resume') throw new UsageError('--resume takes every setting from the run folder: give it alone, as npm run train -- --resume DIR');
+    else if (flag === '--working-edge') a.workingEdge = number(flag, next());
+    else if (flag === '--image-cache') a.imageCache = next();
     else if (flag === '--peft-naming') {
       const v = next();
       if (v !== 'transformers5' && v !== 'transformers4') throw new UsageError(`--peft-naming is transformers5 or transformers4, got ${JSON.stringify(v)}`);
@@ -233,14 +247,44 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   log(`Loading model ${args.model} …`);
   const ckpt = await loadCheckpointFrom(args.model);
   log(`Loading data ${args.data} …`);
-  const dataset = await loadDatasetFolder(args.data, { split: 'train' });
-  let validation;
-  try {
-    // IDX folders carry a test split: validate on it rather than on held-out training images.
-    const test = await loadDatasetFolder(args.data, { split: 'test' });
-    if (test !== undefined && test.source !== dataset.source) validation = test;
-  } catch {
-    validation = undefined;
+  // Photos are decoded straight to the model processor's resize size (never held at full size).
+  const processor = normalisationFor(parseConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys()), ckpt).processor;
+  const decode = { edge: args.workingEdge ?? workingEdge(processor), resample: processor.resample };
+  const loadStart = performance.now();
+  let lastShown = 0;
+  // Working-size images are cached by file fingerprint and held on disk, read per batch: a second
+  // run on the same folder decodes nothing, and memory does not grow with the set.
+  const cache = args.imageCache === 'off' ? undefined : nodeImageCache(decode.edge, decode.resample, { dir: args.imageCache, onDisk: true });
+  const dataset = await loadDatasetFolder(args.data, {
+    split: 'train',
+    decode,
+    cache,
+    onProgress: (p) => {
+      const now = performance.now();
+      if (p.done === p.total || now - lastShown > 2000) {
+        lastShown = now;
+        log(`  decoded ${p.done}/${p.total} images`);
+      }
+    },
+  });
+  log(
+    `Loaded ${dataset.images.length + (dataset.validation?.set.images.length ?? 0)} images in ${((performance.now() - loadStart) / 1000).toFixed(1)} s ` +
+      `(kept at shortest edge ${decode.edge}${cache ? `, cached in ${cache.dir}` : ''})`,
+  );
+  let validation = dataset.validation?.set;
+  if (validation) log(`Validating on the ${dataset.validation!.split} split (${validation.images.length} images); --val-fraction does not apply`);
+  else if (layoutOf((await new NodeFolderSource(args.data).list()) ?? []) !== 'class-folders') {
+    try {
+      // IDX, CIFAR and parquet sets carry a test split: validate on it rather than on held-out
+      // training images. (Class folders say their splits by folder name, handled above.)
+      const test = await loadDatasetFolder(args.data, { split: 'test', decode });
+      if (test.source !== dataset.source) {
+        validation = test;
+        log(`Validating on the test split (${test.images.length} images)`);
+      }
+    } catch {
+      validation = undefined;
+    }
   }
   if (dataset.skipped.length) log(`Skipped ${dataset.skipped.length} unreadable file(s), e.g. ${dataset.skipped[0].file}: ${dataset.skipped[0].reason}`);
   const data = prepareData(

@@ -4,7 +4,7 @@
  */
 import { NodeFsBlobCache } from './cache/nodeBlobCache';
 import { loadCheckpoint, type Checkpoint, type LoadCheckpointOptions } from './checkpoint';
-import { decodeImageNode } from './datasets/decodeNode';
+import { nodeImageDecoder, type NodeDecodeOptions } from './datasets/decodeNode';
 import { loadImageDataset, type LoadImageDatasetOptions } from './datasets/load';
 import type { ImageDataset } from './datasets/types';
 import { HubSource, type HubOptions } from './sources/hub';
@@ -17,7 +17,7 @@ import type { FileSource } from './source';
 
 export { NodeFsBlobCache, defaultHubCacheDir } from './cache/nodeBlobCache';
 export { NodeFolderSource } from './sources/nodeFolder';
-export { decodeImageNode } from './datasets/decodeNode';
+export { decodeImageNode, nodeImageDecoder } from './datasets/decodeNode';
 
 /** Absolute, relative (./, ../, ~), Windows-style or multi-level: a Hub id is at most owner/name. */
 export function looksLikePath(arg: string): boolean {
@@ -47,10 +47,16 @@ export function loadCheckpointFrom(modelArg: string, options: LoadCheckpointOpti
   return loadCheckpoint(modelSourceFor(modelArg, options.hub), options);
 }
 
-/** IDX files or class folders at `dir`, decoded with the Node decoders. */
-export function loadDatasetFolder(dir: string, options: Omit<LoadImageDatasetOptions, 'decode'> = {}): Promise<ImageDataset> {
-  return loadImageDataset(new NodeFolderSource(dir), { ...options, decode: decodeImageNode });
+/**
+ * IDX files or class folders at `dir`, decoded with the Node decoders; `decode.edge` keeps every
+ * image at that shortest edge (the model processor's resize size) instead of full size.
+ */
+export function loadDatasetFolder(dir: string, options: Omit<LoadImageDatasetOptions, 'decode'> & { decode?: NodeDecodeOptions } = {}): Promise<ImageDataset> {
+  const { decode, ...rest } = options;
+  return loadImageDataset(new NodeFolderSource(dir), { ...rest, decode: nodeImageDecoder(decode) });
 }
+
+export { defaultImageCacheDir, nodeImageCache } from './datasets/nodeImageCache';
 
 /** Writes files by relative name under `dir` (an export's folder), creating folders as needed. */
 export async function writeFilesToFolder(dir: string, files: Iterable<[string, Uint8Array]>): Promise<string[]> {

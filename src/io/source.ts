@@ -32,6 +32,11 @@ export interface FileSource {
    * Folders list recursively.
    */
   list(options?: { signal?: AbortSignal }): Promise<string[] | null>;
+  /**
+   * What identifies this file's content without reading it (its name, size and modification
+   * time), for caches of decoded images; absent or null where the origin cannot say.
+   */
+  fingerprint?(file: string): Promise<string | null>;
 }
 
 /** A model folder is just a file source; the name says what it is for at call sites. */

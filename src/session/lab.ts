@@ -1,6 +1,5 @@
 import type { Checkpoint } from '../io/checkpoint';
 import type { GpuContext } from '../gpu/context';
-import type { Normalisation } from '../engine/ops/preprocess';
 import { parseConfig, type ModelSpec } from '../models/spec';
 import { normalisationFor } from './prepare';
 import { RunController, type LabData, type RunEvent, type RunSpec, type RunState } from './run';
@@ -41,7 +40,7 @@ export class Lab {
     return this.spec;
   }
 
-  get normalisation(): Normalisation | undefined {
+  get normalisation(): ReturnType<typeof normalisationFor> | undefined {
     return this.ckpt && this.spec ? normalisationFor(this.spec, this.ckpt) : undefined;
   }
 

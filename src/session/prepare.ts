@@ -7,15 +7,20 @@ import type { Normalisation } from '../engine/ops/preprocess';
 import type { GpuContext } from '../gpu/context';
 import { parseConfig, type ModelSpec } from '../models/spec';
 import { VisionTransformer } from '../models/vision';
-import type { PackedImages } from '../train/data';
+import type { PackedImages, ProcessorPlan } from '../train/data';
 
-/** The model's own input size and normalisation, from preprocessor_config.json or the family's defaults. */
-export function normalisationFor(spec: ModelSpec, ckpt: Pick<Checkpoint, 'preprocessor'>): Normalisation {
+/**
+ * The model's own input size, resize, crop and normalisation, from preprocessor_config.json or
+ * the family's defaults: the resize and crop run on the CPU per batch, exactly as Pillow in the
+ * model's Hugging Face image processor; rescale and normalisation on the GPU.
+ */
+export function normalisationFor(spec: ModelSpec, ckpt: Pick<Checkpoint, 'preprocessor'>): Normalisation & { processor: ProcessorPlan } {
   const p = ckpt.preprocessor;
   return {
     size: spec.imageSize,
     mean: p.mean ?? [0, 0, 0],
     std: p.std ?? [1, 1, 1],
+    processor: { resize: p.resize, centerCrop: p.centerCrop, resample: p.resample, inputSize: p.inputSize },
   };
 }
 
@@ -52,11 +57,12 @@ function take(indices: ArrayLike<number>, labels: ArrayLike<number>, limit: numb
 }
 
 /**
- * Seeded split of one data set into training and validation (or a given validation set), with
+ * Seeded split of one data set into training and validation (or a given validation set, by
+ * default the validation split the set came with, so valFraction applies only without one), with
  * optional size limits and k-shot sampling; the same plan and seed give the same images, so runs
  * of different methods compare on identical data.
  */
-export function prepareData(dataset: ImageDataset, plan: DataPlan, validation?: ImageDataset): PreparedData {
+export function prepareData(dataset: ImageDataset, plan: DataPlan, validation: ImageDataset | undefined = dataset.validation?.set): PreparedData {
   let trainIdx: number[];
   let valIdx: number[];
   if (validation) {

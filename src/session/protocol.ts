@@ -69,6 +69,10 @@ export interface DatasetInfo {
   samples: Array<{ label: number; width: number; height: number; rgba: Uint8ClampedArray }>;
   /** SHA-256 over the files read (FingerprintingSource), recorded with every run. */
   fingerprint?: Fingerprint;
+  /** The set's own validation split (class folders under train/ and val/…); the validation fraction then does not apply. */
+  validationSplit?: string;
+  /** Where the decoded images are kept: OPFS on disk (read per batch) or memory; photos' working edge. */
+  held?: { where: 'disk' | 'memory'; bytes: number; edge?: number };
 }
 
 export interface RunEstimate {

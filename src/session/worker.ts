@@ -13,7 +13,11 @@ import { DroppedFilesSource } from '../io/sources/droppedFiles';
 import { UrlFolderSource } from '../io/sources/urlFolder';
 import { FingerprintingSource, type Fingerprint } from '../io/sources/fingerprinting';
 import { loadImageDataset } from '../io/datasets/load';
-import { decodeImageBrowser } from '../io/datasets/decodeBrowser';
+import { DecodePool } from '../io/datasets/decodePool';
+import { blobImageCache, imageCacheTag } from '../io/datasets/imageCache';
+import { OpfsImageStore } from '../io/datasets/opfsImageStore';
+import { RESAMPLE } from '../train/resample';
+import { workingEdge } from '../train/data';
 import { classCounts, type ImageDataset } from '../io/datasets/types';
 import { datasetThumbnails } from '../io/datasets/thumbnails';
 import type { FileSource } from '../io/source';
@@ -26,6 +30,15 @@ import { textTowerInfo } from './zeroShot';
 import type { RunEvent, RunSpec } from './run';
 
 const cache = new IndexedDbBlobCache();
+/** Working-size images of dropped photos by file fingerprint, so reopening a folder decodes nothing. */
+const imageCache = new IndexedDbBlobCache('rankscope-images');
+/**
+ * Photos are kept at the loaded model's resize size; with no model yet, at 256 (DeiT's resize,
+ * above ViT's and CLIP's 224), with bicubic shrinking.
+ */
+const DEFAULT_WORKING = { edge: 256, resample: RESAMPLE.bicubic };
+/** Stores of held images opened so far; the first clears what earlier sessions left in OPFS. */
+let storesOpened = 0;
 let lab: Lab | undefined;
 // Model and data set loads cancel separately: the demo loads both at once.
 const loading: Record<'model' | 'dataset', AbortController | undefined> = { model: undefined, dataset: undefined };
@@ -37,7 +50,7 @@ function startLoading(what: 'model' | 'dataset'): AbortSignal {
 }
 let numLabels = 0;
 /** The loaded data set and its sample thumbnails, kept so a new split needs no second read. */
-let dataset: { ds: ImageDataset; samples: DatasetInfo['samples']; fingerprint?: Fingerprint } | undefined;
+let dataset: { ds: ImageDataset; samples: DatasetInfo['samples']; held?: DatasetInfo['held']; fingerprint?: Fingerprint } | undefined;
 const listeners: Array<(e: RunEvent) => void> = [];
 
 function requireLab(): Lab {
@@ -60,7 +73,7 @@ function modelSource(req: ModelRequest): FileSource {
 }
 
 /** Splits the data set by the plan, hands the split to the lab, and describes it for the page. */
-function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan: DataPlan): DatasetInfo {
+function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan: DataPlan, held?: DatasetInfo['held']): DatasetInfo {
   const data = prepareData(ds, plan);
   requireLab().setData(data);
   numLabels = data.classNames.length;
@@ -68,11 +81,13 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
   return {
     source: ds.source,
     classNames: ds.classNames,
-    counts: classCounts(ds),
+    counts: ds.validation ? classCounts(ds).map((n, i) => n + classCounts(ds.validation!.set)[i]) : classCounts(ds),
     trainCounts: count(data.train.labels),
     valCounts: count(data.val.labels),
     skipped: ds.skipped,
     samples,
+    validationSplit: ds.validation?.split,
+    held,
   };
 }
 
@@ -107,7 +122,7 @@ const api: LabApi = {
       linearLayers: linearSites(spec).map((s) => ({ module: s.module, out: s.out, in: s.in })),
       defaultTargets: DEFAULT_TARGETS[spec.family],
       allTargets: ALL_TARGETS[spec.family],
-      fingerprint: await source.fingerprint(),
+      fingerprint: await source.setFingerprint(),
     };
     const text = textTowerInfo(ckpt);
     if (text) info.text = text;
@@ -130,24 +145,41 @@ const api: LabApi = {
   async loadDataset(req: DatasetRequest, plan: DataPlan, onProgress) {
     const signal = startLoading('dataset');
     const source = new FingerprintingSource(req.kind === 'files' ? new DroppedFilesSource(req.files) : new UrlFolderSource(req.base, req.files));
-    const ds = await loadImageDataset(source, {
-      decode: decodeImageBrowser,
-      signal,
-      onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
-    });
+    const processor = lab?.normalisation?.processor;
+    const working = processor ? { edge: workingEdge(processor), resample: processor.resample } : DEFAULT_WORKING;
+    // Decoding runs in a pool of workers beside this one, which keeps training.
+    const pool = new DecodePool(working);
+    // Working-size images go to a file in OPFS as they arrive and are read back per batch, so the
+    // tab's memory does not grow with the folder; in memory where OPFS is not available.
+    const store = await OpfsImageStore.open(`set-${++storesOpened}.bin`, storesOpened === 1);
+    let ds: ImageDataset;
+    try {
+      ds = await loadImageDataset(source, {
+        decode: pool.decode,
+        concurrency: 2 * pool.size,
+        cache: blobImageCache(imageCache, imageCacheTag(working.edge, working.resample)),
+        hold: store && ((img) => store.add(img)),
+        signal,
+        onProgress: (p) => onProgress?.({ what: 'dataset', file: p.file, done: p.done, total: p.total }),
+      });
+    } finally {
+      pool.close();
+    }
     if (ds.images.length === 0) {
       throw new Error(`${ds.source}: no readable images found. Drop a folder with one subfolder of images per class, IDX files, or a zip of either.`);
     }
     const samples = datasetThumbnails(ds, 6);
-    const info = { ...describeDataset(ds, samples, plan), fingerprint: await source.fingerprint() };
+    const onDisk = !!store && store.bytes > 0;
+    const held: DatasetInfo['held'] = { where: onDisk ? 'disk' : 'memory', bytes: onDisk ? store!.bytes : 0, edge: onDisk ? working.edge : undefined };
+    const info = { ...describeDataset(ds, samples, plan, held), fingerprint: await source.setFingerprint() };
     // Kept only once split: a set whose split failed leaves the previous one in place, page and lab alike.
-    dataset = { ds, samples, fingerprint: info.fingerprint };
+    dataset = { ds, samples, held, fingerprint: info.fingerprint };
     return info;
   },
 
   async replanDataset(plan: DataPlan) {
     if (!dataset) throw new Error('No data set is loaded yet: pick the built-in set or drop your images first.');
-    return { ...describeDataset(dataset.ds, dataset.samples, plan), fingerprint: dataset.fingerprint };
+    return { ...describeDataset(dataset.ds, dataset.samples, plan, dataset.held), fingerprint: dataset.fingerprint };
   },
 
   async estimate(specs: RunSpec[]) {

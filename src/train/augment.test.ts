@@ -15,10 +15,13 @@ function images(): PackedImages {
   const count = 24;
   return {
     count,
-    width: 20,
-    height: 20,
     channels: 1,
-    pixels: Uint8Array.from({ length: count * 400 }, (_, i) => randU32(3, 3, i) & 0xff),
+    images: Array.from({ length: count }, (_, k) => ({
+      data: Uint8Array.from({ length: 400 }, (_, i) => randU32(3, 3, k * 400 + i) & 0xff),
+      width: 20,
+      height: 20,
+      channels: 1,
+    })),
     labels: Int32Array.from({ length: count }, (_, i) => i % 3),
     classNames: ['a', 'b', 'c'],
   };

@@ -1,29 +1,159 @@
 import { randU32 } from '../engine/random';
+import { augmentBoxes, type Augmentation, type CropBox } from '../engine/ops/preprocess';
+import { flipInPlace, resizeImage, RESAMPLE, type Image8 } from './resample';
 
 /**
- * Images ready for the GPU: all one size, 8-bit, channel-last, packed in one array. The io and
- * session layers turn whatever a person loaded into this; training never sees files.
+ * Images ready for training: each held at its working size (a little above the model's input,
+ * aspect ratio kept, never the full photo), 8-bit, channel-last, 1 (grey) or 3 (RGB) channels.
+ * The io and session layers turn whatever a person loaded into this; training never sees files.
+ * Each batch is made on the CPU from these: the model's image-processor resize and crop for
+ * evaluation (and unaugmented training), a random resized crop and flip for augmented training.
  */
 export interface PackedImages {
   count: number;
-  height: number;
-  width: number;
-  /** 1 (grey) or 3 (RGB). */
+  images: Image8[];
+  /** 1 when every image is grey, else 3 (grey images are expanded when a batch is made). */
   channels: 1 | 3;
-  pixels: Uint8Array;
   labels: Int32Array;
   classNames: string[];
 }
 
-export function imageBytes(set: PackedImages): number {
-  return set.height * set.width * set.channels;
+export type Size = { height: number; width: number };
+
+/**
+ * The part of a Hugging Face image processor that decides pixels (the rest, rescale and
+ * normalise, runs on the GPU): resize to a size or a shortest edge with a Pillow filter, then an
+ * optional center crop. Structurally the same as io's ImagePreprocessing, so it is passed as is.
+ */
+export interface ProcessorPlan {
+  resize: Size | { shortestEdge: number } | null;
+  centerCrop: Size | null;
+  /** Pillow's resampling code: 2 bilinear, 3 bicubic. */
+  resample: number;
+  inputSize: Size;
 }
 
-/** Copies the images at `indices` into `out` (reused across steps) and returns their labels. */
-export function gatherBatch(set: PackedImages, indices: readonly number[], out: Uint8Array, labels: Int32Array): void {
-  const n = imageBytes(set);
+/** ViT's processor at `size`: a bilinear resize to the square, no crop. */
+export function squarePlan(size: number): ProcessorPlan {
+  return { resize: { height: size, width: size }, centerCrop: null, resample: RESAMPLE.bilinear, inputSize: { height: size, width: size } };
+}
+
+/**
+ * The processor's resize output for an image of width×height, as transformers'
+ * get_resize_output_image_size: a shortest edge scales the longer side by int() truncation.
+ */
+export function resizeTarget(plan: ProcessorPlan, width: number, height: number): Size {
+  const r = plan.resize;
+  if (!r) return { width, height };
+  if ('height' in r) return { height: r.height, width: r.width };
+  const e = r.shortestEdge;
+  if (width <= height) return { width: e, height: Math.trunc((e * height) / width) };
+  return { width: Math.trunc((e * width) / height), height: e };
+}
+
+/**
+ * The shortest edge images are kept at after decoding: the processor's resize size (its shortest
+ * edge, or the larger side of its fixed size), so nothing the model sees is lost, and random crops
+ * of it still have detail. For CLIP-style processors this is exactly the processor's own resize.
+ */
+export function workingEdge(plan: ProcessorPlan): number {
+  const r = plan.resize;
+  if (!r) return Math.max(plan.inputSize.height, plan.inputSize.width);
+  if ('height' in r) return Math.max(r.height, r.width);
+  return r.shortestEdge;
+}
+
+/** The size an image of width×height is kept at: shortest edge `edge`, aspect kept, never enlarged. */
+export function workingSize(width: number, height: number, edge: number): Size {
+  if (Math.min(width, height) <= edge) return { width, height };
+  if (width <= height) return { width: edge, height: Math.max(1, Math.trunc((edge * height) / width)) };
+  return { width: Math.max(1, Math.trunc((edge * width) / height)), height: edge };
+}
+
+/** transformers' center_crop offsets: (orig − crop) // 2; a crop larger than the image pads with zeros. */
+function centerCrop(img: Image8, crop: Size): Image8 {
+  if (crop.width === img.width && crop.height === img.height) return img;
+  const C = img.channels;
+  const out = new Uint8Array(crop.width * crop.height * C);
+  const top = Math.floor((img.height - crop.height) / 2);
+  const left = Math.floor((img.width - crop.width) / 2);
+  for (let y = 0; y < crop.height; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= img.height) continue;
+    for (let x = 0; x < crop.width; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= img.width) continue;
+      for (let c = 0; c < C; c++) out[(y * crop.width + x) * C + c] = img.data[(sy * img.width + sx) * C + c];
+    }
+  }
+  return { data: out, width: crop.width, height: crop.height, channels: C };
+}
+
+/** The processor's resize, then its center crop, then (if the two disagree) a final resize to its input size. */
+export function processorInput(img: Image8, plan: ProcessorPlan): Image8 {
+  const t = resizeTarget(plan, img.width, img.height);
+  let out = t.width === img.width && t.height === img.height ? img : resizeImage(img, t.width, t.height, plan.resample);
+  if (plan.centerCrop) out = centerCrop(out, plan.centerCrop);
+  const S = plan.inputSize;
+  if (out.width !== S.width || out.height !== S.height) out = resizeImage(out, S.width, S.height, plan.resample);
+  return out;
+}
+
+/**
+ * torchvision's RandomResizedCrop on a PIL image (crop box, then a bilinear, antialiased resize to
+ * the input size) and RandomHorizontalFlip.
+ */
+export function augmentedInput(img: Image8, box: CropBox, size: Size): Image8 {
+  const out = resizeImage(img, size.width, size.height, RESAMPLE.bilinear, box);
+  if (box.flip) flipInPlace(out);
+  return out;
+}
+
+/** Writes `img` into `out` with `channels` channels (grey expanded to RGB when needed). */
+function writeChannels(img: Image8, channels: 1 | 3, out: Uint8Array): void {
+  if (img.channels === channels) {
+    out.set(img.data);
+    return;
+  }
+  const n = img.width * img.height;
+  for (let i = 0; i < n; i++) {
+    const v = img.data[i];
+    out[3 * i] = v;
+    out[3 * i + 1] = v;
+    out[3 * i + 2] = v;
+  }
+}
+
+export interface BatchOptions {
+  plan: ProcessorPlan;
+  augment?: Augmentation;
+  seed?: number;
+  /** The micro-batch counter augmentation is keyed by. */
+  step?: number;
+}
+
+/** Bytes one image of the batch takes: the processor's input size × channels. */
+export function batchImageBytes(set: Pick<PackedImages, 'channels'>, plan: ProcessorPlan): number {
+  return plan.inputSize.height * plan.inputSize.width * set.channels;
+}
+
+/**
+ * Makes the images at `indices` into model inputs in `out` (reused across steps) and their labels.
+ * With augmentation each image gets its crop box from `augmentBoxes` for its own working size,
+ * keyed by (seed, step, index), so a seed reproduces every augmented batch.
+ */
+export function gatherBatch(set: PackedImages, indices: readonly number[], out: Uint8Array, labels: Int32Array, options: BatchOptions): void {
+  const n = batchImageBytes(set, options.plan);
   indices.forEach((idx, i) => {
-    out.set(set.pixels.subarray(idx * n, (idx + 1) * n), i * n);
+    // One read of `data` per image and batch: an image held on disk reads its file on each access.
+    const held = set.images[idx];
+    const img: Image8 = { data: held.data, width: held.width, height: held.height, channels: held.channels };
+    let input: Image8;
+    if (options.augment) {
+      const box = augmentBoxes(options.augment, img, [idx], options.seed ?? 0, options.step ?? 0)[0];
+      input = augmentedInput(img, box, options.plan.inputSize);
+    } else input = processorInput(img, options.plan);
+    writeChannels(input, set.channels, out.subarray(i * n, (i + 1) * n));
     labels[i] = set.labels[idx];
   });
 }

@@ -28,10 +28,13 @@ function images(): PackedImages {
   const count = 6;
   return {
     count,
-    width: 12,
-    height: 12,
     channels: 1,
-    pixels: Uint8Array.from({ length: count * 144 }, (_, i) => randU32(5, 3, i) & 0xff),
+    images: Array.from({ length: count }, (_, k) => ({
+      data: Uint8Array.from({ length: 144 }, (_, i) => randU32(5, 3, k * 144 + i) & 0xff),
+      width: 12,
+      height: 12,
+      channels: 1,
+    })),
     labels: Int32Array.from({ length: count }, (_, i) => i % 3),
     classNames: ['a', 'b', 'c'],
   };

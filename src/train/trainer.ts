@@ -2,13 +2,13 @@ import { methodById, methodRuntime, resolvedConfig, type AdapterSet, type Method
 import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
 import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
-import { augmentBoxes, hasAugmentation, preprocessImages, type Augmentation, type CropBox, type Normalisation } from '../engine/ops/preprocess';
+import { hasAugmentation, preprocessImages, type Augmentation, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
 import { HEAD_MODULE } from '../models/names';
 import type { VisionTransformer } from '../models/vision';
 import type { HeadKind } from '../models/zeroShot';
-import { BatchSampler, gatherBatch, imageBytes, type PackedImages, type SamplerPosition } from './data';
+import { BatchSampler, batchImageBytes, gatherBatch, squarePlan, type BatchOptions, type PackedImages, type ProcessorPlan, type SamplerPosition } from './data';
 import { learningRate } from './schedule';
 
 export interface TrainConfig {
@@ -157,6 +157,8 @@ export class Trainer {
   readonly config: TrainConfig;
   private readonly sampler: BatchSampler;
   private readonly batchPixels: Uint8Array;
+  /** The model's image-processor resize and crop, applied on the CPU as each batch is made. */
+  private readonly plan: ProcessorPlan;
   private readonly batchLabels: Int32Array;
   private readonly trainStats: Tensor;
   /** gradNorm's output, kept across steps: it carries the divergence counters (GRAD_NORM). */
@@ -172,7 +174,7 @@ export class Trainer {
   constructor(
     readonly model: VisionTransformer,
     readonly data: { train: PackedImages; trainIndices: number[]; val: PackedImages; valIndices: number[] },
-    readonly norm: Normalisation,
+    readonly norm: Normalisation & { processor?: ProcessorPlan },
     config: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'targets'>,
   ) {
     this.config = { ...TRAIN_DEFAULTS, ...config };
@@ -206,7 +208,8 @@ export class Trainer {
     }
     this.trainables = list.map((t) => ({ ...t, state: adamWState(t.tensor) }));
     this.sampler = new BatchSampler(data.trainIndices, c.batchSize, c.seed);
-    this.batchPixels = new Uint8Array(c.batchSize * imageBytes(data.train));
+    this.plan = norm.processor ?? squarePlan(norm.size);
+    this.batchPixels = new Uint8Array(c.batchSize * batchImageBytes(data.train, this.plan));
     this.batchLabels = new Int32Array(c.batchSize);
     this.trainStats = Tensor.zeros(model.ctx, [STATS_SIZE], 'train-stats');
     this.health = Tensor.zeros(model.ctx, [GRAD_NORM_SIZE], 'grad-norm-health');
@@ -271,16 +274,17 @@ export class Trainer {
     this.secondsBefore = state.seconds;
   }
 
-  private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array, boxes?: CropBox[]): { images: Tensor; labels: Tensor } {
-    gatherBatch(set, indices, pixels, labels);
+  private uploadBatch(set: PackedImages, indices: number[], pixels: Uint8Array, labels: Int32Array, options: BatchOptions): { images: Tensor; labels: Tensor } {
+    gatherBatch(set, indices, pixels, labels, options);
     const n = indices.length;
+    const { height, width } = this.plan.inputSize;
+    // The CPU made each image at the processor's input size; the GPU rescales and normalises
+    // (and resizes only if the processor's input differs from the model's image size).
     const images = preprocessImages(
       this.model.ctx,
-      pixels.subarray(0, n * imageBytes(set)),
-      { batch: n, height: set.height, width: set.width, channels: set.channels },
+      pixels.subarray(0, n * batchImageBytes(set, this.plan)),
+      { batch: n, height, width, channels: set.channels },
       this.norm,
-      undefined,
-      boxes,
     );
     return { images, labels: labelTensor(this.model.ctx, labels.subarray(0, n), this.model.numLabels) };
   }
@@ -295,12 +299,13 @@ export class Trainer {
       const tape = new Tape();
       for (const t of this.trainables) tape.track(t.tensor);
       const indices = this.sampler.next();
-      const set = this.data.train;
       // Augmentation is seeded by (seed, micro-batch counter, image index): reproducible per run.
-      const boxes = hasAugmentation(c.augment)
-        ? augmentBoxes(c.augment, set, indices, c.seed, (this.step - 1) * c.accumulation + micro)
-        : undefined;
-      const batch = this.uploadBatch(set, indices, this.batchPixels, this.batchLabels, boxes);
+      const batch = this.uploadBatch(this.data.train, indices, this.batchPixels, this.batchLabels, {
+        plan: this.plan,
+        augment: hasAugmentation(c.augment) ? c.augment : undefined,
+        seed: c.seed,
+        step: (this.step - 1) * c.accumulation + micro,
+      });
       const logits = this.model.forward(tape, batch.images, this.adapters);
       const ce = crossEntropy(logits, batch.labels, {
         smoothing: c.labelSmoothing,
@@ -365,13 +370,13 @@ export class Trainer {
     const C = this.model.numLabels;
     const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
     const bs = this.config.batchSize;
-    const pixels = new Uint8Array(bs * imageBytes(set));
+    const pixels = new Uint8Array(bs * batchImageBytes(set, this.plan));
     const labels = new Int32Array(bs);
     const stats = Tensor.zeros(this.model.ctx, [STATS_SIZE], 'eval-stats');
     for (let i = 0; i < indices.length; i += bs) {
       const chunk = indices.slice(i, i + bs);
       const tape = new Tape();
-      const batch = this.uploadBatch(set, chunk, pixels, labels);
+      const batch = this.uploadBatch(set, chunk, pixels, labels, { plan: this.plan });
       const logits = this.model.forward(tape, batch.images, this.adapters);
       const ce = crossEntropy(logits, batch.labels, { grad: false, stats, accumulateStats: true });
       const predicted = await ce.predictions.read();

@@ -178,6 +178,15 @@ export function DatasetPanel() {
             <dd data-testid="dataset-images">{imageCount.toLocaleString('en-US')}</dd>
             <dt>Classes</dt>
             <dd data-testid="dataset-classes">{info.classNames.length}</dd>
+            {info.held && (
+              <>
+                <dt>Held</dt>
+                <dd data-testid="dataset-held" data-where={info.held.where}>
+                  {info.held.where === 'disk' ? 'on disk (browser storage), read per batch' : 'in memory'}
+                  {info.held.edge ? `, shortest edge ${info.held.edge} px` : ''}
+                </dd>
+              </>
+            )}
           </dl>
           <SkippedFiles skipped={info.skipped} />
         </>

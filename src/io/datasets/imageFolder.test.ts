@@ -6,7 +6,7 @@ import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDatasetFolder } from '../node';
 import { NodeFolderSource } from '../sources/nodeFolder';
-import { decodeImageNode } from './decodeNode';
+import { nodeImageDecoder } from './decodeNode';
 import { readImageFolder } from './imageFolder';
 import { sniffImageFormat } from './imageFormat';
 
@@ -50,7 +50,7 @@ afterAll(async () => {
 describe('class-folder data sets', () => {
   it('decodes PNG and JPEG into one dataset, and lists what it skipped and why', async () => {
     const progress: number[] = [];
-    const ds = await readImageFolder(new NodeFolderSource(join(root, 'pets')), { decode: decodeImageNode, onProgress: (p) => progress.push(p.done) });
+    const ds = await readImageFolder(new NodeFolderSource(join(root, 'pets')), { decode: nodeImageDecoder(), onProgress: (p) => progress.push(p.done) });
     expect(ds.classNames).toEqual(['bird', 'cat', 'dog']);
     expect(ds.images.length).toBe(5);
     expect([...ds.labels]).toEqual([0, 1, 1, 1, 2]);
@@ -72,31 +72,62 @@ describe('class-folder data sets', () => {
     expect(Object.keys(skipped).sort()).toEqual(['README.md', 'bird/d.gif', 'dog/broken.png', 'dog/notes.txt', 'empty-class/', 'empty-class/bad.jpeg']);
     expect(skipped['README.md']).toMatch(/not inside a class folder/);
     expect(skipped['dog/notes.txt']).toMatch(/not an image file/);
-    expect(skipped['bird/d.gif']).toMatch(/GIF images are not decoded by the command-line reader \(only PNG and JPEG\): convert it to PNG/);
-    expect(skipped['empty-class/bad.jpeg']).toMatch(/not a PNG or JPEG image/);
+    expect(skipped['bird/d.gif']).toMatch(/^damaged GIF \(/);
+    expect(skipped['empty-class/bad.jpeg']).toMatch(/not an image \(unrecognised content/);
     expect(skipped['dog/broken.png']).toMatch(/^damaged PNG \(/);
     expect(skipped['empty-class/']).toMatch(/no readable images, so this class was left out/);
     expect(progress[progress.length - 1]).toBe(8);
   });
 
-  it('loads through the CLI entry point, and points at a split when given its parent', async () => {
+  it('loads through the CLI entry point', async () => {
     const ds = await loadDatasetFolder(join(root, 'pets'));
     expect(ds.images.length).toBe(5);
-    const splits = join(root, 'splits');
-    for (const s of ['train', 'val']) {
-      await mkdir(join(splits, s, 'cat'), { recursive: true });
-      await writeFile(join(splits, s, 'cat', 'a.png'), png(1, 1, 2, () => [1, 1, 1, 255]));
-    }
-    await expect(loadDatasetFolder(splits)).rejects.toThrow(/holds split folders \(train, val\), not class folders\. Point Rankscope at one split, for example its train folder/);
+    expect(ds.validation).toBeUndefined();
     const nothing = join(root, 'nothing');
     await mkdir(join(nothing, 'x'), { recursive: true });
     await writeFile(join(nothing, 'x', 'a.png'), 'bad');
-    await expect(loadDatasetFolder(nothing)).rejects.toThrow(/holds no readable images in class folders \(x\/a\.png: not a PNG or JPEG image \(unrecognised content\)\)\. Lay it out as one folder per class/);
+    await expect(loadDatasetFolder(nothing)).rejects.toThrow(/holds no readable images in class folders \(x\/a\.png: not an image \(unrecognised content.*\)\)\. Lay it out as one folder per class/);
+  });
+
+  it('trains on train/ and validates on val/ (preferred over test/), with the training split\'s classes', async () => {
+    const splits = join(root, 'splits');
+    const put = async (rel: string, v: number) => {
+      await mkdir(join(splits, rel, '..'), { recursive: true });
+      await writeFile(join(splits, rel), png(2, 1, 2, () => [v, v, v, 255]));
+    };
+    await put('train/dog/a.png', 10);
+    await put('train/cat/a.png', 20);
+    await put('train/cat/b.png', 30);
+    await put('val/dog/x.png', 40);
+    await put('val/fox/y.png', 50);
+    await put('test/cat/z.png', 60);
+    const progress: Array<[number, number]> = [];
+    const ds = await readImageFolder(new NodeFolderSource(splits), { decode: nodeImageDecoder(), onProgress: (p) => progress.push([p.done, p.total]) });
+    expect(ds.source).toMatch(/\(train split\)$/);
+    expect(ds.classNames).toEqual(['cat', 'dog']);
+    expect([...ds.labels]).toEqual([0, 0, 1]);
+    expect(ds.images.map((im) => im.data[0])).toEqual([20, 30, 10]);
+    expect(ds.validation?.split).toBe('val');
+    const val = ds.validation!.set;
+    expect(val.source).toMatch(/\(val split\)$/);
+    expect(val.classNames).toEqual(['cat', 'dog']);
+    expect([...val.labels]).toEqual([1]);
+    expect(val.images[0].data[0]).toBe(40);
+    const skipped = Object.fromEntries(ds.skipped.map((s) => [s.file, s.reason]));
+    expect(skipped['val/fox/y.png']).toMatch(/class fox is not among the training split's classes/);
+    expect(skipped['test/']).toMatch(/not read: val is the validation split/);
+    expect(progress.at(-1)).toEqual([4, 4]);
+    // Without val/, test/ validates; a set with no training split is refused by name.
+    await rm(join(splits, 'val'), { recursive: true });
+    expect((await loadDatasetFolder(splits)).validation?.split).toBe('test');
+    await rm(join(splits, 'train'), { recursive: true });
+    await put('valid/cat/q.png', 1);
+    await expect(loadDatasetFolder(splits)).rejects.toThrow(/holds split folders \(test, valid\) but none is a training split/);
   });
 
   it('is cancelled by its signal', async () => {
     const ac = new AbortController();
-    const p = readImageFolder(new NodeFolderSource(join(root, 'pets')), { decode: decodeImageNode, signal: ac.signal, onProgress: () => ac.abort() });
+    const p = readImageFolder(new NodeFolderSource(join(root, 'pets')), { decode: nodeImageDecoder(), signal: ac.signal, onProgress: () => ac.abort() });
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
   });
 

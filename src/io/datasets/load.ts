@@ -15,7 +15,8 @@ import { findIdxFiles, loadIdx, type IdxSplit } from './idx';
 import { readImageFolder, type ImageDecoder, type ImageFolderProgress } from './imageFolder';
 import { findParquetFiles, loadParquetDataset } from './parquet';
 import { TarSource } from './tar';
-import type { ImageDataset, SkippedFile } from './types';
+import type { WorkingImageCache } from './imageCache';
+import type { DatasetImage, ImageDataset, SkippedFile } from './types';
 import { looksLikeZip, ZipSource } from './zip';
 
 export interface LoadImageDatasetOptions {
@@ -27,6 +28,12 @@ export interface LoadImageDatasetOptions {
   split?: IdxSplit;
   signal?: AbortSignal;
   onProgress?: (p: ImageFolderProgress) => void;
+  /** Decoded working-size images of class folders by file fingerprint (see imageCache.ts). */
+  cache?: WorkingImageCache;
+  /** Decodes in flight at once for class folders. */
+  concurrency?: number;
+  /** Where class folders' decoded images are kept (see ImageFolderOptions.hold). */
+  hold?: (img: DatasetImage) => DatasetImage;
 }
 
 export type DatasetLayout = 'idx' | 'cifar' | 'parquet' | 'zip' | 'tar' | 'class-folders';

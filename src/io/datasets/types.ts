@@ -15,6 +15,11 @@ export interface DatasetImage {
   height: number;
   /** 1 grey, 3 RGB, 4 RGBA. */
   channels: 1 | 3 | 4;
+  /**
+   * Set on images held on disk (a Node image cache entry): `data` reads the file on each access,
+   * so holders keep the object, never a copy of its data, and read it once per use.
+   */
+  onDisk?: true;
 }
 
 /** A file a reader could not use, and why; reported to the person, never fatal on its own. */
@@ -31,6 +36,12 @@ export interface ImageDataset {
   /** Where it came from, for messages and run records. */
   source: string;
   skipped: SkippedFile[];
+  /**
+   * A validation split that came with the set (class folders under train/ and val/, valid/,
+   * validation/ or test/): its labels index the same classNames. Training then validates on it
+   * instead of holding out a share of the training images.
+   */
+  validation?: { set: ImageDataset; split: string };
 }
 
 /** Builds an image, checking that the data length matches, so a wrong stride fails here and not in a kernel. */

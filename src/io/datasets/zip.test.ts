@@ -48,7 +48,7 @@ describe('zip archives', () => {
     expect(looksLikeZip(petsZip())).toBe(true);
     expect(await zip.list()).toEqual(['cat/a.png', 'cat/b.png', 'dog/broken.png', 'dog/c.png', 'dog/notes.txt']);
     expect(zip.description).toBe('zip pets.zip');
-    expect(decodeImageNode(await zip.readBytes('cat/b.png'))).toMatchObject({ width: 5, height: 4, channels: 3 });
+    expect(await decodeImageNode(await zip.readBytes('cat/b.png'))).toMatchObject({ width: 5, height: 4, channels: 3 });
     expect(await zip.readText('dog/notes.txt')).toBe('a dog');
     expect(await zip.exists('cat/a.png')).toBe(true);
     await expect(zip.readBytes('cat/zzz.png')).rejects.toThrow(/cat\/zzz.png is not in zip pets.zip/);

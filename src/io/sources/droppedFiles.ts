@@ -47,6 +47,12 @@ export class DroppedFilesSource implements FileSource {
     return { rel, blob };
   }
 
+  async fingerprint(file: string): Promise<string | null> {
+    const { rel, blob } = this.get(file);
+    const modified = (blob as Partial<File>).lastModified;
+    return typeof modified === 'number' ? `${rel}|${blob.size}|${modified}` : null;
+  }
+
   async readBytes(file: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const { rel, blob } = this.get(file);
     throwIfAborted(options.signal, rel, this.description);

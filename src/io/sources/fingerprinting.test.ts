@@ -19,7 +19,7 @@ describe('FingerprintingSource', () => {
     expect(await src.readText('config.json')).toBe(config);
     expect(await src.readBytes('model.safetensors')).toEqual(weights);
     await src.readBytes('model.safetensors'); // read twice, counted once
-    const fp = await src.fingerprint();
+    const fp = await src.setFingerprint();
     // What `sha256sum config.json model.safetensors | sha256sum` gives for these two files.
     const listing = `${sha(config)}  config.json\n${sha(weights)}  model.safetensors\n`;
     expect(fp).toEqual({ sha256: sha(listing), files: 2, bytes: weights.length + config.length });
@@ -37,7 +37,7 @@ describe('FingerprintingSource', () => {
     const c = new FingerprintingSource(new MemorySource(files()));
     await c.readText('config.json');
     await c.readBytes('model.safetensors');
-    expect((await a.fingerprint()).sha256).not.toBe((await b.fingerprint()).sha256);
-    expect((await a.fingerprint()).sha256).toBe((await c.fingerprint()).sha256);
+    expect((await a.setFingerprint()).sha256).not.toBe((await b.setFingerprint()).sha256);
+    expect((await a.setFingerprint()).sha256).toBe((await c.setFingerprint()).sha256);
   });
 });

@@ -61,6 +61,12 @@ export class NodeFolderSource implements FileSource {
     return utf8.decode(await this.readBytes(file, options));
   }
 
+  async fingerprint(file: string): Promise<string | null> {
+    const { rel, path } = this.pathOf(file);
+    const s = await stat(path).catch(() => undefined);
+    return s?.isFile() ? `${rel}|${s.size}|${Math.round(s.mtimeMs)}` : null;
+  }
+
   async exists(file: string): Promise<boolean> {
     try {
       return (await stat(this.pathOf(file).path)).isFile();

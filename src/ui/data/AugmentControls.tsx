@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react';
-import { augmentBoxes, preprocessReference } from '../../engine/ops/preprocess';
+import { augmentBoxes } from '../../engine/ops/preprocess';
+import { augmentedInput } from '../../train/data';
 import type { DatasetInfo } from '../../session/protocol';
 import { augmentationOf, useDataStore } from '../state/dataStore';
 import { NumberField } from './NumberField';
@@ -10,22 +11,23 @@ const VIEWS = 5;
 
 type Sample = DatasetInfo['samples'][number];
 
-/** A sample as the model would see it after one augmentation draw, computed on the CPU with the kernel's float64 reference. */
+/** A sample as the model would see it after one augmentation draw: the same CPU crop, resize and flip training uses. */
 function augmentedView(s: Sample, box: ReturnType<typeof augmentBoxes>[number], size: number): Uint8ClampedArray {
   const rgb = new Uint8Array(s.width * s.height * 3);
   for (let p = 0; p < s.width * s.height; p++) rgb.set(s.rgba.subarray(p * 4, p * 4 + 3), p * 3);
-  const planes = preprocessReference(rgb, { batch: 1, height: s.height, width: s.width, channels: 3 }, { size, mean: [0, 0, 0], std: [1, 1, 1] }, [box]);
+  const view = augmentedInput({ data: rgb, width: s.width, height: s.height, channels: 3 }, box, { height: size, width: size });
   const out = new Uint8ClampedArray(size * size * 4);
   for (let p = 0; p < size * size; p++) {
-    for (let c = 0; c < 3; c++) out[p * 4 + c] = Math.round(planes[c * size * size + p] * 255);
+    out.set(view.data.subarray(p * 3, p * 3 + 3), p * 4);
     out[p * 4 + 3] = 255;
   }
   return out;
 }
 
 /**
- * Random resized crop and horizontal flip for training batches (done on the GPU, in the same
- * pass that resizes and normalises), with a preview of what they do to a few samples.
+ * Random resized crop and horizontal flip for training batches (made on the CPU from each
+ * image's working size, as torchvision does on a PIL image), with a preview of what they do to a
+ * few samples.
  */
 export function AugmentControls({ info }: { info?: DatasetInfo }) {
   const augment = useDataStore((s) => s.augment);
@@ -59,7 +61,7 @@ export function AugmentControls({ info }: { info?: DatasetInfo }) {
   return (
     <div className="augment" data-testid="augment-controls">
       <p className="muted">
-        Applied to training batches only, on the GPU, drawn anew for each image at each step from the run’s seed; validation images are never augmented.
+        Applied to training batches only, drawn anew for each image at each step from the run’s seed; validation images are never augmented.
       </p>
       <div className="field-row">
         <div className="field">

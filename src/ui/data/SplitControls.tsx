@@ -7,9 +7,15 @@ const K_CHOICES = [1, 2, 4, 8, 16];
 export function SplitControls({ error }: { error?: string }) {
   const plan = useDataStore((s) => s.plan);
   const setPlan = useDataStore((s) => s.setPlan);
+  const validationSplit = useDataStore((s) => s.info?.validationSplit);
   const kOn = plan.kShot !== undefined;
   return (
     <div className="split-controls" data-testid="split-controls">
+      {validationSplit && (
+        <p className="notice" data-testid="validation-split">
+          Validating on the set’s own <strong>{validationSplit}</strong> split; training uses the <strong>train</strong> split, so the validation fraction does not apply.
+        </p>
+      )}
       <div className="field-row">
         <NumberField
           label="Validation fraction"
@@ -18,6 +24,7 @@ export function SplitControls({ error }: { error?: string }) {
           min={0.05}
           max={0.9}
           testId="val-fraction"
+          disabled={!!validationSplit}
           check={(v) => (v > 0 && v < 1 ? undefined : 'The validation fraction must be between 0 and 1 (for example 0.2).')}
           onChange={(v) => setPlan({ valFraction: v! })}
           help="Share of each class held out to measure accuracy; never trained on."
