@@ -8,6 +8,8 @@ export const LIMITS = {
   inflatedFileBytes: 512 * 2 ** 20,
   /** Everything inflated out of one archive, all its files together. */
   inflatedArchiveBytes: 4 * 2 ** 30,
+  /** One image's pixels, read from its header before decoding (a 12-MP photo is far below; PIL warns past 89 MP). */
+  imagePixels: 100_000_000,
 } as const;
 
 /** 512 MiB, 4 GiB: limits and sizes as a person reads them. */

@@ -1,6 +1,8 @@
 import { resizeImage, RESAMPLE } from '../../train/resample';
 import { workingSize } from '../../train/data';
 import { datasetImage, type DatasetImage } from './types';
+import { imageDimensions, tooManyPixels } from './imageFormat';
+import { LIMITS } from '../limits';
 
 /** How far above the working size the browser's own resize may bring a photo before Pillow's filter takes over. */
 export const BROWSER_PRESHRINK = 4;
@@ -22,6 +24,9 @@ export interface BrowserDecodeOptions {
  * composited, as PIL's convert('RGB') does.
  */
 export async function decodeImageBrowser(bytes: Uint8Array, file: string, options: BrowserDecodeOptions = {}): Promise<DatasetImage> {
+  const dims = imageDimensions(bytes);
+  const tooBig = dims && tooManyPixels(dims, LIMITS.imagePixels);
+  if (tooBig) throw tooBig;
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes.slice().buffer]), { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });

@@ -17,7 +17,8 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { resizeImage, RESAMPLE } from '../../train/resample';
 import { workingSize } from '../../train/data';
 import { datasetImage, type DatasetImage } from './types';
-import { sniffImageFormat } from './imageFormat';
+import { imageDimensions, sniffImageFormat, tooManyPixels } from './imageFormat';
+import { LIMITS } from '../limits';
 
 /** How far above the working size libvips may bring a photo before Pillow's filter takes over. */
 export const PRESHRINK = 4;
@@ -39,6 +40,10 @@ export async function decodeImageNode(bytes: Uint8Array, options: NodeDecodeOpti
   const format = sniffImageFormat(bytes);
   if (!format) throw new Error('not an image (unrecognised content; expected PNG, JPEG, WebP, GIF, BMP, TIFF or AVIF)');
   if (format === 'bmp') throw new Error('BMP images are not decoded by the command-line reader: convert it to PNG');
+  // From the header alone, before sharp or anything else looks at the pixels.
+  const dims = imageDimensions(bytes);
+  const bomb = dims && tooManyPixels(dims, LIMITS.imagePixels);
+  if (bomb) throw bomb;
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let meta: Metadata;
   try {
@@ -47,6 +52,9 @@ export async function decodeImageNode(bytes: Uint8Array, options: NodeDecodeOpti
     throw new Error(`damaged ${format.toUpperCase()} (${(e as Error).message})`);
   }
   if (!meta.width || !meta.height) throw new Error('the image is empty (0 pixels)');
+  // sharp reads only the header here; the pixels are decoded below, so refuse a bomb first.
+  const tooBig = tooManyPixels({ width: meta.width, height: meta.height }, LIMITS.imagePixels);
+  if (tooBig) throw tooBig;
   const turned = (meta.orientation ?? 1) >= 5;
   const width = turned ? meta.height : meta.width;
   const height = turned ? meta.width : meta.height;
