@@ -6,6 +6,7 @@
  * Vitest runs a few thousand cases (src/io/fuzz/parsers.test.ts); `npm run fuzz -- --minutes N`
  * runs the same targets for as long as asked.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { gzipSync, strToU8, zipSync } from 'fflate';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -228,6 +229,8 @@ export function fuzzTargets(): FuzzTarget[] {
     }),
   );
   const adapter = adapterZip();
+  // A real JPEG from the preprocessing fixtures (made with Pillow); paths are from the repository root.
+  const jpegSeed = new Uint8Array(readFileSync('src/io/datasets/fixtures/preprocess/grey.jpg'));
 
   const datasetHolds = (ds: ImageDataset) => {
     expectThat(ds.images.length === ds.labels.length, `${ds.images.length} images but ${ds.labels.length} labels`);
@@ -350,6 +353,19 @@ export function fuzzTargets(): FuzzTarget[] {
       async run(bytes) {
         const ds = await loadImageDataset(new DroppedFilesSource([{ file: new Blob([bytes as Uint8Array<ArrayBuffer>]), path: 'train.parquet' }]), { decode: decodeTiny });
         datasetHolds(ds);
+      },
+    },
+    {
+      name: 'PNG and JPEG headers (in a class folder)',
+      file: 'cats/photo.png',
+      inputs: mutated([images[0], images[2], jpegSeed], 1024),
+      async run(bytes) {
+        // A damaged image is skipped with a reason; the rest of the folder loads.
+        const ds = await loadImageDataset(new MemorySource([['cats/photo.png', bytes], ['cats/ok.png', images[1]], ['dogs/ok.png', images[1]]], 'photos'), { decode: decodeTiny });
+        datasetHolds(ds);
+        const read = ds.labels.length === 3;
+        const skipped = ds.skipped.some((x) => x.file === 'cats/photo.png' && x.reason.length > 0);
+        expectThat(read !== skipped, `cats/photo.png neither loaded nor skipped with a reason (${ds.labels.length} images)`);
       },
     },
     {
