@@ -18,7 +18,7 @@ describe('numbers from the command line are range-checked', () => {
     [['--lr', '-1'], /--lr must be a number greater than 0, got -1/],
     [['--lr', '0'], /--lr must be a number greater than 0/],
     [['--k-shot', '0'], /--k-shot must be a whole number at least 1, got 0/],
-    [['--steps', '2.5'], /--steps must be a whole number at least 1, got 2.5/],
+    [["--steps", "2.5"], /--steps must be a whole number at least 0, got 2.5/],
     [['--batch', '0'], /--batch must be a whole number at least 1/],
     [['--val-fraction', '1'], /--val-fraction must be a number greater than 0 and less than 1, got 1/],
     [['--label-smoothing', '1'], /--label-smoothing must be .* less than 1/],

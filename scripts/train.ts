@@ -129,7 +129,8 @@ const COUNT: NumberRange = { min: 1, minInclusive: true, integer: true };
 const NON_NEGATIVE: NumberRange = { min: 0, minInclusive: true };
 
 export const FLAG_RANGES: Record<string, NumberRange> = {
-  '--steps': COUNT,
+  // 0: evaluate only (a zero-shot run of CLIP's text-tower head).
+  '--steps': { ...NON_NEGATIVE, integer: true },
   '--batch': COUNT,
   '--lr': POSITIVE,
   '--head-lr': POSITIVE,

@@ -95,7 +95,7 @@ describe('npm run train --head on a full CLIP', () => {
     const run = async (head: string, steps: string) => {
       const out = join(dir, `${head}-${steps}`);
       await train(
-        parseTrainArgs(['--model', clip, '--data', DATA, '--method', 'lora', '--head', head, '--templates', join(dir, 'templates.txt'), '--steps', steps, '--batch', '8', '--lr', '1e-2', '--train-size', '16', '--val-size', '8', '--seed', '3', '--out', out]),
+        parseTrainArgs(['--model', clip, '--data', DATA, '--method', 'lora', '--head', head, '--templates', join(dir, 'templates.txt'), '--steps', steps, '--batch', '8', '--lr', '1e-2', '--train-size', '16', '--val-size', '10', '--seed', '3', '--out', out]),
         quiet,
       );
       return out;
