@@ -10,7 +10,7 @@ describe('io entry point for the page', () => {
       format: 'esm',
       write: false,
       metafile: true,
-      loader: { '.wgsl': 'text' },
+      loader: { '.wgsl': 'text', '.py': 'text' },
       logLevel: 'silent',
     });
     const inputs = Object.keys(result.metafile.inputs);
