@@ -43,7 +43,7 @@ function runFileFixture(): string {
       eval: [10, 20].map((step, i) => ({ kind: 'eval', step, val_loss: 1 - i * 0.2, val_accuracy: 0.5 + i * 0.2, seconds: step })),
     },
     spectra: [{ step: 20, spectrum: { module: 'vit.encoder.layer.0.attention.attention.query', rows: 8, cols: 8, singularValues: Array.from({ length: 8 }, (_, i) => (i < rank ? 1 / (i + 1) : 1e-9)), numericalRank: rank, effectiveRank: rank - 0.5, stableRank: 1.5 } }],
-    result: { method, trainable_params: method === 'lora' ? 1234 : 65418, steps: 20, final_val_accuracy: 0.7, best_val_accuracy: 0.7, final_val_loss: 0.6, seconds: 20, seconds_per_step: 1, peak_gpu_bytes: 1 << 20, confusion: [[5, 1, 0], [0, 6, 0], [1, 1, 4]], classNames, perClassAccuracy: [5 / 6, 1, 4 / 6] },
+    result: { status: 'done', head: 'linear', method, trainable_params: method === 'lora' ? 1234 : 65418, steps: 20, final_val_accuracy: 0.7, best_val_accuracy: 0.7, final_val_loss: 0.6, seconds: 20, seconds_per_step: 1, peak_gpu_bytes: 1 << 20, confusion: [[5, 1, 0], [0, 6, 0], [1, 1, 4]], classNames, perClassAccuracy: [5 / 6, 1, 4 / 6] },
   });
   return JSON.stringify({
     format: 'rankscope-runs',

@@ -179,9 +179,13 @@ export class Trainer {
   ) {
     this.config = { ...TRAIN_DEFAULTS, ...config };
     const c = this.config;
-    // steps = 0 evaluates only: a zero-shot run.
-    if (!(c.steps >= 0 && c.batchSize >= 1 && c.accumulation >= 1)) {
-      throw new Error(`steps must be at least 0, batch size and accumulation at least 1 (got ${c.steps}, ${c.batchSize}, ${c.accumulation})`);
+    // steps = 0 evaluates only: a zero-shot run, under CLIP's frozen zero-shot head; any other run must train.
+    const evaluationOnly = c.steps === 0 && c.head === 'zeroshot';
+    if (!((c.steps >= 1 || evaluationOnly) && c.batchSize >= 1 && c.accumulation >= 1)) {
+      throw new Error(
+        `steps, batch size and accumulation must be at least 1 (got ${c.steps}, ${c.batchSize}, ${c.accumulation}); ` +
+          '0 steps is only for a zero-shot evaluation under CLIP\'s frozen zero-shot head',
+      );
     }
     const headKind = c.head ?? 'linear';
     if ((headKind !== 'linear') !== model.zeroShot) {
