@@ -18,6 +18,7 @@ import { idxDataset, parseIdx } from '../datasets/idx';
 import { loadImageDataset } from '../datasets/load';
 import { TarSource } from '../datasets/tar';
 import { ZipSource } from '../datasets/zip';
+import { crc32 } from '../crc32';
 import { IoError } from '../errors';
 import { AdapterImportError, readAdapterZip } from '../peft';
 import { readSafetensors, writeSafetensors } from '../safetensors';
@@ -94,23 +95,13 @@ function png(width: number, height: number, seed: number): Uint8Array {
   // A real, minimal PNG (8-bit greyscale), zlib-compressed rows with filter byte 0.
   const raw = new Uint8Array(height * (width + 1));
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = (x * 31 + y * 17 + seed) & 0xff;
-  const crcTable = new Uint32Array(256).map((_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Uint8Array) => {
-    let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
   const chunk = (type: string, data: Uint8Array) => {
     const body = new Uint8Array([...strToU8(type), ...data]);
     const out = new Uint8Array(12 + data.length);
     const v = new DataView(out.buffer);
     v.setUint32(0, data.length);
     out.set(body, 4);
-    v.setUint32(8 + data.length, crc(body));
+    v.setUint32(8 + data.length, crc32(body));
     return out;
   };
   const ihdr = new Uint8Array(13);
