@@ -117,6 +117,12 @@ describe('npm run train --head on a full CLIP', () => {
     expect(config.architectures).toEqual(['CLIPModel']);
     expect(config.text_config.vocab_size).toBe(made.textSpec!.vocabSize);
     expect(JSON.parse(await readFile(join(frozenDir, 'merged', 'tokenizer.json'), 'utf8')).model.type).toBe('BPE');
+    // The adapter folder: PEFT's files for CLIPModel, the head beside them (PEFT has no place for it).
+    const adapterConfig = JSON.parse(await readFile(join(frozenDir, 'adapter', 'adapter_config.json'), 'utf8'));
+    expect(adapterConfig.modules_to_save).toBeNull();
+    expect(adapterConfig.auto_mapping.base_model_class).toBe('CLIPModel');
+    const besideHead = tensorsOf(await readFile(join(frozenDir, 'adapter', 'zero_shot_head.safetensors'))).get('zero_shot_head.weight')!;
+    expect(besideHead.data).toEqual(frozen.get('zero_shot_head.weight')!.data);
     const summary = JSON.parse(await readFile(join(frozenDir, 'summary.json'), 'utf8'));
     expect(summary.head).toBe('zeroshot');
   }, 600_000);

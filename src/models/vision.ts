@@ -127,8 +127,10 @@ export class VisionTransformer {
     return [...this.params].filter(([n]) => !n.startsWith(`${HEAD_MODULE}.`)).map(([, t]) => t);
   }
 
+  /** The head's trainable tensors: a zero-shot head has no bias (it stays 0, as the trainer and the exports assume). */
   headParams(): Tensor[] {
-    return [this.param(`${HEAD_MODULE}.weight`), this.param(`${HEAD_MODULE}.bias`)];
+    const weight = this.param(`${HEAD_MODULE}.weight`);
+    return this.zeroShot ? [weight] : [weight, this.param(`${HEAD_MODULE}.bias`)];
   }
 
   parameterCount(): number {

@@ -11,7 +11,7 @@
 import { loadMethod, methodById, methodRuntime, METHODS, type MethodId } from '../../methods/registry';
 import type { PeftSpec } from '../../methods/types';
 import { HEAD_MODULE, linearSites, matchesTarget } from '../../models/names';
-import { classificationArchitecture, DEFAULT_PEFT_NAMING, peftModuleName, type ExportableRun, type ExportInfo, type PeftNaming } from './layout';
+import { adapterArchitecture, classificationArchitecture, DEFAULT_PEFT_NAMING, peftModuleName, type ExportableRun, type ExportInfo, type PeftNaming } from './layout';
 import { pythonJson } from './pyjson';
 
 /** The PEFT release whose adapter_config.json fields these files carry. */
@@ -54,7 +54,7 @@ export function peftConfigObject(run: ExportableRun, info: ExportInfo, methodCon
   const method = methodById(run.config.method);
   const spec = peftSpecOf(method.id);
   if (method.export.kind !== 'peft' || !spec) throw new Error(`PEFT has no ${method.label} adapter`);
-  const arch = classificationArchitecture(run.model.spec);
+  const arch = adapterArchitecture(run.model);
   return {
     peft_version: PEFT_FORMAT_VERSION,
     auto_mapping: { base_model_class: arch.name, parent_library: arch.library },
@@ -64,7 +64,7 @@ export function peftConfigObject(run: ExportableRun, info: ExportInfo, methodCon
     inference_mode: true,
     layers_pattern: null,
     layers_to_transform: null,
-    modules_to_save: [HEAD_MODULE],
+    modules_to_save: run.model.zeroShot ? null : [HEAD_MODULE],
     peft_type: method.export.peftType,
     revision: null,
     target_modules: peftTargetModules(run, info.peftNaming ?? DEFAULT_PEFT_NAMING),

@@ -13,6 +13,9 @@ import {
   ADAPTER_WEIGHTS,
   DEFAULT_PEFT_NAMING,
   RUN_NOTE,
+  ZERO_SHOT_HEAD,
+  ZERO_SHOT_HEAD_FILE,
+  adapterArchitecture,
   classificationArchitecture,
   classificationName,
   utf8Bytes,
@@ -23,7 +26,7 @@ import {
 } from './layout';
 import { continuationFiles, continuationReadme } from './continuation';
 import { pythonJson } from './pyjson';
-import { adapterSlots, type AdapterFormat } from './tensors';
+import { adapterSlots, zeroShotHeadSlot, type AdapterFormat } from './tensors';
 
 /** Whether this method has an adapter to export (full fine-tuning and the probe export merged weights only). */
 export function hasAdapterExport(method: string): boolean {
@@ -46,13 +49,40 @@ export function runNote(run: ExportableRun, info: ExportInfo): Record<string, un
     targets: [...run.config.targets],
     seed: run.config.seed,
     base_model: info.baseModel,
-    architecture: classificationArchitecture(run.model.spec).name,
+    architecture: adapterArchitecture(run.model).name,
+    ...(run.model.zeroShot ? { head: 'zero-shot', head_file: ZERO_SHOT_HEAD_FILE } : {}),
     labels: [...info.labels],
     ...(isPeftMethod(run.config.method) ? { peft_naming: info.peftNaming ?? DEFAULT_PEFT_NAMING } : {}),
   };
 }
 
+/**
+ * How to load a zero-shot-head run: onto CLIPModel, whose joint embedding the head reads; the head
+ * itself (logit_scale × class embeddings) is beside the adapter, since PEFT has no place for it.
+ */
+function zeroShotReadme(run: ExportableRun, info: ExportInfo, loader: string): string {
+  const base = JSON.stringify(info.baseModel);
+  return (
+    `Trained on ${base} under a zero-shot head (${info.labels.length} classes from CLIP's text tower), which is saved beside the adapter in ` +
+    `${ZERO_SHOT_HEAD_FILE} as \`${ZERO_SHOT_HEAD}\` (classes × projection_dim, logit_scale already folded in). ` +
+    'It classifies through the joint embedding, so load onto CLIPModel:\n\n' +
+    '```python\n' +
+    'import torch\nfrom safetensors.torch import load_file\nfrom transformers import CLIPModel\n' +
+    `base = CLIPModel.from_pretrained(${base})\n` +
+    `${loader}\n` +
+    `head = load_file("path/to/this/folder/${ZERO_SHOT_HEAD_FILE}")["${ZERO_SHOT_HEAD}"]\n` +
+    'features = model.get_image_features(pixel_values=pixel_values)\n' +
+    'logits = torch.nn.functional.normalize(features, dim=-1) @ head.T\n' +
+    '```\n\n' +
+    `Classes (label ids in order): ${info.labels.map((l) => JSON.stringify(l)).join(', ')}.\n`
+  );
+}
+
 function peftReadme(run: ExportableRun, info: ExportInfo, savesBases: boolean): string {
+  if (run.model.zeroShot) {
+    const bases = savesBases ? 'The frozen random bases are saved in the file (save_projection).\n' : '';
+    return zeroShotReadme(run, info, 'from peft import PeftModel\nmodel = PeftModel.from_pretrained(base, "path/to/this/folder")') + bases;
+  }
   const arch = classificationArchitecture(run.model.spec).name;
   const n = info.labels.length;
   const base = JSON.stringify(info.baseModel);
@@ -107,18 +137,21 @@ export async function exportAdapterFiles(run: ExportableRun, info: ExportInfo): 
   } else {
     const own = runtime.own;
     if (!own) throw new Error(`${method.label} declares its own export format but its runtime has none`);
-    const arch = classificationArchitecture(run.model.spec);
+    const arch = adapterArchitecture(run.model);
     const common = {
       base_model_name_or_path: info.baseModel,
       auto_mapping: { base_model_class: arch.name, parent_library: arch.library },
       target_modules: peftTargetModules(run, 'transformers4'),
-      modules_to_save: [HEAD_MODULE],
+      modules_to_save: run.model.zeroShot ? null : [HEAD_MODULE],
     };
     const object = await own.configObject(run.adapters, config, run.config.seed, (m) => classificationName(run.model.spec, m), common);
     files.set(ex.configFile, utf8Bytes(`${pythonJson(object, [...own.floatFields])}\n`));
     files.set(ex.weightsFile, writeSafetensors(await readSlots(run, 'own', 'transformers4'), { metadata: { format: 'pt' } }));
     readme = own.readme({ arch: arch.name, labels: info.labels });
+    if (run.model.zeroShot) readme += `\nThe zero-shot head is not in ${ex.weightsFile} but beside it, in ${ZERO_SHOT_HEAD_FILE} (\`${ZERO_SHOT_HEAD}\`, classes × projection_dim): logits = normalize(CLIPModel.get_image_features(x)) @ head.T.\n`;
   }
+  const head = zeroShotHeadSlot(run);
+  if (head) files.set(ZERO_SHOT_HEAD_FILE, writeSafetensors(new Map([[head.key, { shape: [...head.tensor.shape], data: await head.tensor.read() }]]), { metadata: { format: 'pt' } }));
   files.set('README.md', utf8Bytes(`# ${method.label} adapter exported by Rankscope\n\n${readme}` + continuationReadme(run, info)));
   for (const [name, bytes] of continuationFiles(run, info)) files.set(name, bytes);
   files.set(RUN_NOTE, utf8Bytes(`${JSON.stringify(runNote(run, info), null, 2)}\n`));

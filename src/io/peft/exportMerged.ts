@@ -8,10 +8,9 @@ import { hfJson, preprocessorConfig } from '../../models/makeModel';
 import { HEAD_MODULE } from '../../models/names';
 import type { ModelSpec } from '../../models/spec';
 
-/** Where the merged export keeps a zero-shot head's weight (logit_scale × class embeddings, classes × projection_dim). */
-export const ZERO_SHOT_HEAD = 'zero_shot_head.weight';
+export { ZERO_SHOT_HEAD } from './layout';
 import { writeSafetensors, type TensorToWrite } from '../safetensors';
-import { classificationArchitecture, classificationName, utf8Bytes, type ExportableRun, type ExportFiles, type ExportInfo } from './layout';
+import { classificationArchitecture, classificationName, utf8Bytes, ZERO_SHOT_HEAD, type ExportableRun, type ExportFiles, type ExportInfo } from './layout';
 
 /** CLIPVisionConfig fields that live at the top of a CLIPConfig, not inside vision_config. */
 const CLIP_TOP_LEVEL = ['architectures', 'torch_dtype', 'dtype', 'transformers_version', 'id2label', 'label2id', 'num_labels', '_name_or_path'];

@@ -22,6 +22,8 @@ import {
   ADAPTER_WEIGHTS,
   PEFT_MODEL_PREFIX,
   RUN_NOTE,
+  ZERO_SHOT_HEAD,
+  ZERO_SHOT_HEAD_FILE,
   checkpointModuleName,
   classificationName,
   peftModuleName,
@@ -29,7 +31,7 @@ import {
   type ExportableRun,
   type PeftNaming,
 } from './layout';
-import { adapterSlots, type AdapterFormat } from './tensors';
+import { adapterSlots, zeroShotHeadSlot, type AdapterFormat } from './tensors';
 import { unzipToSource } from './zip';
 
 export interface LoadedAdapter {
@@ -46,6 +48,8 @@ export interface LoadedAdapter {
   tensors: Map<string, LoadedTensor>;
   /** Class names in label-id order, when the export came from Rankscope (rankscope_run.json). */
   labels?: string[];
+  /** A zero-shot head saved beside the adapter (zero_shot_head.safetensors), when the run had one. */
+  zeroShotHead?: LoadedTensor;
   /** Where it came from, for messages. */
   source: string;
 }
@@ -78,10 +82,19 @@ function ownFormats(): Array<{ id: MethodId; configFile: string; weightsFile: st
   );
 }
 
+async function readZeroShotHead(source: FileSource): Promise<LoadedTensor | undefined> {
+  if (!(await source.exists(ZERO_SHOT_HEAD_FILE))) return undefined;
+  const file = `${ZERO_SHOT_HEAD_FILE} in ${source.description}`;
+  const t = readSafetensors(await source.readBytes(ZERO_SHOT_HEAD_FILE), { fileName: file }).tensors.get(ZERO_SHOT_HEAD);
+  if (!t || t.shape.length !== 2) throw new IoError('format', `${file} holds no 2-D ${ZERO_SHOT_HEAD} (classes × projection_dim). Export the adapter again.`, ZERO_SHOT_HEAD_FILE);
+  return t;
+}
+
 /** Reads an adapter folder: PEFT's adapter_config.json + adapter_model.safetensors, or a method's own pair. */
 export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
   const where = source.description;
   const labels = await readLabels(source);
+  const zeroShotHead = await readZeroShotHead(source);
   if (await source.exists(ADAPTER_CONFIG)) {
     const config = asObject(await readJson(source, ADAPTER_CONFIG), ADAPTER_CONFIG, where);
     if (!(await source.exists(ADAPTER_WEIGHTS))) {
@@ -102,7 +115,7 @@ export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
     }
     runConfig.targets = runConfig.targets.map(withoutFamilyPrefix);
     const base = config.base_model_name_or_path;
-    return { format: 'peft', naming, method: runConfig.method, runConfig, baseModel: typeof base === 'string' ? base : null, config, tensors, labels, source: where };
+    return { format: 'peft', naming, method: runConfig.method, runConfig, baseModel: typeof base === 'string' ? base : null, config, tensors, labels, zeroShotHead, source: where };
   }
   for (const own of ownFormats()) {
     if (!(await source.exists(own.configFile))) continue;
@@ -126,6 +139,7 @@ export async function readAdapter(source: FileSource): Promise<LoadedAdapter> {
       config,
       tensors,
       labels,
+      zeroShotHead,
       source: where,
     };
   }
@@ -163,6 +177,17 @@ const describe = (c: Record<string, unknown>) =>
   Object.entries(c)
     .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
     .join(', ');
+
+/** A linear head's adapter cannot go onto a zero-shot-head run, nor the reverse: say which head to pick. */
+function checkHeadKind(run: ExportableRun, adapter: LoadedAdapter): void {
+  const hasLinear = [...adapter.tensors.keys()].some((k) => k.startsWith(`${PEFT_MODEL_PREFIX}${HEAD_MODULE}.`) || k.startsWith(`${HEAD_MODULE}.`));
+  if (run.model.zeroShot && hasLinear) {
+    throw new AdapterImportError('labels', `${adapter.source} was trained with a new linear head (${HEAD_MODULE} under modules_to_save), but this run classifies with a zero-shot head. Choose the "New linear head" for this run to import it.`);
+  }
+  if (!run.model.zeroShot && !hasLinear && adapter.zeroShotHead) {
+    throw new AdapterImportError('labels', `${adapter.source} was trained under a zero-shot head (${ZERO_SHOT_HEAD_FILE}), but this run has a new linear head. Load the full CLIP checkpoint and choose a zero-shot head for this run to import it.`);
+  }
+}
 
 function checkRun(run: ExportableRun, adapter: LoadedAdapter, opts: ImportOptions): void {
   const method = run.config.method;
@@ -243,6 +268,7 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
     );
   }
 
+  checkHeadKind(run, adapter);
   const known = new Set(slots.map((s) => s.key));
   const unknown = [...adapter.tensors.keys()].filter((k) => !known.has(k));
   if (unknown.length) {
@@ -279,9 +305,21 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
     }
   }
 
+  // A frozen zero-shot head is recomputed from class names; the saved one is what the run used, so it wins.
+  const head = zeroShotHeadSlot(run);
+  if (head && adapter.zeroShotHead) {
+    if (!sameShape(adapter.zeroShotHead.shape, head.tensor.shape)) {
+      throw new AdapterImportError(
+        'labels',
+        `${adapter.source}: its zero-shot head (${ZERO_SHOT_HEAD_FILE}) has shape ${shapeText(adapter.zeroShotHead.shape)}, for ${adapter.zeroShotHead.shape[0]} classes, but this run's has shape ${shapeText(head.tensor.shape)}. Use a data set with the adapter's classes and the same CLIP model.`,
+      );
+    }
+    slots.push(head);
+  }
+
   const basesReplaced: string[] = [];
   for (const s of slots) {
-    const data = adapter.tensors.get(s.key)!.data;
+    const data = s === head ? adapter.zeroShotHead!.data : adapter.tensors.get(s.key)!.data;
     if (s.role === 'shared') {
       const current = await s.tensor.read();
       if (maxRelDiff(current, data) === 0) continue;

@@ -75,6 +75,22 @@ export function classificationArchitecture(spec: Pick<ModelSpec, 'family'>): { n
   }
 }
 
+/**
+ * The transformers class an adapter of this run loads onto. A zero-shot head classifies through
+ * CLIP's joint embedding, which only CLIPModel has (CLIPForImageClassification's classifier reads
+ * the pooled hidden state), so those runs load onto CLIPModel; the adapter keys are the same, since
+ * both keep the vision tower under vision_model.
+ */
+export function adapterArchitecture(model: { spec: Pick<ModelSpec, 'family'>; zeroShot: boolean }): { name: string; library: string } {
+  return model.zeroShot ? { name: 'CLIPModel', library: 'transformers.models.clip.modeling_clip' } : classificationArchitecture(model.spec);
+}
+
+/** Where the merged export keeps a zero-shot head's weight (logit_scale × class embeddings, classes × projection_dim). */
+export const ZERO_SHOT_HEAD = 'zero_shot_head.weight';
+
+/** Beside a zero-shot-head run's adapter: the head (logit_scale × class embeddings), which PEFT has no place for. */
+export const ZERO_SHOT_HEAD_FILE = 'zero_shot_head.safetensors';
+
 /** The backbone's prefix inside …ForImageClassification ('vit.', 'deit.', 'vision_model.'). */
 function classificationPrefix(spec: Pick<ModelSpec, 'family'>): string {
   return spec.family === 'clip' ? 'vision_model.' : `${spec.family}.`;

@@ -12,7 +12,8 @@ import { readSafetensors, writeSafetensors, type LoadedTensor } from '../safeten
 import { MemorySource } from '../sources/memory';
 import { parseConfig } from '../../models/spec';
 import { VisionTransformer } from '../../models/vision';
-import { useGpu } from '../../testing/gpu';
+import { testData, useGpu } from '../../testing/gpu';
+import { makeModel } from '../../models/makeModel';
 import { AdapterImportError } from './config';
 import { exportAdapterFiles } from './exportAdapter';
 import { exportMergedFiles } from './exportMerged';
@@ -323,6 +324,47 @@ describe('import refuses what does not fit, saying which', () => {
     expect(maxAbsDiff(await logitsOf(otherSeed, images), await logitsOf(run, images))).toBe(0);
     otherSeed.release();
     fits.release();
+    run.release();
+  });
+});
+
+describe('a zero-shot-head run (CLIP)', () => {
+  it("exports PEFT's files for CLIPModel with the head beside them, and imports back to identical logits; a linear-head run refuses it", async () => {
+    const { ctx } = gpu();
+    const clip = makeModel({ arch: 'clip', preset: 'micro', seed: 5, init: 'varied', labels: [...LABELS], text: true });
+    const P = clip.spec.projectionDim!;
+    const head = { weight: Float32Array.from(testData(LABELS.length * P, 41, -3, 3)) };
+    const run = testRun(ctx, clip, 'lora', { r: 2, alpha: 4, rslora: false }, ['q_proj', 'v_proj'], { perturb: 9, zeroShot: head });
+    const files = await exportAdapterFiles(run, { baseModel: 'org/clip-micro', labels: LABELS });
+    expect(files.has('zero_shot_head.safetensors')).toBe(true);
+    const sd = readSafetensors(files.get('adapter_model.safetensors')!).tensors;
+    // No head under modules_to_save: PEFT could not place a (classes × projection_dim) classifier on any CLIP class.
+    expect([...sd.keys()].filter((k) => k.includes('classifier'))).toEqual([]);
+    expect([...sd.keys()].every((k) => k.startsWith('base_model.model.vision_model.encoder.layers.'))).toBe(true);
+    const config = JSON.parse(new TextDecoder().decode(files.get('adapter_config.json'))) as Record<string, unknown>;
+    expect(config.modules_to_save).toBeNull();
+    expect(config.auto_mapping).toEqual({ base_model_class: 'CLIPModel', parent_library: 'transformers.models.clip.modeling_clip' });
+    const saved = readSafetensors(files.get('zero_shot_head.safetensors')!).tensors.get('zero_shot_head.weight')!;
+    expect(saved.shape).toEqual([LABELS.length, P]);
+    expect(Array.from(saved.data)).toEqual(Array.from(await run.model.param('classifier.weight').read()));
+    expect(new TextDecoder().decode(files.get('README.md'))).toContain('CLIPModel.from_pretrained');
+
+    // Import onto a fresh zero-shot run whose head differs (as recomputed from other templates): the saved head wins.
+    const want = await logitsOf(run, images);
+    const adapter = await readAdapter(new MemorySource(files, 'the zero-shot export'));
+    const fresh = testRun(ctx, clip, 'lora', adapter.runConfig.methodConfig, adapter.runConfig.targets, { seed: adapter.runConfig.seed, zeroShot: { weight: new Float32Array(LABELS.length * P) } });
+    await loadAdapterInto(fresh, adapter);
+    expect(maxAbsDiff(await logitsOf(fresh, images), want)).toBe(0);
+    fresh.release();
+
+    const linear = testRun(ctx, clip, 'lora', adapter.runConfig.methodConfig, adapter.runConfig.targets, { seed: adapter.runConfig.seed });
+    await expect(loadAdapterInto(linear, adapter)).rejects.toThrow(/trained under a zero-shot head.*choose a zero-shot head/);
+    // And the reverse: a linear-head export onto a zero-shot run.
+    const linearFiles = await exportAdapterFiles(linear, { baseModel: 'org/clip-micro', labels: LABELS });
+    const zs = testRun(ctx, clip, 'lora', adapter.runConfig.methodConfig, adapter.runConfig.targets, { seed: adapter.runConfig.seed, zeroShot: head });
+    await expect(loadAdapterInto(zs, await readAdapter(new MemorySource(linearFiles, 'the linear export')))).rejects.toThrow(/new linear head.*"New linear head"/);
+    zs.release();
+    linear.release();
     run.release();
   });
 });

@@ -21,7 +21,7 @@
 import type { Tensor } from '../../engine/tensor';
 import { HEAD_MODULE } from '../../models/names';
 import { peftSpecOf } from './config';
-import { classificationName, peftModuleName, PEFT_MODEL_PREFIX, PEFT_TUNER_PREFIX, type ExportableRun, type PeftNaming } from './layout';
+import { classificationName, peftModuleName, PEFT_MODEL_PREFIX, PEFT_TUNER_PREFIX, ZERO_SHOT_HEAD, type ExportableRun, type PeftNaming } from './layout';
 
 export interface TensorSlot {
   key: string;
@@ -50,8 +50,14 @@ export function adapterSlots(run: ExportableRun, format: AdapterFormat, naming: 
       slots.push({ key: `${PEFT_TUNER_PREFIX}${name}`, tensor: t, role: 'shared' });
     }
   }
-  for (const p of ['weight', 'bias']) {
+  // A zero-shot head has no place in PEFT's file: it goes to zero_shot_head.safetensors (zeroShotHeadSlot).
+  if (!run.model.zeroShot) for (const p of ['weight', 'bias']) {
     slots.push({ key: `${prefix}${HEAD_MODULE}.${p}`, tensor: run.model.param(`${HEAD_MODULE}.${p}`), role: 'head' });
   }
   return slots;
+}
+
+/** A zero-shot head's weight (classes × projection_dim; its bias is 0 by construction), as the merged export names it. */
+export function zeroShotHeadSlot(run: ExportableRun): TensorSlot | undefined {
+  return run.model.zeroShot ? { key: ZERO_SHOT_HEAD, tensor: run.model.param(`${HEAD_MODULE}.weight`), role: 'head' } : undefined;
 }

@@ -7,7 +7,7 @@ import { Tape } from '../../engine/tape';
 import { Tensor } from '../../engine/tensor';
 import type { GpuContext } from '../../gpu/context';
 import { makeModel, type GeneratedCheckpoint, type MakeModelOptions } from '../../models/makeModel';
-import { VisionTransformer, type WeightSource } from '../../models/vision';
+import { VisionTransformer, type WeightSource, type ZeroShotHeadWeights } from '../../models/vision';
 import { testData } from '../../testing/gpu';
 import type { ExportableRun } from './layout';
 
@@ -32,9 +32,9 @@ export function testRun(
   method: MethodId,
   methodConfig: Record<string, unknown>,
   targets: string[],
-  opts: { seed?: number; perturb?: number; numLabels?: number; weights?: ReadonlyMap<string, WeightSource> } = {},
+  opts: { seed?: number; perturb?: number; numLabels?: number; weights?: ReadonlyMap<string, WeightSource>; zeroShot?: ZeroShotHeadWeights } = {},
 ): TestRun {
-  const model = new VisionTransformer(ctx, made.spec, opts.weights ?? made.tensors, { numLabels: opts.numLabels ?? LABELS.length, seed: 1 });
+  const model = new VisionTransformer(ctx, made.spec, opts.weights ?? made.tensors, { numLabels: opts.numLabels ?? LABELS.length, seed: 1, zeroShot: opts.zeroShot });
   const m = METHODS[method];
   const runtime = methodRuntime(method);
   const seed = opts.seed ?? 3;
