@@ -144,6 +144,19 @@ export class VisionTransformer {
    * the tape and freed by `tape.clear()`; ops whose inputs need no gradient record nothing.
    */
   forward(tape: Tape, pixels: Tensor, adapters?: AdapterSet): Tensor {
+    return this.head(tape, this.features(tape, pixels, adapters));
+  }
+
+  /** The head on features (B, headIn): logits (B, numLabels). */
+  head(tape: Tape, features: Tensor): Tensor {
+    return this.linear(tape, features, HEAD_MODULE, undefined);
+  }
+
+  /**
+   * The head's input (B, headIn) for preprocessed images: the pooled backbone output, or CLIP's
+   * normalised image embedding under a zero-shot head. Ensembles read it as each member's features.
+   */
+  features(tape: Tape, pixels: Tensor, adapters?: AdapterSet): Tensor {
     const s = this.spec;
     const e = embeddingNames(s);
     const B = pixels.shape[0];
@@ -229,7 +242,7 @@ export class VisionTransformer {
         if (dY) tape.addGrad(hh, matmul(avg, dY, { transA: true, op: 'mean_pool_backward' }));
       });
     }
-    return this.linear(tape, features, HEAD_MODULE, undefined);
+    return features;
   }
 
   /**

@@ -393,6 +393,36 @@ export class Trainer {
     return { loss: s.meanLoss, accuracy: s.accuracy, confusion };
   }
 
+  /**
+   * The head's input features and the logits of the current model for some images of a split,
+   * read back to the CPU (row i belongs to indices[i]): what an ensemble caches per member.
+   */
+  async outputs(split: 'train' | 'val', indices: readonly number[]): Promise<{ features: Float32Array; logits: Float32Array; labels: Int32Array }> {
+    const set = split === 'train' ? this.data.train : this.data.val;
+    const F = this.model.headIn;
+    const C = this.model.numLabels;
+    const bs = this.config.batchSize;
+    const features = new Float32Array(indices.length * F);
+    const logits = new Float32Array(indices.length * C);
+    const labels = new Int32Array(indices.length);
+    const pixels = new Uint8Array(bs * batchImageBytes(set, this.plan));
+    const batchLabels = new Int32Array(bs);
+    for (let i = 0; i < indices.length; i += bs) {
+      const chunk = indices.slice(i, i + bs);
+      const tape = new Tape();
+      const batch = this.uploadBatch(set, chunk, pixels, batchLabels, { plan: this.plan });
+      const f = this.model.features(tape, batch.images, this.adapters);
+      const y = this.model.head(tape, f);
+      features.set(await f.read(), i * F);
+      logits.set(await y.read(), i * C);
+      labels.set(batchLabels.subarray(0, chunk.length), i);
+      tape.clear();
+      batch.images.release();
+      batch.labels.release();
+    }
+    return { features, logits, labels };
+  }
+
   /** Trains for the configured steps, evaluating along the way; returns the run's summary. */
   async run(hooks: TrainerHooks = {}): Promise<TrainSummary> {
     const c = this.config;

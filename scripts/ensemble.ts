@@ -1,0 +1,234 @@
+/**
+ * Adaptive backbone ensembling of finished runs (Rodriguez-Opazo et al.): a small controller reads
+ * every member's features and gives each member a temperature per image; the ensemble's logits are
+ * Σ_m logits_m / T_m. Members are frozen; only the controller trains, on the training split (few
+ * labelled images per class are enough, so --k-shot is the usual setting).
+ *
+ *   npm run ensemble -- --runs DIR1,DIR2,… --data D --out DIR
+ *     [--k-shot K] [--train-size N] [--val-size N] [--val-fraction F] [--seed N] [--batch N]
+ *     [--steps N] [--width H] [--lr X] [--weight-decay X]
+ *
+ * Reads the run folders `npm run train` writes (summary.json and merged/). Writes DIR/summary.json
+ * (final_val_accuracy, members with their accuracies on the same validation images,
+ * average_accuracy, oracle_accuracy, the controller's settings and loss), DIR/ensemble.json,
+ * DIR/controller.safetensors and DIR/apply_ensemble.py, which applies it in Python.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { nodeGpu } from '../src/gpu/node';
+import { loadCheckpointFrom, loadDatasetFolder } from '../src/io/node';
+import { writeSafetensors } from '../src/io/safetensors';
+import { parseConfig } from '../src/models/spec';
+import { accuracyOf, averageLogits, oracleAccuracy } from '../src/ensemble/baselines';
+import { CONTROLLER_DEFAULTS, predict, T_MIN, trainController, type ControllerSettings, type EnsembleInputs } from '../src/ensemble/controller';
+import { memberOutputs, type MemberOutputs } from '../src/session/ensembleMember';
+import { normalisationFor, prepareData } from '../src/session/prepare';
+import { workingEdge } from '../src/train/data';
+import applyEnsemblePy from '../src/ensemble/python/apply_ensemble.py';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE =
+  'usage: npm run ensemble -- --runs DIR1,DIR2,… --data <dataset folder> --out DIR\n' +
+  '  [--k-shot K] [--train-size N] [--val-size N] [--val-fraction F] [--seed N] [--batch N]\n' +
+  '  [--steps N] [--width H] [--lr X] [--weight-decay X]';
+
+export interface EnsembleArgs {
+  runs: string[];
+  data: string;
+  out: string;
+  kShot?: number;
+  trainSize?: number;
+  valSize?: number;
+  valFraction: number;
+  seed: number;
+  batch: number;
+  controller: ControllerSettings;
+}
+
+function number(flag: string, v: string | undefined, min: number, integer = true): number {
+  const n = Number(v);
+  if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
+  if (n < min || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} is ${v}; it takes ${integer ? 'a whole number' : 'a number'} of at least ${min}`);
+  return n;
+}
+
+export function parseEnsembleArgs(argv: readonly string[]): EnsembleArgs {
+  const a: Partial<EnsembleArgs> = { valFraction: 0.1, seed: 0, batch: 32 };
+  const c: ControllerSettings = { ...CONTROLLER_DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--runs') a.runs = next().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (flag === '--data') a.data = next();
+    else if (flag === '--out') a.out = next();
+    else if (flag === '--k-shot') a.kShot = number(flag, next(), 1);
+    else if (flag === '--train-size') a.trainSize = number(flag, next(), 1);
+    else if (flag === '--val-size') a.valSize = number(flag, next(), 1);
+    else if (flag === '--val-fraction') a.valFraction = number(flag, next(), 0, false);
+    else if (flag === '--seed') a.seed = c.seed = number(flag, next(), 0);
+    else if (flag === '--batch') a.batch = number(flag, next(), 1);
+    else if (flag === '--steps') c.steps = number(flag, next(), 0);
+    else if (flag === '--width') c.width = number(flag, next(), 1);
+    else if (flag === '--lr') c.lr = number(flag, next(), 0, false);
+    else if (flag === '--weight-decay') c.weightDecay = number(flag, next(), 0, false);
+    else if (flag === '--help' || flag === '-h') throw new UsageError('');
+    else throw new UsageError(`unknown option ${flag}`);
+  }
+  if (!a.runs || a.runs.length < 2) throw new UsageError('--runs needs at least two run folders (written by npm run train), separated by commas');
+  if (!a.data) throw new UsageError('--data is required (the data set the members were trained on)');
+  if (!a.out) throw new UsageError('--out is required (the folder to write the ensemble to)');
+  return { ...(a as EnsembleArgs), controller: c };
+}
+
+interface RunFolder {
+  dir: string;
+  summary: Record<string, unknown>;
+  merged: string;
+}
+
+/** A run folder as `npm run train` leaves it, or a message naming the run and what is missing. */
+async function readRunFolder(dir: string): Promise<RunFolder> {
+  let summary: Record<string, unknown>;
+  try {
+    summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(`${dir}: ${missing ? 'no summary.json, so the run did not finish (or this is not a run folder written by npm run train)' : `summary.json is not readable JSON (${(e as Error).message})`}. Finish the run, or leave it out of --runs.`);
+  }
+  const merged = join(dir, 'merged');
+  const has = await stat(join(merged, 'model.safetensors')).then(() => true, () => false);
+  if (!has) throw new Error(`${dir}: merged/model.safetensors is missing, so there is no trained model to use. Run npm run train again for it, or leave it out of --runs.`);
+  return { dir, summary, merged };
+}
+
+export async function ensemble(args: EnsembleArgs, log: (line: string) => void = console.error): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const runs = await Promise.all(args.runs.map((d) => readRunFolder(resolve(d))));
+  log(`Loading ${runs.length} members …`);
+  const ckpts = await Promise.all(runs.map((r) => loadCheckpointFrom(r.merged)));
+  // One decode for every member: the largest working size any member's processor needs.
+  const processors = ckpts.map((c) => normalisationFor(parseConfig(c.config, `${c.source}/config.json`, c.tensors.keys()), c).processor);
+  const decode = { edge: Math.max(...processors.map(workingEdge)), resample: processors[0].resample };
+  log(`Loading data ${args.data} …`);
+  const dataset = await loadDatasetFolder(args.data, { split: 'train', decode });
+  let validation = dataset.validation?.set;
+  if (!validation) {
+    try {
+      const test = await loadDatasetFolder(args.data, { split: 'test', decode });
+      if (test.source !== dataset.source) validation = test;
+    } catch {
+      validation = undefined;
+    }
+  }
+  const data = prepareData(dataset, { valFraction: args.valFraction, seed: args.seed, trainLimit: args.trainSize, valLimit: args.valSize, kShot: args.kShot }, validation);
+  runs.forEach((r) => {
+    const classes = r.summary.classes;
+    if (Array.isArray(classes) && JSON.stringify(classes) !== JSON.stringify(data.classNames)) {
+      throw new Error(`${r.dir} was trained on the classes ${JSON.stringify(classes)}, but ${args.data} has ${JSON.stringify(data.classNames)}. Ensemble members must share the data set's classes, in the same order.`);
+    }
+  });
+  const gpu = await nodeGpu();
+  const outs: MemberOutputs[] = [];
+  try {
+    for (const [i, r] of runs.entries()) {
+      log(`Member ${i + 1}/${runs.length}: ${r.dir} (features and logits of ${data.trainIndices.length} training and ${data.valIndices.length} validation images)`);
+      outs.push(await memberOutputs(gpu.ctx, ckpts[i], data, r.dir, args.batch));
+    }
+  } finally {
+    gpu.ctx.destroy();
+  }
+  const C = data.classNames.length;
+  const split = (which: 'train' | 'val'): EnsembleInputs => ({
+    features: outs.map((o) => o[which].features),
+    featureSizes: outs.map((o) => o.featureSize),
+    logits: outs.map((o) => o[which].logits),
+    classes: C,
+    count: outs[0][which].labels.length,
+  });
+  const train = split('train');
+  const val = split('val');
+  const trainLabels = outs[0].train.labels;
+  const valLabels = outs[0].val.labels;
+  const trainRows = [...trainLabels.keys()];
+  const valRows = [...valLabels.keys()];
+  log(`Training the controller (${args.controller.steps} steps, width ${args.controller.width}) on ${trainRows.length} images …`);
+  const { controller, losses } = trainController(train, trainLabels, trainRows, args.controller);
+  const predicted = predict(controller, val);
+  const members = runs.map((r, m) => ({
+    run: r.dir,
+    method: r.summary.method,
+    head: outs[m].head,
+    image_size: outs[m].imageSize,
+    feature_size: outs[m].featureSize,
+    accuracy: accuracyOf(val.logits[m], valLabels, C, valRows),
+  }));
+  const summary = {
+    final_val_accuracy: accuracyOf(predicted.logits, valLabels, C, valRows),
+    members,
+    best_member_accuracy: Math.max(...members.map((m) => m.accuracy)),
+    average_accuracy: accuracyOf(averageLogits(val.logits, val.count, C), valLabels, C, valRows),
+    oracle_accuracy: oracleAccuracy(val.logits, valLabels, C, valRows),
+    train_images: trainRows.length,
+    val_images: valRows.length,
+    k_shot: args.kShot ?? null,
+    seed: args.seed,
+    controller: { ...args.controller, first_loss: losses[0] ?? null, final_loss: losses[losses.length - 1] ?? null },
+    mean_temperatures: members.map((_, m) => valRows.reduce((s, n) => s + predicted.temperatures[n * members.length + m], 0) / valRows.length),
+    classes: data.classNames,
+    data: args.data,
+    seconds: (performance.now() - started) / 1000,
+  };
+  const out = resolve(args.out);
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const f32 = (a: Float64Array) => Float32Array.from(a);
+  const tensors = new Map([
+    ['W1', { shape: [controller.width, controller.inputSize], data: f32(controller.W1) }],
+    ['b1', { shape: [controller.width], data: f32(controller.b1) }],
+    ['W2', { shape: [controller.members, controller.width], data: f32(controller.W2) }],
+    ['b2', { shape: [controller.members], data: f32(controller.b2) }],
+    ['mean', { shape: [controller.inputSize], data: f32(controller.mean) }],
+    ['std', { shape: [controller.inputSize], data: f32(controller.std) }],
+  ]);
+  await writeFile(join(out, 'controller.safetensors'), writeSafetensors(tensors, { metadata: { format: 'np' } }));
+  const spec = {
+    format: 'rankscope-ensemble',
+    format_version: 1,
+    t_min: T_MIN,
+    classes: data.classNames,
+    members: runs.map((r, m) => ({ run: r.dir, merged: r.merged, head: outs[m].head, feature_size: outs[m].featureSize })),
+    controller: { file: 'controller.safetensors', width: controller.width, activation: 'relu', temperature: 'softplus(z) + t_min' },
+  };
+  await writeFile(join(out, 'ensemble.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  await writeFile(join(out, 'apply_ensemble.py'), applyEnsemblePy);
+  log(`Wrote ${join(out, 'summary.json')}, ensemble.json, controller.safetensors, apply_ensemble.py`);
+  return summary;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const s = await ensemble(parseEnsembleArgs(argv));
+    console.log(JSON.stringify({ final_val_accuracy: s.final_val_accuracy, average_accuracy: s.average_accuracy, oracle_accuracy: s.oracle_accuracy, members: (s.members as Array<{ accuracy: number }>).map((m) => m.accuracy) }));
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message) console.error(`ensemble: ${e.message}`);
+      console.error(USAGE);
+      return 2;
+    }
+    console.error(`ensemble: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
