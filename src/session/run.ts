@@ -9,6 +9,7 @@ import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/r
 import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
 import type { VisionTransformer } from '../models/vision';
 import { buildRunModel } from './zeroShot';
+import { withKShot } from './kShotData';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
@@ -36,6 +37,19 @@ export interface RunSpec {
   rankLayer?: string;
   /** Compute the spectrum every this many steps (and at the end). */
   rankEvery?: number;
+  /** Train on k images per class of the lab's training split, drawn with this seed (a study's few-shot axis). */
+  kShot?: { k: number; seed: number };
+  /** Set on a study's runs: the study and the cell (method, budget, seed, k-shot) this run fills. */
+  study?: StudyTag;
+}
+
+/** Which study cell a run belongs to; kept with the run, so a reloaded page can tell what is done. */
+export interface StudyTag {
+  id: string;
+  key: string;
+  budget: number | null;
+  seed: number;
+  k_shot: number | null;
 }
 
 /**
@@ -142,7 +156,7 @@ export class RunController {
       return undefined;
     }
     try {
-      trainer = new Trainer(model, data, norm, {
+      trainer = new Trainer(model, withKShot(data, this.spec.kShot), norm, {
         ...this.spec.train,
         method: this.spec.method,
         methodConfig: this.spec.methodConfig,

@@ -5,6 +5,7 @@ import { FINISHED, type RunView } from '../state/runStore';
 import { formatNumber, formatPercent } from '../charts/series';
 import { deleteRun, pauseRun, resumeRun, stopRun } from './useRuns';
 import { RunFileActions } from './RunFileBar';
+import { useFocusedRun } from '../study/useFocusedRun';
 
 const STATE_LABEL: Record<RunState, string> = {
   queued: 'queued',
@@ -58,8 +59,17 @@ function RunRow({ run }: { run: RunView }) {
   const lastEval = run.evals[run.evals.length - 1];
   const finished = FINISHED.has(run.state);
   const active = run.state === 'training' || run.state === 'paused';
+  const focus = useFocusedRun<HTMLLIElement>(id);
   return (
-    <li className="run" data-testid="run" data-run-id={id} data-state={run.state} style={{ borderLeftColor: run.color }}>
+    <li
+      ref={focus.ref}
+      className={focus.focused ? 'run run-focused' : 'run'}
+      data-testid="run"
+      data-run-id={id}
+      data-state={run.state}
+      data-focused={focus.focused || undefined}
+      style={{ borderLeftColor: run.color }}
+    >
       <div className="run-head">
         <span className="swatch" style={{ background: run.color }} aria-hidden="true" />
         <strong className="run-name" data-testid="run-name">
