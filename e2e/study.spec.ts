@@ -29,7 +29,7 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   await page.getByTestId('section-toggle-study').click();
   const setup = page.getByTestId('study-setup');
   await expect(setup).toBeVisible();
-  await page.getByTestId('study-budgets').fill('800, 1400');
+  await page.getByTestId('study-budgets').fill('850, 1400');
   await page.getByTestId('study-seeds').fill('0, 1');
   await page.getByTestId('study-ref-full').uncheck();
   await expect(page.getByTestId('study-ref-probe')).toBeChecked();

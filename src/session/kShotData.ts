@@ -8,7 +8,5 @@ import type { LabData } from './run';
  */
 export function withKShot(data: LabData, kShot: { k: number; seed: number } | undefined): LabData {
   if (!kShot) return data;
-  const labels = data.trainIndices.map((i) => data.train.labels[i]);
-  const picked = sampleKShot(labels, kShot.k, kShot.seed);
-  return { ...data, trainIndices: Array.from(picked.indices, (j) => data.trainIndices[j]) };
+  return { ...data, trainIndices: Array.from(sampleKShot(data.train.labels, kShot.k, kShot.seed, data.trainIndices)) };
 }

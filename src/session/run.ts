@@ -7,9 +7,9 @@ import type { Normalisation } from '../engine/ops/preprocess';
 import type { PackedImages } from '../train/data';
 import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/rank';
 import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
+import { withKShot } from './kShotData';
 import type { VisionTransformer } from '../models/vision';
 import { buildRunModel } from './zeroShot';
-import { withKShot } from './kShotData';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { applyDemoSettings } from '../demo';
 import { DEMO_STUDY, DEMO_STUDY_TITLE } from './preset';
-import { planOnLoaded, startStudy } from './startStudy';
+import { loadedCounts, planOnLoaded, startStudy } from './startStudy';
 
 /** The demo's one-click study (see preset.ts): plans it on the demo model and data and queues every run. */
 export function DemoStudyButton({ ready }: { ready: boolean }) {
@@ -11,7 +11,7 @@ export function DemoStudyButton({ ready }: { ready: boolean }) {
     setError(undefined);
     try {
       applyDemoSettings();
-      const study = planOnLoaded(DEMO_STUDY);
+      const study = planOnLoaded(DEMO_STUDY, await loadedCounts());
       setQueued(await startStudy(study));
       document.getElementById('runs-panel-title')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
     } catch (e) {

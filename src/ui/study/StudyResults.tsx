@@ -59,7 +59,7 @@ export function StudyResults() {
   const download = (what: 'json' | 'csv' | 'svg') => {
     if (what === 'json') downloadBlob(JSON.stringify({ study: study.spec, runs: rows }, null, 2), 'study.json', 'application/json');
     else if (what === 'csv') downloadBlob(studyCsv(rows), 'study.csv', 'text/csv');
-    else downloadBlob(studySvg(rows), 'study.svg', 'image/svg+xml');
+    else downloadBlob(studySvg(rows, { kShot: k, labels: Object.fromEntries(rows.map((r) => [r.method, methodLabel(r.method)])) }), 'study.svg', 'image/svg+xml');
   };
   return (
     <section className="results study-results" data-testid="study-results">

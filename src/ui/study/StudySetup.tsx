@@ -7,7 +7,8 @@ import { useMethodStore } from '../state/methodStore';
 import { useModelStore } from '../state/modelStore';
 import { formatLr } from '../runs/specs';
 import { formatInt } from '../model/format';
-import { parseKShots, parseNumberList } from './newStudy';
+import { countsFromEstimates, parseKShots, parseNumberList } from './newStudy';
+import { useEstimates } from '../method/useEstimates';
 import { methodLabel, STUDY_LR, type PageStudy } from './pageStudy';
 import { planOnLoaded, startStudy } from './startStudy';
 import { useStudyStore } from './studyStore';
@@ -44,6 +45,9 @@ export function StudySetup() {
   const methodState = useMethodStore();
   const augment = useDataStore((s) => s.augment);
   const study = useStudyStore((s) => s.study);
+  // The same counts the comparison table shows: the lab's estimate of the probe (head) and full fine-tuning.
+  const estimates = useEstimates();
+  const counts = countsFromEstimates(estimates.data);
   const [methods, setMethods] = useState<MethodId[]>(['lora', 'randlora']);
   const [budgets, setBudgets] = useState('2000, 6000, 20000');
   const [seeds, setSeeds] = useState('0, 1, 2');
@@ -65,7 +69,7 @@ export function StudySetup() {
   }, [lrText]);
 
   const planned = useMemo((): { study?: PageStudy; error?: string } => {
-    if (!model || !data) return {};
+    if (!model || !data || !counts) return {};
     try {
       const spec: StudySpec = {
         methods,
@@ -76,13 +80,13 @@ export function StudySetup() {
         includeHead,
       };
       if (!methods.length) throw new Error('Choose at least one method to study.');
-      return { study: planOnLoaded(spec, lr) };
+      return { study: planOnLoaded(spec, counts, lr) };
     } catch (e) {
       return { error: e instanceof Error ? e.message : String(e) };
     }
     // methodState and augment feed planOnLoaded through the stores.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [model, data, methods, budgets, seeds, kShots, references, includeHead, lr, zeroShotPossible, methodState, augment]);
+  }, [model, data, counts?.head, counts?.backbone, methods, budgets, seeds, kShots, references, includeHead, lr, zeroShotPossible, methodState, augment]);
 
   const ready = device.isSuccess && !!model && !!data;
   const plan = planned.study;

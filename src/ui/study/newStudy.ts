@@ -4,7 +4,7 @@
  * counted, and src/study's plan for the cells.
  */
 import type { Augmentation } from '../../engine/ops/preprocess';
-import type { ModelInfo } from '../../session/protocol';
+import type { ModelInfo, RunEstimate } from '../../session/protocol';
 import { planStudy } from '../../study/plan';
 import type { StudySpec } from '../../study/types';
 import { targetedLayers, type TrainSettings } from '../runs/specs';
@@ -45,14 +45,21 @@ export function parseKShots(text: string): Array<number | null> {
   return out;
 }
 
-/** Values the classification head trains: a linear head, classes × hidden weights plus a bias each. */
-export function linearHeadParams(model: Pick<ModelInfo, 'hidden'>, classes: number): number {
-  return classes * model.hidden + classes;
+/**
+ * The head's and the backbone's trainable counts as the comparison table has them: from the lab's
+ * estimate() of the probe (the head alone) and of full fine-tuning (backbone and head).
+ */
+export function countsFromEstimates(estimates: ReadonlyArray<Pick<RunEstimate, 'method' | 'trainableParams'>> | undefined): { head: number; backbone: number } | undefined {
+  const probe = estimates?.find((e) => e.method === 'probe');
+  const full = estimates?.find((e) => e.method === 'full');
+  if (!probe || !full) return undefined;
+  return { head: probe.trainableParams, backbone: full.trainableParams - probe.trainableParams };
 }
 
 export interface StudyContext {
-  model: Pick<ModelInfo, 'linearLayers' | 'hidden' | 'source'>;
-  classes: number;
+  model: Pick<ModelInfo, 'linearLayers' | 'source'>;
+  /** Trainable values of the head and of the backbone (countsFromEstimates). */
+  counts: { head: number; backbone: number };
   dataset?: string;
   targets: string[];
   train: TrainSettings;
@@ -73,8 +80,7 @@ export function newStudyId(): string {
 export function planPageStudy(spec: StudySpec, ctx: StudyContext, id = newStudyId()): PageStudy {
   const layers = targetedLayers(ctx.model, ctx.targets);
   if (!layers.length) throw new Error(`None of the model's linear layers match the targets ${ctx.targets.join(', ') || '(none)'}: choose target layers in the method panel.`);
-  const headParams = linearHeadParams(ctx.model, ctx.classes);
-  const cells = planStudy(spec, layers, { headParams, configs: ctx.configs });
+  const cells = planStudy(spec, { layers, head: ctx.counts.head, backbone: ctx.counts.backbone }, ctx.configs);
   return {
     id,
     createdAt: Date.now(),
@@ -85,7 +91,7 @@ export function planPageStudy(spec: StudySpec, ctx: StudyContext, id = newStudyI
     lr: { ...ctx.lr },
     rankLayer: ctx.rankLayer ?? layers[0]?.module,
     augment: ctx.augment,
-    headParams,
+    headParams: ctx.counts.head,
     model: ctx.model.source,
     dataset: ctx.dataset,
   };

@@ -59,7 +59,7 @@ const result = (acc: number, intruders?: unknown) =>
     confusion: [],
     perClassAccuracy: [],
     classNames: [],
-    ...(intruders ? { intruders } : {}),
+    ...(intruders ? { intruders_per_layer: intruders } : {}),
   }) as unknown as RunView['result'];
 
 describe('a study cell as a run', () => {
@@ -131,6 +131,9 @@ describe('study progress', () => {
     expect(r.intruders).toBe(3);
     expect(studyRows(p, 0.3, layer)[0].intruders).toBe(1);
     expect(r.intruders_per_layer).toHaveLength(2);
+    // The end-of-run mean over every targeted layer wins over the tracked layer's spectrum.
+    const measured = view(a, 'done', { result: { ...result(0.8, intruders)!, rank_effective: 7.5, rank_numerical: 9 } as RunView['result'], spectra: run.spectra });
+    expect(studyRows(studyProgress(study, [measured]), 0.5, layer)[0]).toMatchObject({ rank_effective: 7.5, rank_numerical: 9 });
     expect(totalIntruders(undefined, 0.5)).toBeNaN();
   });
 });

@@ -85,10 +85,21 @@ export function cellRunSpec(study: PageStudy, cell: StudyCell, id = newRunId()):
   };
 }
 
+/** What a finished run measured on every targeted layer at its end (src/train/layerAnalysis.ts), where it did. */
+interface Analysed {
+  intruders_per_layer?: LayerIntruders[];
+  rank_numerical?: number;
+  rank_effective?: number;
+}
+
+function analysed(run: RunView): Analysed {
+  return (run.result ?? {}) as Analysed;
+}
+
 /** The per-layer intruder cosines a finished run reported (src/train/intruders.ts), if any. */
 export function runIntruders(run: RunView): LayerIntruders[] | undefined {
-  const r = run.result as (RunView['result'] & { intruders?: LayerIntruders[] }) | undefined;
-  return Array.isArray(r?.intruders) ? r.intruders : undefined;
+  const layers = analysed(run).intruders_per_layer;
+  return Array.isArray(layers) ? layers : undefined;
 }
 
 /** Intruder dimensions over every layer of a run, counted at ε. */
@@ -160,6 +171,9 @@ export function queueOrder(study: Pick<PageStudy, 'spec'>, cells: readonly Study
 export function studyRow(p: CellProgress, eps: number, rankLayer?: string): StudyRow | undefined {
   const run = p.run;
   if (!run?.result || (p.state !== 'done' && p.state !== 'diverged')) return undefined;
+  // Ranks as the CLI's study.json has them: the mean over every targeted layer, measured at the
+  // run's end; runs saved before that measurement fall back to the tracked layer's last spectrum.
+  const a = analysed(run);
   const layer = run.rankLayer ?? rankLayer ?? run.spectra[run.spectra.length - 1]?.spectrum.module;
   const spectrum = layer ? latestSpectrum(run.spectra, layer)?.spectrum : undefined;
   const perLayer = runIntruders(run);
@@ -168,8 +182,8 @@ export function studyRow(p: CellProgress, eps: number, rankLayer?: string): Stud
     status: p.state,
     best_val_accuracy: run.result.best_val_accuracy,
     final_val_accuracy: run.result.final_val_accuracy,
-    rank_numerical: spectrum?.numericalRank ?? NaN,
-    rank_effective: spectrum?.effectiveRank ?? NaN,
+    rank_numerical: a.rank_numerical ?? spectrum?.numericalRank ?? NaN,
+    rank_effective: a.rank_effective ?? spectrum?.effectiveRank ?? NaN,
     intruders: totalIntruders(perLayer, eps),
     run_id: run.spec.id,
     seconds: run.result.seconds,

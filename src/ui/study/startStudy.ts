@@ -5,16 +5,25 @@
 import { METHODS, type MethodId } from '../../methods/registry';
 import type { StudySpec } from '../../study/types';
 import { augmentationOf, useDataStore } from '../state/dataStore';
-import { effectiveTargets, useMethodStore } from '../state/methodStore';
+import { currentRunSpec, effectiveTargets, useMethodStore } from '../state/methodStore';
+import { getLab } from '../lab';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
 import { queueRuns } from '../runs/useRuns';
 import { cellRunSpec, cellsLeft, queueOrder, studyProgress, STUDY_LR, type PageStudy } from './pageStudy';
-import { planPageStudy } from './newStudy';
+import { countsFromEstimates, planPageStudy } from './newStudy';
 import { useStudyStore } from './studyStore';
 
+/** The head's and backbone's trainable counts of the loaded model with the panel's settings, from the lab's estimate(). */
+export async function loadedCounts(): Promise<{ head: number; backbone: number }> {
+  const specs = (['probe', 'full'] as const).map((method) => ({ id: `study-count-${method}`, name: method, ...currentRunSpec(method) }));
+  const counts = countsFromEstimates(await getLab().estimate(specs));
+  if (!counts) throw new Error('The lab did not estimate the probe and full fine-tuning, so the study cannot count trainable values; reload the page.');
+  return counts;
+}
+
 /** Plans a study on what the lab has loaded now (the method panel's targets, the training panel's settings). */
-export function planOnLoaded(spec: StudySpec, lr: Record<string, number> = {}): PageStudy {
+export function planOnLoaded(spec: StudySpec, counts: { head: number; backbone: number }, lr: Record<string, number> = {}): PageStudy {
   const model = useModelStore.getState().info;
   const data = useDataStore.getState().info;
   if (!model) throw new Error('Load a model in the setup column before planning a study.');
@@ -25,7 +34,7 @@ export function planOnLoaded(spec: StudySpec, lr: Record<string, number> = {}): 
   for (const id of [...spec.methods, 'full', 'probe'] as MethodId[]) rates[id] = lr[id] ?? STUDY_LR[id];
   return planPageStudy(spec, {
     model,
-    classes: data.classNames.length,
+    counts,
     dataset: data.source,
     targets,
     train: m.train,
