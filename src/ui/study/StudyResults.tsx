@@ -10,7 +10,7 @@ import { downloadBlob } from '../download';
 import { formatInt } from '../model/format';
 import { useRunStore } from '../state/runStore';
 import { methodLabel, studyProgress, studyRows } from './pageStudy';
-import { chartSeries, defaultPair, logDomain, pairableMethods, studyPoints, type StudyPoint } from './results';
+import { chartSeries, defaultPair, logDomain, logTicks, pairableMethods, studyPoints, type StudyPoint } from './results';
 import { StudyStatus } from './StudyStatus';
 import { useRunFocus, useStudyStore } from './studyStore';
 
@@ -129,10 +129,28 @@ function PointsChart({ rows, kShot, metric }: { rows: StudyRow[]; kShot: number 
       <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
         <ComposedChart margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" />
-          <XAxis type="number" dataKey="x" scale="log" domain={domain} allowDataOverflow tick={axisStyle} tickFormatter={(v: number) => formatNumber(v, 2)} name="trainable values" />
+          <XAxis type="number" dataKey="x" scale="log" domain={domain} ticks={logTicks(domain)} allowDataOverflow tick={axisStyle} tickFormatter={(v: number) => formatNumber(v, 2)} name="trainable values" />
           <YAxis type="number" dataKey="y" tick={axisStyle} tickFormatter={(v: number) => (isAcc ? `${Math.round(v * 100)}%` : formatNumber(v, 2))} domain={isAcc ? ['auto', 'auto'] : [0, 'auto']} width={48} />
           <Tooltip
-            formatter={(value: unknown, name: unknown) => [typeof value === 'number' ? (name === 'trainable values' ? formatInt(value) : fmt(value)) : String(value), String(name)]}
+            cursor={false}
+            content={({ active, payload }) => {
+              const d = active ? (payload?.[0]?.payload as Datum | undefined) : undefined;
+              if (!d) return null;
+              return (
+                <div className="study-tooltip">
+                  <strong>
+                    {methodLabel(d.method)} {d.setting}
+                  </strong>
+                  <div>
+                    {isAcc ? 'accuracy' : 'effective rank'} {pm(isAcc ? d.accuracy : d.rank, fmt)}
+                  </div>
+                  <div>
+                    {formatInt(Math.round(d.params))} values (budget {d.budget === null ? '—' : formatInt(d.budget)}), {d.n} seed{d.n === 1 ? '' : 's'}
+                  </div>
+                  <div className="muted">click to open its runs</div>
+                </div>
+              );
+            }}
           />
           {isAcc &&
             refs.map((r) =>

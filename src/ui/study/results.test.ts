@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StudyRow } from '../../study/types';
-import { chartSeries, defaultPair, logDomain, pairableMethods, studyPoints } from './results';
+import { chartSeries, defaultPair, logDomain, logTicks, pairableMethods, studyPoints } from './results';
 
 function row(method: string, budget: number | null, seed: number, acc: number, params: number, extra: Partial<StudyRow> = {}): StudyRow {
   return {
@@ -65,6 +65,7 @@ describe('study results', () => {
     expect(logDomain([1728, 8064])).toEqual([1000, 10000]);
     expect(logDomain([1000, 100000])).toEqual([100, 1e6]);
     expect(logDomain([])).toEqual([1, 10]);
+    expect(logTicks([100, 10000])).toEqual([100, 200, 500, 1000, 2000, 5000, 10000]);
   });
 
   it('pairs RandLoRA − LoRA by default', () => {

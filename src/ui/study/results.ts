@@ -78,6 +78,13 @@ export function logDomain(xs: readonly number[]): [number, number] {
   return [10 ** Math.floor(Math.log10(lo) - 0.05), 10 ** Math.ceil(Math.log10(hi) + 0.05)];
 }
 
+/** 1, 2, 5 × each power of ten inside a log axis's domain: readable ticks for counts. */
+export function logTicks([lo, hi]: [number, number]): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) for (const m of [1, 2, 5]) if (m * 10 ** e >= lo && m * 10 ** e <= hi) out.push(m * 10 ** e);
+  return out;
+}
+
 /** Methods with a point at some budget in the rows (the pairs a person can choose from). */
 export function pairableMethods(rows: readonly StudyRow[]): string[] {
   return [...new Set(rows.filter((r) => r.budget !== null).map((r) => r.method))];
