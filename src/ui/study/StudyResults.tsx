@@ -254,7 +254,10 @@ function StudyTable({ rows }: { rows: StudyRow[] }) {
               </td>
               <td>{p.budget === null ? 'reference' : formatInt(p.budget)}</td>
               <td>{p.k_shot === null ? 'all' : p.k_shot}</td>
-              <td>{p.setting || '—'}</td>
+              <td title={p.note}>
+                {p.setting || '—'}
+                {!p.reachable && <strong className="study-out-of-reach"> out of reach</strong>}
+              </td>
               <td>{formatInt(Math.round(p.params))}</td>
               <td>{p.n}</td>
               <td data-testid="study-row-accuracy">{pm(p.accuracy, pct)}</td>

@@ -90,7 +90,7 @@ export function StudySetup() {
 
   const ready = device.isSuccess && !!model && !!data;
   const plan = planned.study;
-  const runCount = plan ? plan.cells.filter((c) => c.reachable).length : 0;
+  const runCount = plan ? plan.cells.length : 0;
 
   async function start() {
     if (!plan) return;
@@ -223,14 +223,13 @@ export function PlanTable({ study }: { study: PageStudy }) {
               <td>{c.k_shot === null ? 'all' : c.k_shot}</td>
               <td>{c.setting || '—'}</td>
               <td data-testid="study-plan-params">{formatInt(c.trainable_params)}</td>
-              <td>{!c.reachable ? <strong>out of reach, not run: {c.note ?? 'no setting comes close to this budget'}</strong> : (c.note ?? '')}</td>
+              <td>{!c.reachable ? <strong data-testid="study-plan-unreachable">Out of reach: {c.note ?? 'no setting comes close to this budget'} It runs at the nearest setting.</strong> : (c.note ?? '')}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <p className="muted">
-        {lines.filter((c) => c.reachable).length} line{lines.length === 1 ? '' : 's'} × {perLine} seed{perLine === 1 ? '' : 's'} ={' '}
-        {study.cells.filter((c) => c.reachable).length} runs.
+        {lines.length} line{lines.length === 1 ? '' : 's'} × {perLine} seed{perLine === 1 ? '' : 's'} = {study.cells.length} runs.
       </p>
     </div>
   );

@@ -43,7 +43,7 @@ export function StudyStatus() {
         {counts.diverged ? ` (${counts.diverged} diverged)` : ''}
         {counts.running + counts.queued ? `, ${counts.running + counts.queued} queued or training` : ''}
         {counts.failed ? `, ${counts.failed} failed` : ''}
-        {counts.unreachable ? `; ${counts.unreachable} out of reach` : ''}.
+        {counts.unreachable ? `; ${counts.unreachable} with a budget out of their method's reach (run at its nearest setting)` : ''}.
       </p>
       {left > 0 && (
         <button type="button" onClick={() => void cont()} disabled={!ready || busy} data-testid="study-continue">

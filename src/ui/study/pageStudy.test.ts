@@ -95,10 +95,10 @@ describe('study progress', () => {
     const p = studyProgress(study, runs);
     expect(p.map((x) => x.state)).toEqual(['done', 'running', 'missing', 'missing', 'missing', 'missing']);
     expect(p[0].run?.state).toBe('done');
-    // The unreachable VeRA cell is never queued; a run lost with the page is.
-    expect(cellsLeft(p).map((x) => x.key)).toEqual(['lora|b=4000|s=1|k=4', 'full|b=null|s=0|k=all', 'zeroshot|b=null|s=0|k=all']);
+    // A run lost with the page is queued again; the out-of-reach VeRA cell runs at its nearest setting.
+    expect(cellsLeft(p).map((x) => x.key)).toEqual(['lora|b=4000|s=1|k=4', 'vera|b=100|s=0|k=all', 'full|b=null|s=0|k=all', 'zeroshot|b=null|s=0|k=all']);
     const counts = progressCounts(p);
-    expect(counts).toMatchObject({ total: 5, unreachable: 1, done: 1, running: 1, missing: 3 });
+    expect(counts).toMatchObject({ total: 6, unreachable: 1, done: 1, running: 1, missing: 4 });
   });
 
   it('queues failed and stopped cells again, but not finished or in-flight ones', () => {

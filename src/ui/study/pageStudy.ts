@@ -142,9 +142,13 @@ export function studyProgress(study: PageStudy, runs: readonly RunView[]): CellP
   });
 }
 
-/** Cells a "Continue" queues: reachable ones with no run, or whose run failed, was stopped or was lost with the page. */
+/**
+ * Cells a "Continue" queues: those with no run, or whose run failed, was stopped or was lost with
+ * the page. A cell whose budget is out of its method's reach runs too, at the nearest end of the
+ * method's range (as the CLI runs it), and its note says so wherever it is shown.
+ */
 export function cellsLeft(progress: readonly CellProgress[]): StudyCell[] {
-  return progress.filter((p) => p.cell.reachable && (p.state === 'missing' || p.state === 'failed' || p.state === 'stopped')).map((p) => p.cell);
+  return progress.filter((p) => p.state === 'missing' || p.state === 'failed' || p.state === 'stopped').map((p) => p.cell);
 }
 
 /**
@@ -197,14 +201,11 @@ export function studyRows(progress: readonly CellProgress[], eps: number, rankLa
   return progress.map((p) => studyRow(p, eps, rankLayer)).filter((r): r is StudyRow => r !== undefined);
 }
 
-/** Counts for the study's status line. */
+/** Counts for the study's status line (`unreachable`: cells run at the nearest end of their method's range). */
 export function progressCounts(progress: readonly CellProgress[]): Record<CellState, number> & { total: number; unreachable: number } {
   const counts = { missing: 0, queued: 0, running: 0, done: 0, diverged: 0, failed: 0, stopped: 0, total: 0, unreachable: 0 };
   for (const p of progress) {
-    if (!p.cell.reachable) {
-      counts.unreachable++;
-      continue;
-    }
+    if (!p.cell.reachable) counts.unreachable++;
     counts[p.state]++;
     counts.total++;
   }

@@ -43,6 +43,9 @@ describe('study results', () => {
     expect(p.accuracy.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
     expect(p.intruders.mean).toBeCloseTo(0.5, 12);
     expect(p.runIds).toEqual(['lora-2000-0', 'lora-2000-1']);
+    expect(p.reachable).toBe(true);
+    const far = studyPoints([row('vera', 100, 0, 0.5, 1026, { reachable: false, note: 'VeRA cannot go below 1,026 values' })])[0];
+    expect(far).toMatchObject({ reachable: false, note: 'VeRA cannot go below 1,026 values' });
     // One seed: sd drawn as 0, not NaN.
     expect(studyPoints(rows).find((x) => x.method === 'lora' && x.budget === 8000)!.accuracy.sd).toBe(0);
   });

@@ -11,6 +11,9 @@ export interface StudyPoint {
   budget: number | null;
   k_shot: number | null;
   setting: string;
+  /** False when the budget lay outside the method's range (the nearest setting ran); `note` says how. */
+  reachable: boolean;
+  note?: string;
   /** Mean achieved trainable values over the seeds (the x of the point). */
   params: number;
   n: number;
@@ -45,6 +48,8 @@ export function studyPoints(rows: readonly StudyRow[]): StudyPoint[] {
     budget: g[0].budget,
     k_shot: g[0].k_shot,
     setting: g[0].setting,
+    reachable: g.every((r) => r.reachable),
+    ...(g[0].note ? { note: g[0].note } : {}),
     params: stat(g.map((r) => r.trainable_params)).mean,
     n: g.length,
     accuracy: stat(g.map((r) => r.best_val_accuracy)),
