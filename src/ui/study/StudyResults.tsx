@@ -111,10 +111,15 @@ function datum(p: StudyPoint, metric: 'accuracy' | 'rank'): Datum {
 function PointsChart({ rows, kShot, metric }: { rows: StudyRow[]; kShot: number | null; metric: 'accuracy' | 'rank' }) {
   const focus = useRunFocus((s) => s.focus);
   const { methods, references } = useMemo(() => chartSeries(rows, kShot), [rows, kShot]);
-  const data = methods.map((m) => ({ method: m.method, points: m.points.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y)) }));
-  const refs = references.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y));
-  const domain = logDomain([...data.flatMap((d) => d.points.map((p) => p.x)), ...(metric === 'rank' ? refs.map((r) => r.x) : [])]);
   const isAcc = metric === 'accuracy';
+  const refs = references.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y));
+  // Accuracy draws references as bands across the chart; the rank chart as points at their own
+  // count (full fine-tuning's ΔW rank beside the adapters'; the probe has no ΔW).
+  const data = [
+    ...methods.map((m) => ({ method: m.method, points: m.points.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y)) })),
+    ...(isAcc ? [] : refs.filter((r) => r.x > 0).map((r) => ({ method: r.method, points: [r] }))),
+  ];
+  const domain = logDomain(data.flatMap((d) => d.points.map((p) => p.x)));
   const fmt = isAcc ? formatPercent : (v: number) => formatNumber(v);
   return (
     <ChartCard
@@ -207,7 +212,7 @@ function PointsChart({ rows, kShot, metric }: { rows: StudyRow[]; kShot: number 
         </ComposedChart>
       </ResponsiveContainer>
       <ul className="study-legend">
-        {[...data.map((d) => d.method), ...refs.filter(() => isAcc).map((r) => r.method)].map((m) => (
+        {[...data.map((d) => d.method), ...(isAcc ? refs.map((r) => r.method) : [])].map((m) => (
           <li key={m}>
             <span className="swatch" style={{ background: colorOf(m) }} aria-hidden="true" /> {methodLabel(m)}
           </li>
