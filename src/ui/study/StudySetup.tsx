@@ -85,7 +85,6 @@ export function StudySetup() {
       return { error: e instanceof Error ? e.message : String(e) };
     }
     // methodState and augment feed planOnLoaded through the stores.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [model, data, counts?.head, counts?.backbone, methods, budgets, seeds, kShots, references, includeHead, lr, zeroShotPossible, methodState, augment]);
 
   const ready = device.isSuccess && !!model && !!data;
