@@ -113,9 +113,11 @@ export type CellState = 'missing' | 'queued' | 'running' | 'done' | 'diverged' |
 
 function cellStateOf(run: RunView | undefined): CellState {
   if (!run) return 'missing';
-  if (run.state === 'queued') return run.restored ? 'missing' : 'queued';
-  if (run.state === 'loading' || run.state === 'training' || run.state === 'paused') return run.restored ? 'missing' : 'running';
-  return run.state;
+  const s = run.state as string;
+  if (s === 'done' || s === 'diverged' || s === 'failed' || s === 'stopped') return s;
+  // Anything else restored from the archive (a run cut off by a reload) is no longer in the worker.
+  if (run.restored) return 'missing';
+  return s === 'queued' ? 'queued' : 'running';
 }
 
 /** Better states win when a cell has several runs (a failed one queued again). */
