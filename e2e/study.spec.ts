@@ -5,7 +5,7 @@
  * a point opens its runs, and after a reload the finished runs are still there and "Continue study"
  * queues exactly the rest, which then finish with a 95% interval.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { test, expect, type Page } from '@playwright/test';
 
 const SETTINGS = '/?steps=2&batchSize=8&evalEvery=2&warmupSteps=1&targets=query,value';
@@ -100,6 +100,28 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   await expect(page.getByTestId('study-row')).toHaveCount(5);
   for (const text of await page.getByTestId('study-row').allInnerTexts()) console.log(`study row: ${text.replace(/\s+/g, ' ')}`);
   for (const text of await page.getByTestId('study-verdict').allInnerTexts()) console.log(`verdict: ${text}`);
+  // study.json as the CLI writes it: { runs: [...] } with the issue's columns.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('study-download-json').click()]);
+  expect(download.suggestedFilename()).toBe('study.json');
+  const json = JSON.parse(readFileSync(await download.path(), 'utf8')) as { runs: Array<Record<string, unknown>> };
+  expect(json.runs).toHaveLength(10);
+  for (const key of ['method', 'setting', 'trainable_params', 'budget', 'seed', 'k_shot', 'best_val_accuracy', 'final_val_accuracy', 'rank_numerical', 'rank_effective', 'intruders']) {
+    expect(json.runs[0]).toHaveProperty(key);
+  }
+
+  // Intruder dimensions per run and per layer; ε recounts from the stored cosines.
+  await expect(page.getByTestId('intruders')).toBeVisible();
+  await expect(page.getByTestId('intruder-layer')).toHaveCount(6);
+  const total = async () => Number(await page.getByTestId('intruder-run-total').first().innerText());
+  await page.getByTestId('intruder-eps').fill('0.05');
+  await expect(page.getByTestId('intruder-eps-value')).toHaveText('0.05');
+  const low = await total();
+  await page.getByTestId('intruder-eps').fill('0.95');
+  await expect(page.getByTestId('study-table')).toContainText('ε = 0.95');
+  const high = await total();
+  expect(high).toBeGreaterThanOrEqual(low);
+  console.log(`intruders of the first run: ${low} at ε = 0.05, ${high} at ε = 0.95`);
+
   mkdirSync('e2e-artifacts', { recursive: true });
   await page.getByTestId('study-results').screenshot({ path: 'e2e-artifacts/study-results.png' });
   expect(problems).toEqual([]);
