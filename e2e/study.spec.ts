@@ -61,7 +61,8 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   await expect(page.getByTestId('study-pair-table').first()).toHaveAttribute('data-pair', 'randlora-lora');
   await expect(page.getByTestId('study-verdict').first()).not.toBeEmpty();
   await expect(page.locator('[data-testid=study-accuracy-chart] [data-testid=study-point]')).toHaveCount(4);
-  await expect(page.locator('[data-testid=study-rank-chart] [data-testid=study-point]')).toHaveCount(4);
+  // The rank chart also places the probe (ΔW = 0, rank 0) at its own count.
+  await expect(page.locator('[data-testid=study-rank-chart] [data-testid=study-point]')).toHaveCount(5);
 
   // A point opens its run: the runs list marks it and scrolls to it.
   const point = page.locator('[data-testid=study-accuracy-chart] [data-testid=study-point][data-method=randlora]').first();

@@ -114,7 +114,7 @@ function PointsChart({ rows, kShot, metric }: { rows: StudyRow[]; kShot: number 
   const isAcc = metric === 'accuracy';
   const refs = references.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y));
   // Accuracy draws references as bands across the chart; the rank chart as points at their own
-  // count (full fine-tuning's ΔW rank beside the adapters'; the probe has no ΔW).
+  // count (full fine-tuning's ΔW rank beside the adapters'; the probe's ΔW is zero, rank 0).
   const data = [
     ...methods.map((m) => ({ method: m.method, points: m.points.map((p) => datum(p, metric)).filter((d) => Number.isFinite(d.y)) })),
     ...(isAcc ? [] : refs.filter((r) => r.x > 0).map((r) => ({ method: r.method, points: [r] }))),
