@@ -128,7 +128,7 @@ function PointsChart({ rows, kShot, metric }: { rows: StudyRow[]; kShot: number 
       explain={
         isAcc
           ? 'Best validation accuracy, mean ± standard deviation over seeds, at each method’s achieved count (log scale); full fine-tuning and the probe are bands (mean ± sd), zero-shot a line.'
-          : 'Effective rank of the tracked layer’s update ΔW at the end of each run (mean ± sd over seeds): LoRA’s stays under r, RandLoRA’s and full fine-tuning’s can fill the layer.'
+          : 'Effective rank of the update ΔW at the end of each run, averaged over the targeted layers (mean ± sd over seeds): LoRA’s stays under r, RandLoRA’s and full fine-tuning’s can fill the layer.'
       }
     >
       <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
