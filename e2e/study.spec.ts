@@ -106,6 +106,8 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   expect(download.suggestedFilename()).toBe('study.json');
   const json = JSON.parse(readFileSync(await download.path(), 'utf8')) as { runs: Array<Record<string, unknown>> };
   expect(json.runs).toHaveLength(10);
+  const trainSeconds = json.runs.reduce((a, r) => a + Number(r.seconds ?? 0), 0);
+  console.log(`training time inside the runs: ${trainSeconds.toFixed(1)} s of the study's wall time`);
   for (const key of ['method', 'setting', 'trainable_params', 'budget', 'seed', 'k_shot', 'best_val_accuracy', 'final_val_accuracy', 'rank_numerical', 'rank_effective', 'intruders']) {
     expect(json.runs[0]).toHaveProperty(key);
   }
@@ -125,5 +127,27 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
 
   mkdirSync('e2e-artifacts', { recursive: true });
   await page.getByTestId('study-results').screenshot({ path: 'e2e-artifacts/study-results.png' });
+  expect(problems).toEqual([]);
+});
+
+test('the demo’s one-click study queues LoRA vs RandLoRA vs VeRA at three budgets, three seeds, with references', async ({ page }) => {
+  test.setTimeout(180_000);
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('dialog', (d) => void d.accept());
+  await page.goto('/');
+  await expect(page.getByTestId('demo-study')).toBeEnabled({ timeout: 120_000 });
+  await expect(page.getByTestId('demo-study')).toContainText('LoRA vs RandLoRA vs VeRA at matched budgets, 3 seeds');
+  await page.getByTestId('demo-study').click();
+  await expect(page.getByTestId('demo-study-queued')).toContainText('Queued 33 runs');
+  await expect(page.getByTestId('run')).toHaveCount(33);
+  const status = page.getByTestId('study-status');
+  await expect(status).toHaveAttribute('data-total', '33');
+  await expect(status).toContainText('LoRA, RandLoRA, VeRA at 2,261, 4,277, 8,309 values, seeds 0, 1, 2');
+  // Seed 0 first, in the study's method order, with the demo's 60 steps.
+  const names = await page.getByTestId('run-name').allInnerTexts();
+  expect(names[0]).toMatch(/^LoRA r=1 · seed 0 · lr 5e-3$/);
+  expect(names[2]).toMatch(/^VeRA r=56 · seed 0/);
+  expect(names.filter((n) => n.includes('seed 0'))).toHaveLength(11);
   expect(problems).toEqual([]);
 });
