@@ -53,13 +53,14 @@ export function RunList({ runs }: { runs: RunView[] }) {
 
 function RunRow({ run }: { run: RunView }) {
   const id = run.spec.id;
+  // A study's point or row "opens" its runs: outlined here and scrolled into view.
+  const focus = useFocusedRun<HTMLLIElement>(id);
   const steps = run.spec.train.steps ?? TRAIN_DEFAULTS.steps;
   const step = run.result?.steps ?? run.train[run.train.length - 1]?.step ?? 0;
   const lastTrain = run.train[run.train.length - 1];
   const lastEval = run.evals[run.evals.length - 1];
   const finished = FINISHED.has(run.state);
   const active = run.state === 'training' || run.state === 'paused';
-  const focus = useFocusedRun<HTMLLIElement>(id);
   return (
     <li
       ref={focus.ref}
