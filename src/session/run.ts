@@ -140,6 +140,8 @@ export class RunController {
 
   async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation, baseModel = ckpt.source): Promise<RunResult | undefined> {
     if (this.stopRequested) return undefined;
+    // A study's few-shot cell trains on its own k per class, drawn with its seed from the lab's split.
+    data = withKShot(data, this.spec.kShot);
     this.set('loading');
     let trainer: Trainer | undefined;
     let start: Tensor | undefined;
@@ -161,7 +163,7 @@ export class RunController {
       return undefined;
     }
     try {
-      trainer = new Trainer(model, withKShot(data, this.spec.kShot), norm, {
+      trainer = new Trainer(model, data, norm, {
         ...this.spec.train,
         method: this.spec.method,
         methodConfig: this.spec.methodConfig,
