@@ -47,6 +47,8 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   expect(lora).toEqual(['821', '1,397']);
   expect(rand).toEqual(['821', '1,397']);
   await expect(page.getByTestId('study-start')).toHaveText('Start study (10 runs)');
+  mkdirSync('e2e-artifacts', { recursive: true });
+  await setup.screenshot({ path: 'e2e-artifacts/study-setup.png' });
 
   const started = Date.now();
   await page.getByTestId('study-start').click();
