@@ -1,6 +1,6 @@
 /**
  * A small study on the shipped demo model and data, kept cheap (LoRA vs RandLoRA at 2 budgets ×
- * 2 seeds plus the probe, 2 steps a run, q/v targeted): the plan shows achieved counts, starting it
+ * 2 seeds plus the probe, 4-shot, 2 steps a run, q/v targeted): the plan shows achieved counts, starting it
  * queues every cell, the first seed's results fill the table, the charts and the paired difference,
  * a point opens its runs, and after a reload the finished runs are still there and "Continue study"
  * queues exactly the rest, which then finish with a 95% interval.
@@ -32,6 +32,8 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   await expect(setup).toBeVisible();
   await page.getByTestId('study-budgets').fill('850, 1400');
   await page.getByTestId('study-seeds').fill('0, 1');
+  // 4 images per class, drawn per seed in the worker from the training split (the few-shot axis).
+  await page.getByTestId('study-kshots').fill('4');
   await page.getByTestId('study-ref-full').uncheck();
   await expect(page.getByTestId('study-ref-probe')).toBeChecked();
   // The demo ViT is no CLIP: zero-shot cannot be a reference.
@@ -46,6 +48,7 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   const rand = await page.locator('[data-testid=study-plan-row][data-method=randlora] [data-testid=study-plan-params]').allInnerTexts();
   expect(lora).toEqual(['821', '1,397']);
   expect(rand).toEqual(['821', '1,397']);
+  await expect(planRows.first()).toContainText('4');
   await expect(page.getByTestId('study-start')).toHaveText('Start study (10 runs)');
   mkdirSync('e2e-artifacts', { recursive: true });
   await setup.screenshot({ path: 'e2e-artifacts/study-setup.png' });
@@ -108,6 +111,7 @@ test('a study: plan, queue, results with a verdict, a point opens its run, reloa
   expect(download.suggestedFilename()).toBe('study.json');
   const json = JSON.parse(readFileSync(await download.path(), 'utf8')) as { runs: Array<Record<string, unknown>> };
   expect(json.runs).toHaveLength(10);
+  expect(new Set(json.runs.map((r) => r.k_shot))).toEqual(new Set([4]));
   const trainSeconds = json.runs.reduce((a, r) => a + Number(r.seconds ?? 0), 0);
   console.log(`training time inside the runs: ${trainSeconds.toFixed(1)} s of the study's wall time`);
   for (const key of ['method', 'setting', 'trainable_params', 'budget', 'seed', 'k_shot', 'best_val_accuracy', 'final_val_accuracy', 'rank_numerical', 'rank_effective', 'intruders']) {
