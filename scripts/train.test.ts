@@ -55,5 +55,16 @@ describe('training a tiny ViT on Fashion-MNIST from the CLI', () => {
     const onDisk = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
     expect(onDisk).toMatchObject({ method, steps: 40 });
     for (const key of ['trainable_params', 'final_val_accuracy', 'seconds', 'peak_gpu_bytes']) expect(onDisk[key]).toBeGreaterThan(0);
+    // End-of-run analysis of every targeted layer (2 blocks × query, value); the probe changes none.
+    const layers = method === 'probe' ? 0 : 4;
+    expect(onDisk.intruders_per_layer).toHaveLength(layers);
+    expect(onDisk.layer_ranks).toHaveLength(layers);
+    for (const l of onDisk.intruders_per_layer) {
+      expect(l.topCosines).toHaveLength(l.k);
+      for (const c of l.topCosines) expect(c).toBeGreaterThanOrEqual(0), expect(c).toBeLessThanOrEqual(1 + 1e-9);
+    }
+    expect(onDisk.intruders).toBe(onDisk.intruders_per_layer.reduce((n: number, l: { topCosines: number[] }) => n + l.topCosines.filter((c) => c < 0.5).length, 0));
+    if (method === 'probe') expect(onDisk).toMatchObject({ intruders: 0, rank_numerical: 0, rank_effective: 0 });
+    else expect(onDisk.rank_effective).toBeGreaterThan(0);
   }, 600_000);
 });

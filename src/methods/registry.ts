@@ -60,4 +60,4 @@ export function methodRuntime(id: string): MethodRuntime<object> {
   return r;
 }
 
-export type { MethodConfig, MethodRuntime, AdapterSet, LayerAdapter, TargetLayer, Trainable, FieldSpec, Saved } from './types';
+export type { MethodConfig, MethodRuntime, AdapterSet, LayerAdapter, TargetLayer, Trainable, FieldSpec, Saved, BudgetKnob } from './types';

@@ -70,6 +70,11 @@ export interface MethodConfig<Config extends object = object, Id extends string 
   maxRank(config: Config, layer: TargetLayer, layers: readonly TargetLayer[]): number;
   /** The settings the generic knobs map to: `--rank`/`--alpha` on the CLI, and studies. */
   knobs: { rank?: keyof Config & string; scale?: keyof Config & string };
+  /**
+   * The one setting a study turns to meet a trainable-parameter budget (LoRA's r, RandLoRA's r,
+   * VeRA's r, NOLA's k); absent for methods whose count is fixed (full fine-tuning, the probe).
+   */
+  budget?: BudgetKnob<Config>;
   /** The method's part of a run's name, e.g. "r=8" (empty when it has no setting worth naming). */
   runName(config: Config): string;
   /** Its peak learning rate in the one-click comparison (LoRA vs RandLoRA vs full fine-tuning); in it only when set. */
@@ -79,6 +84,18 @@ export interface MethodConfig<Config extends object = object, Id extends string 
   runtime(): Promise<{ default: MethodRuntime<Config> }>;
   /** Loads its setup for the methods benchmark (bench/methods.ts), where it has one. */
   bench?: () => Promise<{ default: BenchSetup }>;
+}
+
+/** How a study moves a method's trainable count: one integer setting over a range. */
+export interface BudgetKnob<Config extends object> {
+  /** The name a study shows for the setting, as in "r=4" or "k=64". */
+  label: string;
+  /** The smallest and largest values worth trying on these layers (inclusive). */
+  range(layers: readonly TargetLayer[]): readonly [number, number];
+  /** The settings with the knob at `value` (and whatever moves with it, e.g. NOLA's ka = kb). */
+  apply(config: Config, value: number): Config;
+  /** The knob's value in `config`. */
+  value(config: Config): number;
 }
 
 /** A trainable tensor of an adapter, with the name PEFT gives it under the layer's module path. */

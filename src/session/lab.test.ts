@@ -5,7 +5,8 @@ import { loadDatasetFolder } from '../io/node';
 import { generatedCheckpoint } from '../io/checkpoint';
 import { Lab } from './lab';
 import { prepareData } from './prepare';
-import type { RunEvent } from './run';
+import type { RunEvent, RunResult } from './run';
+import { totalIntruders } from '../train/intruders';
 
 const gpu = useGpu();
 
@@ -71,7 +72,13 @@ describe('Lab: queued runs in one process', () => {
     // RandLoRA's bases span all 32 directions; after six steps the weakest few may still sit under
     // the 1e-4 floor, but the update is far beyond the rank r = 4 of any one basis pair.
     expect(lastSpectrum('randlora')!.numericalRank).toBeGreaterThanOrEqual(24);
-    // Every run gave its GPU memory back: only the pool's idle buffers remain.
+    // The end-of-run analysis covers every targeted layer (2 blocks × query, value): LoRA's ranks stay ≤ r.
+    const result = (id: string) => (events.find((e) => e.type === 'result' && e.runId === id) as { result: RunResult }).result;
+    expect(result('lora').intruders_per_layer).toHaveLength(4);
+    expect(result('lora').layer_ranks!.every((l) => l.numerical >= 1 && l.numerical <= 2)).toBe(true);
+    expect(result('lora').intruders).toBe(totalIntruders(result('lora').intruders_per_layer!));
+    expect(result('randlora').rank_numerical).toBeGreaterThanOrEqual(24);
+    // Every run gave its GPU memory back (the analysis included): only the pool's idle buffers remain.
     expect(ctx.pool.inUseBytes).toBe(0);
   });
 

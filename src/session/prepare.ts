@@ -2,6 +2,7 @@ import { checkClassCoverage } from '../io/datasets/coverage';
 import type { Checkpoint } from '../io/checkpoint';
 import { packImages } from '../io/datasets/pack';
 import { kShotPerClass, trainValSplit } from '../io/datasets/split';
+import { sampleKShot } from '../study/kshot';
 import type { ImageDataset } from '../io/datasets/types';
 import type { Normalisation } from '../engine/ops/preprocess';
 import type { GpuContext } from '../gpu/context';
@@ -74,7 +75,8 @@ export function prepareData(dataset: ImageDataset, plan: DataPlan, validation: I
     valIdx = Array.from(split.val);
   }
   if (plan.kShot) {
-    trainIdx = Array.from(kShotPerClass(dataset.labels, plan.kShot, { seed: plan.seed, within: trainIdx }).indices);
+    // The study's k-shot draw (src/study/kshot.ts): k per class from the training split, per seed.
+    trainIdx = Array.from(sampleKShot(dataset.labels, plan.kShot, plan.seed, trainIdx));
   }
   trainIdx = take(trainIdx, dataset.labels, plan.trainLimit, plan.seed);
   const valSet = validation ?? dataset;

@@ -7,8 +7,10 @@ import type { Normalisation } from '../engine/ops/preprocess';
 import type { PackedImages } from '../train/data';
 import { adapterDelta, spectrumOf, weightDelta, type Spectrum } from '../train/rank';
 import { Trainer, type MetricRecord, type TrainConfig, type TrainSummary } from '../train/trainer';
+import { withKShot } from './kShotData';
 import type { VisionTransformer } from '../models/vision';
 import { buildRunModel } from './zeroShot';
+import { analyseLayers, analysedModules, releaseSnapshot, snapshotWeights, type LayerAnalysis } from '../train/layerAnalysis';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
@@ -36,6 +38,19 @@ export interface RunSpec {
   rankLayer?: string;
   /** Compute the spectrum every this many steps (and at the end). */
   rankEvery?: number;
+  /** Train on k images per class of the lab's training split, drawn with this seed (a study's few-shot axis). */
+  kShot?: { k: number; seed: number };
+  /** Set on a study's runs: the study and the cell (method, budget, seed, k-shot) this run fills. */
+  study?: StudyTag;
+}
+
+/** Which study cell a run belongs to; kept with the run, so a reloaded page can tell what is done. */
+export interface StudyTag {
+  id: string;
+  key: string;
+  budget: number | null;
+  seed: number;
+  k_shot: number | null;
 }
 
 /**
@@ -45,9 +60,11 @@ export interface RunSpec {
  */
 export type RunState = 'queued' | 'loading' | 'training' | 'paused' | 'done' | 'stopped' | 'diverged' | 'failed';
 
-export interface RunResult extends TrainSummary {
+export interface RunResult extends TrainSummary, Partial<LayerAnalysis> {
   perClassAccuracy: number[];
   classNames: string[];
+  /** Why the per-layer ranks and intruders are missing, when their analysis failed (the run itself stands). */
+  analysis_error?: string;
 }
 
 export type RunEvent =
@@ -123,9 +140,13 @@ export class RunController {
 
   async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation, baseModel = ckpt.source): Promise<RunResult | undefined> {
     if (this.stopRequested) return undefined;
+    // A study's few-shot cell trains on its own k per class, drawn with its seed from the lab's split.
+    data = withKShot(data, this.spec.kShot);
     this.set('loading');
     let trainer: Trainer | undefined;
     let start: Tensor | undefined;
+    // Full fine-tuning's W0 of every targeted layer, for the end-of-run ranks and intruders.
+    let initial: Map<string, Tensor> | undefined;
     // Each run's peak GPU memory is its own: free the buffers earlier runs left in the pool for
     // reuse (after submitting anything still recorded), and count the peak from what is held now.
     ctx.submit();
@@ -156,6 +177,7 @@ export class RunController {
         // Full fine-tuning's ΔW is the weight's drift from where it started.
         start = copy(model.param(`${rankLayer}.weight`));
       }
+      if (trainer.adapters.trainsBackbone) initial = snapshotWeights(model, analysedModules(trainer));
       this.emit({ type: 'info', runId: this.spec.id, trainableParams: trainer.trainableParams, rankLayer });
       const rankEvery = this.spec.rankEvery ?? Math.max(1, Math.round((trainer.config.steps || 1) / 10));
       const t = trainer;
@@ -181,7 +203,14 @@ export class RunController {
         const n = row.reduce((a, b) => a + b, 0);
         return n ? row[c] / n : 0;
       });
-      const result: RunResult = { ...summary, perClassAccuracy, classNames: data.classNames };
+      let analysis: Partial<LayerAnalysis> & { analysis_error?: string };
+      try {
+        // W0's SVDs are cached per checkpoint: every run of a lab (a study) shares them.
+        analysis = await analyseLayers(trainer, { initial, cacheOwner: ckpt });
+      } catch (e) {
+        analysis = { analysis_error: (e as Error).message };
+      }
+      const result: RunResult = { ...summary, ...analysis, perClassAccuracy, classNames: data.classNames };
       this.emit({ type: 'result', runId: this.spec.id, result });
       this.emit({ type: 'exports', runId: this.spec.id, files: await runExports(trainer, ckpt, data.classNames, baseModel) });
       if (summary.divergence) this.set('diverged', summary.divergence.message);
@@ -192,6 +221,7 @@ export class RunController {
       return undefined;
     } finally {
       start?.release();
+      releaseSnapshot(initial);
       trainer?.release();
       model.release();
     }

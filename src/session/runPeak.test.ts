@@ -31,5 +31,9 @@ describe('Lab: per-run peak memory', () => {
     const probe = results.get('probe')!.peak_gpu_bytes;
     expect(probe).toBeGreaterThan(0);
     expect(probe).toBeLessThan(full);
+    // Full fine-tuning's ΔW is the drift from a copy of W0 taken before training: both query layers are analysed.
+    expect(results.get('full')!.intruders_per_layer).toHaveLength(2);
+    expect(results.get('full')!.rank_numerical).toBeGreaterThan(0);
+    expect(results.get('probe')!.intruders_per_layer).toEqual([]);
   });
 });

@@ -8,6 +8,10 @@ import { TrainingPanel } from './TrainingPanel';
 import { wantsDemo } from './demo';
 import { Section } from './layout/Section';
 import { useSetupSummaries } from './layout/useSetupSummaries';
+import { IntruderView } from './study/IntruderView';
+import { StudyResults } from './study/StudyResults';
+import { StudySetup } from './study/StudySetup';
+import { StudySummary } from './study/StudySummary';
 import './layout/layout.css';
 
 // The demo preselects model and data, so its first screen shows the setup as one-line summaries;
@@ -45,9 +49,14 @@ export function App() {
           <Section id="training" title="Training" summary={summary.training} defaultOpen={OPEN_AT_START}>
             <TrainingPanel />
           </Section>
+          <Section id="study" title="Study" summary={<StudySummary />} defaultOpen={false}>
+            <StudySetup />
+          </Section>
         </aside>
         <div className="results-column" role="region" aria-label="Results">
           <RunsPanel />
+          <StudyResults />
+          <IntruderView />
         </div>
       </main>
     </div>

@@ -5,6 +5,7 @@ import { useMethodStore } from './state/methodStore';
 import { useModelStore } from './state/modelStore';
 import { comparisonSpecs } from './runs/specs';
 import { queueRuns } from './runs/useRuns';
+import { DemoStudyButton } from './study/DemoStudyButton';
 
 /**
  * The first thing a person sees: one button that runs LoRA, RandLoRA and full fine-tuning on a
@@ -75,6 +76,7 @@ export function DemoPanel() {
           {error}
         </p>
       )}
+      <DemoStudyButton ready={ready} />
     </section>
   );
 }

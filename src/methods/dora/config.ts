@@ -22,6 +22,7 @@ export const dora = defineMethod<DoraConfig>()({
   // full rank in general, however small r is.
   maxRank: (_c, l) => Math.min(l.in, l.out),
   knobs: { rank: 'r', scale: 'alpha' },
+  budget: { label: 'r', range: (layers) => [1, Math.max(1, ...layers.map((l) => Math.min(l.in, l.out)))], apply: (c, r) => ({ ...c, r }), value: (c) => c.r },
   runName: (c) => `r=${c.r}`,
   export: { kind: 'peft', peftType: 'LORA', match: { use_dora: true }, tooltip: 'adapter_config.json (use_dora) + adapter_model.safetensors with the magnitudes, for PeftModel.from_pretrained' },
   runtime: () => import('./runtime'),

@@ -27,6 +27,8 @@ export const lora = defineMethod<LoraConfig>()({
   frozenFloats: () => 0,
   maxRank: (c, l) => Math.min(c.r, l.in, l.out),
   knobs: { rank: 'r', scale: 'alpha' },
+  // Beyond min(in, out) a larger r adds values but no rank.
+  budget: { label: 'r', range: (layers) => [1, Math.max(1, ...layers.map((l) => Math.min(l.in, l.out)))], apply: (c, r) => ({ ...c, r }), value: (c) => c.r },
   runName: (c) => `r=${c.r}`,
   comparisonLr: 5e-3,
   export: { kind: 'peft', peftType: 'LORA', tooltip: 'adapter_config.json + adapter_model.safetensors, for PeftModel.from_pretrained' },

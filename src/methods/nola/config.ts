@@ -54,6 +54,8 @@ export const nola = defineMethod<NolaConfig>()({
   frozenFloats: (c, layers) => distinctShapes(layers).reduce((n, [o, i]) => n + c.ka * i * c.rank + c.kb * c.rank * o, 0),
   maxRank: (c, l) => Math.min(c.rank, l.in, l.out),
   knobs: { rank: 'rank', scale: 'c' },
+  // ka = kb = k, as the RandLoRA paper's NOLA runs set them: 2·k coefficients per layer.
+  budget: { label: 'k', range: () => [1, 8192], apply: (c, k) => ({ ...c, ka: k, kb: k }), value: (c) => c.ka },
   runName: (c) => `r=${c.rank}`,
   export: {
     kind: 'own',

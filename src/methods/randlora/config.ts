@@ -36,6 +36,8 @@ export const randlora = defineMethod<RandLoraConfig>()({
   // r·nb ≥ m basis directions span the whole of the smaller side.
   maxRank: (c, l) => Math.min(l.in, l.out, c.r * randloraLayerShape(l.out, l.in, c.r).nb),
   knobs: { rank: 'r', scale: 'alpha' },
+  // Fewer values as r grows (nb = ⌈m / r⌉); r = m of the widest layer leaves one basis everywhere.
+  budget: { label: 'r', range: (layers) => [1, Math.max(1, ...layers.map((l) => Math.min(l.in, l.out)))], apply: (c, r) => ({ ...c, r }), value: (c) => c.r },
   runName: (c) => `r=${c.r}`,
   comparisonLr: 5e-3,
   export: { kind: 'peft', peftType: 'RANDLORA', tooltip: 'adapter_config.json + adapter_model.safetensors (bases saved), for PeftModel.from_pretrained' },

@@ -36,6 +36,9 @@ export const vera = defineMethod<VeraConfig>()({
   },
   maxRank: (c, l) => Math.min(c.r, l.in, l.out),
   knobs: { rank: 'r' },
+  // out + r per layer: r moves the count by one per layer. Past 4096 the shared bases get large
+  // while the rank stays capped at min(in, out).
+  budget: { label: 'r', range: () => [1, 4096], apply: (c, r) => ({ ...c, r }), value: (c) => c.r },
   runName: (c) => `r=${c.r}`,
   export: { kind: 'peft', peftType: 'VERA', tooltip: 'adapter_config.json + adapter_model.safetensors (bases saved), for PeftModel.from_pretrained' },
   runtime: () => import('./runtime'),

@@ -5,6 +5,7 @@ import { FINISHED, type RunView } from '../state/runStore';
 import { formatNumber, formatPercent } from '../charts/series';
 import { deleteRun, pauseRun, resumeRun, stopRun } from './useRuns';
 import { RunFileActions } from './RunFileBar';
+import { useFocusedRun } from '../study/useFocusedRun';
 
 const STATE_LABEL: Record<RunState, string> = {
   queued: 'queued',
@@ -52,6 +53,8 @@ export function RunList({ runs }: { runs: RunView[] }) {
 
 function RunRow({ run }: { run: RunView }) {
   const id = run.spec.id;
+  // A study's point or row "opens" its runs: outlined here and scrolled into view.
+  const focus = useFocusedRun<HTMLLIElement>(id);
   const steps = run.spec.train.steps ?? TRAIN_DEFAULTS.steps;
   const step = run.result?.steps ?? run.train[run.train.length - 1]?.step ?? 0;
   const lastTrain = run.train[run.train.length - 1];
@@ -59,7 +62,15 @@ function RunRow({ run }: { run: RunView }) {
   const finished = FINISHED.has(run.state);
   const active = run.state === 'training' || run.state === 'paused';
   return (
-    <li className="run" data-testid="run" data-run-id={id} data-state={run.state} style={{ borderLeftColor: run.color }}>
+    <li
+      ref={focus.ref}
+      className={focus.focused ? 'run run-focused' : 'run'}
+      data-testid="run"
+      data-run-id={id}
+      data-state={run.state}
+      data-focused={focus.focused || undefined}
+      style={{ borderLeftColor: run.color }}
+    >
       <div className="run-head">
         <span className="swatch" style={{ background: run.color }} aria-hidden="true" />
         <strong className="run-name" data-testid="run-name">
