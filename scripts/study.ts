@@ -7,6 +7,9 @@
  *     [--method-lr lora=5e-3,full=5e-4] [--set method.name=value] [--pair randlora,lora] [--plan-only]
  *     [--steps N --batch B --lr X --targets a,b …any other option of npm run train] --out DIR
  *
+ * Every run validates on the same images: the train/validation split is seeded once for the study
+ * (--split-seed N, default 0), and --seeds vary the training and the k-shot draw, as in the page.
+ *
  * Budgets count what the comparison table counts: the method's values plus the classification
  * head (unless --exclude-head). Each method's setting closest to each budget is chosen
  * (src/study/plan.ts); the plan is printed first, with out-of-reach budgets named.
@@ -212,6 +215,9 @@ function cellLr(a: StudyArgs, cell: StudyCell): number {
 export function cellArgv(a: StudyArgs, cell: StudyCell, out: string): string[] {
   const argv = ['--model', a.model, '--data', a.data, '--method', cell.method === 'zeroshot' ? 'probe' : cell.method, ...a.trainFlags];
   argv.push('--seed', String(cell.seed), '--lr', String(cellLr(a, cell)));
+  // One train/validation split for the whole study (as the page's lab keeps): seeds vary the
+  // training and the k-shot draw, never which images validate. --split-seed N picks another split.
+  if (!a.trainFlags.includes('--split-seed')) argv.push('--split-seed', '0');
   if (cell.method === 'zeroshot') argv.push('--head', 'zeroshot', '--steps', '0');
   if (cell.k_shot !== null) argv.push('--k-shot', String(cell.k_shot));
   for (const [k, v] of Object.entries(cell.config)) argv.push('--set', `${k}=${String(v)}`);

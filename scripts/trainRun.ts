@@ -7,7 +7,7 @@
  *   npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>
  *     [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]
  *     [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]
- *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N]
+ *     [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--split-seed N] [--eval-every N] [--log-every N]
  *     [--set name=value]   (any other method setting, e.g. --set ka=256 for NOLA, --set rslora=true)
  *     [--peft-naming transformers5|transformers4]   (module names of the PEFT adapter; default transformers5)
  *     [--working-edge N]   (shortest edge photos are kept at after decoding; default the processor's resize size)
@@ -61,7 +61,7 @@ export const USAGE =
   'usage: npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>\n' +
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +
   '  [--head-lr X] [--weight-decay X] [--warmup N] [--clip X] [--accumulation N] [--label-smoothing X]\n' +
-  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--eval-every N] [--log-every N] [--set name=value]\n' +
+  '  [--train-size N] [--val-size N] [--k-shot K] [--val-fraction F] [--split-seed N] [--eval-every N] [--log-every N] [--set name=value]\n' +
   '  [--checkpoint-every N] [--checkpoint-seconds S] [--stop-after N]   or: npm run train -- --resume DIR\n' +
   '  [--peft-naming transformers5|transformers4] [--head linear|zeroshot|zeroshot-init] [--templates FILE]\n' +
   '  [--working-edge N] [--image-cache DIR|off]';
@@ -77,6 +77,8 @@ export interface TrainArgs {
   trainSize?: number;
   valSize?: number;
   kShot?: number;
+  /** Seeds the train/validation split alone (default: --seed); a study passes one for all its runs. */
+  splitSeed?: number;
   valFraction: number;
   train: Partial<TrainConfig>;
   /** Further method settings by name (--set ka=256). */
@@ -152,6 +154,7 @@ export const FLAG_RANGES: Record<string, NumberRange> = {
   '--train-size': COUNT,
   '--val-size': COUNT,
   '--k-shot': COUNT,
+  '--split-seed': { min: 0, minInclusive: true, integer: true, max: 2 ** 32 - 1, maxInclusive: true },
   '--val-fraction': { min: 0, minInclusive: false, max: 1, maxInclusive: false },
   '--checkpoint-every': { ...NON_NEGATIVE, integer: true },
   '--checkpoint-seconds': NON_NEGATIVE,
@@ -207,6 +210,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainArgs {
     else if (flag === '--train-size') a.trainSize = number(flag, next());
     else if (flag === '--val-size') a.valSize = number(flag, next());
     else if (flag === '--k-shot') a.kShot = number(flag, next());
+    else if (flag === '--split-seed') a.splitSeed = number(flag, next());
     else if (flag === '--val-fraction') a.valFraction = number(flag, next());
     else if (flag === '--checkpoint-every') a.checkpointEvery = number(flag, next());
     else if (flag === '--checkpoint-seconds') a.checkpointSeconds = number(flag, next());
@@ -325,7 +329,7 @@ export async function trainLoaded(args: TrainArgs, inputs: RunInputs, gpu: NodeG
   const { ckpt, dataset, validation } = inputs;
   const data = prepareData(
     dataset,
-    { valFraction: args.valFraction, seed, trainLimit: args.trainSize, valLimit: args.valSize, kShot: args.kShot },
+    { valFraction: args.valFraction, seed, splitSeed: args.splitSeed, trainLimit: args.trainSize, valLimit: args.valSize, kShot: args.kShot },
     validation,
   );
   await loadMethod(args.method);

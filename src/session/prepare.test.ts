@@ -33,6 +33,17 @@ describe('prepareData: the split the data panel shows', () => {
     expect(pixels(prepareData(ds, { valFraction: 0.2, seed: 1 }))).toBe(pixels(split));
   });
 
+  it('a split seed keeps the validation images while the run seed redraws the k-shot training set (a study)', () => {
+    const ds = dataset([20, 10, 5]);
+    const pixels = (p: { images: Array<{ data: Uint8Array }> }) => p.images.map((im) => Array.from(im.data).join()).join('|');
+    const a = prepareData(ds, { valFraction: 0.2, seed: 1, splitSeed: 0, kShot: 2, valLimit: 5 });
+    const b = prepareData(ds, { valFraction: 0.2, seed: 2, splitSeed: 0, kShot: 2, valLimit: 5 });
+    expect(pixels(a.val)).toBe(pixels(b.val));
+    expect(pixels(a.train)).not.toBe(pixels(b.train));
+    // Without a split seed, the run seed splits too (a lone run's behaviour, unchanged).
+    expect(pixels(prepareData(ds, { valFraction: 0.2, seed: 2, kShot: 2, valLimit: 5 }).val)).not.toBe(pixels(a.val));
+  });
+
   it('says what to change when a split leaves one side empty', () => {
     expect(() => prepareData(dataset([1, 1]), { valFraction: 0.2, seed: 0 })).toThrow(
       /test set: the split leaves no validation images \(validation fraction 0.2; a class needs at least 2 images.*Raise the validation fraction/,

@@ -34,6 +34,12 @@ export interface DataPlan {
   /** Share of each class held out for validation (when no separate validation set is given). */
   valFraction: number;
   seed: number;
+  /**
+   * Seeds the train/validation split and the validation subset alone (default: `seed`). A study
+   * keeps one split for all its runs, so its error bars measure training and k-shot draws, not
+   * different validation images; the page's lab does the same.
+   */
+  splitSeed?: number;
   /** Keep only this many training images (balanced per class), for quick runs. */
   trainLimit?: number;
   valLimit?: number;
@@ -70,7 +76,7 @@ export function prepareData(dataset: ImageDataset, plan: DataPlan, validation: I
     trainIdx = Array.from(dataset.labels, (_, i) => i);
     valIdx = Array.from(validation.labels, (_, i) => i);
   } else {
-    const split = trainValSplit(dataset.labels, { valFraction: plan.valFraction, seed: plan.seed, numClasses: dataset.classNames.length });
+    const split = trainValSplit(dataset.labels, { valFraction: plan.valFraction, seed: plan.splitSeed ?? plan.seed, numClasses: dataset.classNames.length });
     trainIdx = Array.from(split.train);
     valIdx = Array.from(split.val);
   }
@@ -80,7 +86,7 @@ export function prepareData(dataset: ImageDataset, plan: DataPlan, validation: I
   }
   trainIdx = take(trainIdx, dataset.labels, plan.trainLimit, plan.seed);
   const valSet = validation ?? dataset;
-  valIdx = take(valIdx, valSet.labels, plan.valLimit, plan.seed + 1);
+  valIdx = take(valIdx, valSet.labels, plan.valLimit, (plan.splitSeed ?? plan.seed) + 1);
   if (trainIdx.length === 0) {
     throw new Error(`${dataset.source}: the split leaves no training images (${dataset.labels.length} images, validation fraction ${plan.valFraction}). Lower the validation fraction or add images.`);
   }
