@@ -123,6 +123,10 @@ export class Lab {
       points.set(spec.id, { state, history: saved.history ?? { metrics: [], spectra: [] } });
     }
     this.enqueueFrom(specs, points);
+    // Runs without a checkpoint start over: whatever the page still shows of them is cleared.
+    for (const spec of specs) {
+      if (!points.has(spec.id)) this.emit({ type: 'restored', runId: spec.id, step: 0, history: { metrics: [], spectra: [] } });
+    }
   }
 
   /** Forgets a run's stored checkpoint (Discard on an interrupted run). */
