@@ -1,5 +1,5 @@
 /**
- * Nothing lost, in the page, kept cheap (the shipped demo model, ten-step runs):
+ * Nothing lost, in the page, kept cheap (the shipped demo model, six-step runs):
  * - a GPU device destroyed mid-run (what a driver reset looks like) is replaced and the run ends
  *   at the uninterrupted run's exact losses and final numbers;
  * - a run with a huge learning rate stops as diverged with its message;
@@ -18,7 +18,7 @@ import type { TestRunView } from '../src/ui/runs/testHook';
 import { browserRss } from './memory';
 
 const MiB = 2 ** 20;
-const TRAIN = { steps: 10, batchSize: 8, warmupSteps: 1, logEvery: 1, evalEvery: 100, seed: 7 };
+const TRAIN = { steps: 6, batchSize: 8, warmupSteps: 1, logEvery: 1, evalEvery: 100, seed: 7 };
 
 const queue = (page: Page, train: Record<string, number>) => page.evaluate((t) => window.__rankscope!.queue(t), train);
 const view = (page: Page, id: string) => page.evaluate((i) => window.__rankscope!.run(i), id) as Promise<TestRunView | undefined>;
@@ -44,33 +44,33 @@ test('a lost device recovers, a diverging run stops, and a reload mid-run resume
   page.on('dialog', (d) => void d.accept());
   await page.goto('/?e2e');
   await demoReady(page);
-  await page.evaluate(() => window.__rankscope!.checkpointEvery({ everySteps: 3, everySeconds: 0 }));
+  await page.evaluate(() => window.__rankscope!.checkpointEvery({ everySteps: 2, everySeconds: 0 }));
 
   const ref = await queue(page, TRAIN);
   const lost = await queue(page, TRAIN);
-  await expect.poll(async () => (await view(page, lost))?.losses.length ?? 0, { timeout: 180_000 }).toBeGreaterThanOrEqual(5);
+  await expect.poll(async () => (await view(page, lost))?.losses.length ?? 0, { timeout: 180_000 }).toBeGreaterThanOrEqual(3);
   await page.evaluate(() => window.__rankscope!.destroyDevice());
   await expect.poll(async () => (await view(page, lost))?.state, { timeout: 180_000 }).toBe('done');
   const recovered = await view(page, lost);
-  expect(recovered?.notices).toEqual([expect.stringMatching(/^The GPU device was lost at step \d+ \(destroyed.*Rankscope got a new device and continues from the checkpoint at step [36]\./)]);
+  expect(recovered?.notices).toEqual([expect.stringMatching(/^The GPU device was lost at step \d+ \(destroyed.*Rankscope got a new device and continues from the checkpoint at step [24]\./)]);
   await expect(page.locator(`li[data-run-id="${lost}"]`).getByTestId('run-log')).toContainText('The GPU device was lost');
   expectSameNumbers(recovered, await view(page, ref), 'after a device loss');
 
   // LoRA's B starts at 0, so the first update moves it by about the learning rate and the second overflows.
-  const wild = await queue(page, { ...TRAIN, steps: 8, lr: 1e20, warmupSteps: 0, clipNorm: 0 });
+  const wild = await queue(page, { ...TRAIN, steps: 5, lr: 1e21, warmupSteps: 0, clipNorm: 0 });
   const wildRow = page.locator(`li[data-run-id="${wild}"]`);
   await expect(wildRow).toHaveAttribute('data-state', 'diverged', { timeout: 120_000 });
-  await expect(wildRow.getByTestId('run-error')).toContainText(/This run diverged:.*Training diverged at step \d+.*at peak learning rate 1e\+20.*Try a learning rate about 10 times smaller/);
+  await expect(wildRow.getByTestId('run-error')).toContainText(/This run diverged:.*Training diverged at step \d+.*at peak learning rate 1e\+21.*Try a learning rate about 10 times smaller/);
 
   // A reload mid-run: the run in flight and the one queued behind it.
   const cut = await queue(page, TRAIN);
-  const next = await queue(page, TRAIN);
-  await expect.poll(async () => (await view(page, cut))?.checkpointStep ?? 0, { timeout: 180_000 }).toBeGreaterThanOrEqual(3);
+  const next = await queue(page, { ...TRAIN, steps: 2 });
+  await expect.poll(async () => (await view(page, cut))?.checkpointStep ?? 0, { timeout: 180_000 }).toBeGreaterThanOrEqual(2);
   await page.reload();
   await demoReady(page);
   const cutRow = page.locator(`li[data-run-id="${cut}"]`);
   const nextRow = page.locator(`li[data-run-id="${next}"]`);
-  await expect(cutRow.getByTestId('run-state')).toHaveText(/^interrupted at step [369]$/);
+  await expect(cutRow.getByTestId('run-state')).toHaveText(/^interrupted at step [24]$/);
   await expect(nextRow.getByTestId('run-state')).toHaveText('interrupted at step 0');
   await expect(cutRow.getByTestId('run-interrupted')).toContainText('Resume continues it from there');
   const k = Number(await cutRow.getByTestId('run-state').getAttribute('data-interrupted-step'));
@@ -79,7 +79,7 @@ test('a lost device recovers, a diverging run stops, and a reload mid-run resume
   await expect(cutRow).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   await expect(nextRow).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
   expectSameNumbers(await view(page, cut), await view(page, ref), `resumed from step ${k}`);
-  expectSameNumbers(await view(page, next), await view(page, ref), 'the rest of the queue');
+  expect((await view(page, next))?.losses.map(([step]) => step)).toEqual([1, 2]);
   expect(problems).toEqual([]);
 });
 
