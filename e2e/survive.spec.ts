@@ -83,6 +83,26 @@ test('a lost device recovers, a diverging run stops, and a reload mid-run resume
   expect(problems).toEqual([]);
 });
 
+test('a full storage quota: one clear message, and the run trains on to its end without checkpoints', async ({ page, baseURL }) => {
+  test.setTimeout(180_000);
+  await page.goto('/?e2e');
+  await demoReady(page);
+  // What DevTools' "simulate storage quota" does: this origin may store 1 byte, so every IndexedDB write fails for real.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin, quotaSize: 1 });
+  await page.evaluate(() => window.__rankscope!.checkpointEvery({ everySteps: 2, everySeconds: 0 }));
+  const id = await queue(page, { ...TRAIN, steps: 4 });
+  const row = page.locator(`li[data-run-id="${id}"]`);
+  await expect(row).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  const run = await view(page, id);
+  expect(run?.losses.map(([step]) => step)).toEqual([1, 2, 3, 4]);
+  expect(run?.notices).toHaveLength(1);
+  expect(run?.notices[0]).toMatch(/^Checkpoint at step 2 could not be saved to IndexedDB database "rankscope-checkpoints": the browser's storage for this site is full \(QuotaExceededError/);
+  expect(run?.notices[0]).toMatch(/Training goes on without checkpoints.*Free disk space/);
+  await expect(row.getByTestId('run-log')).toContainText('storage for this site is full');
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(baseURL!).origin });
+});
+
 /** A zip written by hand: each entry's declared size and CRC as given, deflated or stored. */
 function zipOf(entries: Array<{ name: string; data: Buffer; method: 0 | 8; size: number; crc: number }>): Buffer {
   const parts: Buffer[] = [];
