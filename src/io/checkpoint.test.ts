@@ -162,6 +162,10 @@ describe('image preprocessing settings', () => {
     expect(() => imagePreprocessing({ model_type: 'vit' }, { image_std: 0 })).toThrow(/image_std is \[0,0,0\], and its entry 0 \(0\)/);
     expect(() => imagePreprocessing({ model_type: 'vit' }, { image_mean: [0, 1e400, 0] })).toThrow(/image_mean is \[0,null,0\], and its entry 1 \(Infinity\) is not a finite number/);
     expect(() => imagePreprocessing({ model_type: 'vit' }, { image_std: [0.5, -1, 0.5] })).toThrow(/entry 1 \(-1\)/);
+    // Sizes are whole pixels the batch code can allocate (found by the preprocessor fuzz target).
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { size: { height: 0, width: 5 } })).toThrow(/size\.height is 0, but image sizes are whole numbers of pixels from 1 to 4096/);
+    expect(() => imagePreprocessing({ model_type: 'clip' }, { size: 2.5 })).toThrow(/size\.shortest_edge is 2\.5/);
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { do_center_crop: true, crop_size: 1e9 })).toThrow(/crop_size\.height is 1000000000/);
     // Normalisation off: the statistics are not used, so not checked.
     expect(imagePreprocessing({ model_type: 'vit' }, { do_normalize: false, image_std: 0 }).std).toBeNull();
   });

@@ -135,6 +135,27 @@ function checkStatistics(mean: readonly number[] | null, std: readonly number[] 
   if (std) bad('image_std', std, (v) => Number.isFinite(v) && v > 0, 'is not a positive number: pixels are divided by it');
 }
 
+/** The largest edge a processor may resize or crop to: far above any vision model's input, far below a batch that cannot be allocated. */
+export const MAX_PROCESSOR_EDGE = 4096;
+
+/** Resize and crop sizes must be whole numbers of pixels the batch code can allocate. */
+function checkSizes(p: Pick<ImagePreprocessing, 'resize' | 'centerCrop'>, where: string): void {
+  const fields: Array<[string, number]> = [];
+  if (p.resize) {
+    if ('shortestEdge' in p.resize) fields.push(['size.shortest_edge', p.resize.shortestEdge]);
+    else fields.push(['size.height', p.resize.height], ['size.width', p.resize.width]);
+  }
+  if (p.centerCrop) fields.push(['crop_size.height', p.centerCrop.height], ['crop_size.width', p.centerCrop.width]);
+  for (const [name, v] of fields) {
+    if (Number.isInteger(v) && v >= 1 && v <= MAX_PROCESSOR_EDGE) continue;
+    throw new IoError(
+      'format',
+      `${where}: ${name} is ${v}, but image sizes are whole numbers of pixels from 1 to ${MAX_PROCESSOR_EDGE}. Fix it in the file (the model's image_size, e.g. 224, as a rule) and load the model again.`,
+      'preprocessor_config.json',
+    );
+  }
+}
+
 export function imagePreprocessing(config: Json, file: Json | null, where = 'preprocessor_config.json'): ImagePreprocessing {
   const family = modelFamily(config);
   const imageSize = configImageSize(config);
@@ -162,6 +183,7 @@ export function imagePreprocessing(config: Json, file: Json | null, where = 'pre
     p.resample = num(file.resample) ?? p.resample;
     if (typeof file.do_convert_rgb === 'boolean') p.convertRgb = file.do_convert_rgb;
     checkStatistics(p.mean, p.std, where);
+    checkSizes(p, where);
   }
   const inputSize: Size =
     p.centerCrop ?? (p.resize && 'height' in p.resize ? { height: p.resize.height, width: p.resize.width } : { height: imageSize, width: imageSize });
