@@ -355,10 +355,12 @@ export class RunController {
         shouldStop: () => this.stopRequested,
         beforeStep: async (step) => {
           at.step = step - 1;
-          if (this.pauseGate) {
-            // A paused run is checkpointed first, so a reload while it waits loses nothing.
+          const gate = this.pauseGate;
+          if (gate) {
+            // A paused run is checkpointed first, so a reload while it waits loses nothing (Resume
+            // may come while that checkpoint is read back: the gate taken here is then already open).
             await checkpoint();
-            await this.pauseGate.promise;
+            await gate.promise;
           }
           if (step > 1 && (step - 1) % rankEvery === 0) await measure();
         },

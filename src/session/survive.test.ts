@@ -71,6 +71,11 @@ describe('runs that survive', () => {
       (e) => {
         events.push(e);
         if (e.type === 'metric' && e.metric.kind === 'train' && kills.delete(`${e.runId}:${e.metric.step}`)) lab.ctx.device.destroy();
+        // A person's pause after step 1, lifted while the pause's checkpoint is still being read back.
+        if (e.type === 'metric' && e.runId === 'whole' && e.metric.step === 1) {
+          lab.pause('whole');
+          setTimeout(() => lab.resume('whole'), 0);
+        }
         if (e.type === 'state' && e.runId === 'lost' && e.state === 'paused') setTimeout(() => lab.resume('lost'), 20);
       },
       {
@@ -91,7 +96,8 @@ describe('runs that survive', () => {
 
     const whole = lossesOf(events, 'whole');
     expect([...whole.keys()]).toEqual([1, 2, 3, 4]);
-    expect(statesOf(events, 'whole')).toEqual(['queued', 'loading', 'training', 'done']);
+    expect(statesOf(events, 'whole')).toEqual(['queued', 'loading', 'training', 'paused', 'training', 'done']);
+    expect(events.filter((e) => e.type === 'checkpoint' && e.runId === 'whole').map((e) => e.type === 'checkpoint' && e.step)).toEqual([1, 2]);
     // The first loss: a note in the run's log, a new device, and on from the checkpoint at step 2.
     const notices = events.flatMap((e) => (e.type === 'notice' && e.runId === 'lost' ? [e] : []));
     expect(notices.map((n) => n.level)).toEqual(['info', 'warning']);
