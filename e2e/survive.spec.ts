@@ -55,6 +55,8 @@ test('a lost device recovers, a diverging run stops, and a reload mid-run resume
   const recovered = await view(page, lost);
   expect(recovered?.notices).toEqual([expect.stringMatching(/^The GPU device was lost at step \d+ \(destroyed.*Rankscope got a new device and continues from the checkpoint at step 2\./)]);
   await expect(page.locator(`li[data-run-id="${lost}"]`).getByTestId('run-log')).toContainText('The GPU device was lost');
+  mkdirSync('e2e-artifacts', { recursive: true });
+  await page.locator(`li[data-run-id="${lost}"]`).screenshot({ path: 'e2e-artifacts/device-lost-run.png' });
   expectSameNumbers(recovered, await view(page, ref), 'after a device loss');
 
   // LoRA's B starts at 0, so the first update moves it by about the learning rate and the second overflows.
@@ -74,6 +76,8 @@ test('a lost device recovers, a diverging run stops, and a reload mid-run resume
   await expect(cutRow.getByTestId('run-state')).toHaveText('interrupted at step 2');
   await expect(nextRow.getByTestId('run-state')).toHaveText('interrupted at step 0');
   await expect(cutRow.getByTestId('run-interrupted')).toContainText('Resume continues it from there');
+  mkdirSync('e2e-artifacts', { recursive: true });
+  await cutRow.screenshot({ path: 'e2e-artifacts/interrupted-run.png' });
   const k = Number(await cutRow.getByTestId('run-state').getAttribute('data-interrupted-step'));
   expect((await view(page, cut))?.losses.length).toBe(k);
   await cutRow.getByTestId('run-resume-interrupted').click();
