@@ -1,10 +1,11 @@
 /**
  * Soak fuzzing: `npm run fuzz -- --minutes N [--only NAME]` runs every parser target of
- * src/io/fuzz with fresh seeds, round after round, until the time is up, then prints a JSON line
+ * src/io/fuzz (and the run-file target beside its parser in src/ui/runs) with fresh seeds, round after round, until the time is up, then prints a JSON line
  * and a table of cases and failures per target. Exits 1 when anything failed.
  */
 import { fuzzTarget, type FuzzReport } from '../src/io/fuzz/runFuzz';
 import { fuzzTargets } from '../src/io/fuzz/targets';
+import { runFileFuzzTarget } from '../src/ui/runs/runFile.fuzz';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -17,7 +18,7 @@ if (!(minutes > 0)) {
   process.exit(2);
 }
 const only = flag('--only');
-const targets = fuzzTargets().filter((t) => !only || t.name.includes(only));
+const targets = [...fuzzTargets(), runFileFuzzTarget()].filter((t) => !only || t.name.includes(only));
 // A parser that leaves a rejected promise behind would end this process; count it and go on.
 const stray: string[] = [];
 process.on('unhandledRejection', (e) => void stray.push(`unhandled rejection: ${(e as Error)?.message ?? String(e)}`));

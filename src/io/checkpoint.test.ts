@@ -147,4 +147,26 @@ describe('image preprocessing settings', () => {
     const deit = imagePreprocessing({ model_type: 'deit', image_size: 224 }, null);
     expect(deit).toMatchObject({ resize: { height: 256, width: 256 }, centerCrop: { height: 224, width: 224 }, mean: [0.485, 0.456, 0.406] });
   });
+
+  it('refuses normalisation statistics that divide by zero, naming the file and the value', async () => {
+    const dir = join(root, 'std-zero');
+    await writeTinyCheckpoint(dir);
+    await writeFile(join(dir, 'preprocessor_config.json'), JSON.stringify({ image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0, 0.5] }));
+    const e = await rejection(loadCheckpoint(new NodeFolderSource(dir)));
+    expect(e).toBeInstanceOf(IoError);
+    expect(e.message).toBe(
+      `preprocessor_config.json in folder ${dir}: image_std is [0.5,0,0.5], and its entry 1 (0) is not a positive number: pixels are divided by it, ` +
+        "so every image would become NaN or infinite. Fix image_std in the file (ViT's processors use [0.5, 0.5, 0.5]; CLIP's [0.2686, 0.2613, 0.2758]) and load the model again.",
+    );
+    // A single number stands for all three channels; a huge mean overflows to Infinity.
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { image_std: 0 })).toThrow(/image_std is \[0,0,0\], and its entry 0 \(0\)/);
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { image_mean: [0, 1e400, 0] })).toThrow(/image_mean is \[0,null,0\], and its entry 1 \(Infinity\) is not a finite number/);
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { image_std: [0.5, -1, 0.5] })).toThrow(/entry 1 \(-1\)/);
+    // Sizes are whole pixels the batch code can allocate (found by the preprocessor fuzz target).
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { size: { height: 0, width: 5 } })).toThrow(/size\.height is 0, but image sizes are whole numbers of pixels from 1 to 4096/);
+    expect(() => imagePreprocessing({ model_type: 'clip' }, { size: 2.5 })).toThrow(/size\.shortest_edge is 2\.5/);
+    expect(() => imagePreprocessing({ model_type: 'vit' }, { do_center_crop: true, crop_size: 1e9 })).toThrow(/crop_size\.height is 1000000000/);
+    // Normalisation off: the statistics are not used, so not checked.
+    expect(imagePreprocessing({ model_type: 'vit' }, { do_normalize: false, image_std: 0 }).std).toBeNull();
+  });
 });

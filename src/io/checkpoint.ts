@@ -182,7 +182,7 @@ export async function loadCheckpoint(source: FileSource, options: LoadCheckpoint
   }
   // Only a checkpoint with a text tower (a full CLIPModel) needs its tokenizer.
   const tokenizer = tensors.has('text_model.embeddings.token_embedding.weight') ? await readTokenizerFiles(source, has, signal) : undefined;
-  return { config, preprocessor: imagePreprocessing(config, preFile), tensors, weightFiles: files, source: source.description, tokenizer };
+  return { config, preprocessor: imagePreprocessing(config, preFile, `preprocessor_config.json in ${source.description}`), tensors, weightFiles: files, source: source.description, tokenizer };
 }
 
 /** A checkpoint made in memory by makeModel (tests, the demo's pretraining), as if loaded from its folder. */

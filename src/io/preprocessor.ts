@@ -35,6 +35,8 @@ const IMAGENET_DEFAULT_STD: [number, number, number] = [0.229, 0.224, 0.225];
 const OPENAI_CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const OPENAI_CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
+import { IoError } from './errors';
+
 type Json = Record<string, unknown>;
 
 function num(v: unknown): number | undefined {
@@ -113,7 +115,48 @@ function parseSize(v: unknown, squareInts: boolean): Size | { shortestEdge: numb
   return undefined;
 }
 
-export function imagePreprocessing(config: Json, file: Json | null): ImagePreprocessing {
+/**
+ * Normalisation statistics that would make NaN or ±Inf of every pixel: a standard deviation of 0
+ * (or negative, or not finite) divides by zero, and a mean that is not finite poisons the sum.
+ * `where` names the file for the message.
+ */
+function checkStatistics(mean: readonly number[] | null, std: readonly number[] | null, where: string): void {
+  const bad = (name: string, values: readonly number[], fine: (v: number) => boolean, why: string) => {
+    const i = values.findIndex((v) => !fine(v));
+    if (i < 0) return;
+    throw new IoError(
+      'format',
+      `${where}: ${name} is ${JSON.stringify(values)}, and its entry ${i} (${values[i]}) ${why}, so every image would become NaN or infinite. ` +
+        `Fix ${name} in the file (ViT's processors use [0.5, 0.5, 0.5]; CLIP's [0.2686, 0.2613, 0.2758]) and load the model again.`,
+      'preprocessor_config.json',
+    );
+  };
+  if (mean) bad('image_mean', mean, Number.isFinite, 'is not a finite number');
+  if (std) bad('image_std', std, (v) => Number.isFinite(v) && v > 0, 'is not a positive number: pixels are divided by it');
+}
+
+/** The largest edge a processor may resize or crop to: far above any vision model's input, far below a batch that cannot be allocated. */
+export const MAX_PROCESSOR_EDGE = 4096;
+
+/** Resize and crop sizes must be whole numbers of pixels the batch code can allocate. */
+function checkSizes(p: Pick<ImagePreprocessing, 'resize' | 'centerCrop'>, where: string): void {
+  const fields: Array<[string, number]> = [];
+  if (p.resize) {
+    if ('shortestEdge' in p.resize) fields.push(['size.shortest_edge', p.resize.shortestEdge]);
+    else fields.push(['size.height', p.resize.height], ['size.width', p.resize.width]);
+  }
+  if (p.centerCrop) fields.push(['crop_size.height', p.centerCrop.height], ['crop_size.width', p.centerCrop.width]);
+  for (const [name, v] of fields) {
+    if (Number.isInteger(v) && v >= 1 && v <= MAX_PROCESSOR_EDGE) continue;
+    throw new IoError(
+      'format',
+      `${where}: ${name} is ${v}, but image sizes are whole numbers of pixels from 1 to ${MAX_PROCESSOR_EDGE}. Fix it in the file (the model's image_size, e.g. 224, as a rule) and load the model again.`,
+      'preprocessor_config.json',
+    );
+  }
+}
+
+export function imagePreprocessing(config: Json, file: Json | null, where = 'preprocessor_config.json'): ImagePreprocessing {
   const family = modelFamily(config);
   const imageSize = configImageSize(config);
   const d = defaultsFor(family, imageSize);
@@ -139,6 +182,8 @@ export function imagePreprocessing(config: Json, file: Json | null): ImagePrepro
     }
     p.resample = num(file.resample) ?? p.resample;
     if (typeof file.do_convert_rgb === 'boolean') p.convertRgb = file.do_convert_rgb;
+    checkStatistics(p.mean, p.std, where);
+    checkSizes(p, where);
   }
   const inputSize: Size =
     p.centerCrop ?? (p.resize && 'height' in p.resize ? { height: p.resize.height, width: p.resize.width } : { height: imageSize, width: imageSize });

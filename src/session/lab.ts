@@ -2,7 +2,29 @@ import type { Checkpoint } from '../io/checkpoint';
 import type { GpuContext } from '../gpu/context';
 import { parseConfig, type ModelSpec } from '../models/spec';
 import { normalisationFor } from './prepare';
-import { RunController, type LabData, type RunEvent, type RunSpec, type RunState } from './run';
+import {
+  DEFAULT_CHECKPOINT_POLICY,
+  RunController,
+  type CheckpointExtra,
+  type CheckpointPolicy,
+  type LabData,
+  type ResumePoint,
+  type RunEnvironment,
+  type RunEvent,
+  type RunSpec,
+  type RunState,
+} from './run';
+import type { RunCheckpointStore } from './checkpointStore';
+import { decodeCheckpoint } from './checkpointFile';
+import { splitKey } from './splitKey';
+
+export interface LabOptions {
+  /** Where run checkpoints are stored (IndexedDB in the page); in memory only without it. */
+  checkpoints?: RunCheckpointStore;
+  policy?: Partial<CheckpointPolicy>;
+  /** Acquires a new device after a loss; without it a lost device fails the run. */
+  recover?: () => Promise<GpuContext>;
+}
 
 /**
  * The lab: one GPU, one loaded model, one data split, and a queue of runs executed one after
@@ -18,11 +40,34 @@ export class Lab {
   private readonly runs = new Map<string, RunController>();
   private queue: RunController[] = [];
   private draining: Promise<void> | undefined;
+  private current: GpuContext;
+  private readonly env: RunEnvironment;
 
   constructor(
-    readonly ctx: GpuContext,
+    ctx: GpuContext,
     private readonly emit: (e: RunEvent) => void,
-  ) {}
+    private readonly options: LabOptions = {},
+  ) {
+    this.current = ctx;
+    const lab = this;
+    this.env = {
+      get ctx() {
+        return lab.current;
+      },
+      recover: options.recover && (async () => (lab.current = await options.recover!())),
+      checkpoints: options.checkpoints,
+      policy: { ...DEFAULT_CHECKPOINT_POLICY, ...options.policy },
+    };
+  }
+
+  /** The GPU context runs use now (a new one after a device loss). */
+  get ctx(): GpuContext {
+    return this.current;
+  }
+
+  setCheckpointPolicy(policy: Partial<CheckpointPolicy>): void {
+    this.env.policy = { ...this.env.policy, ...policy };
+  }
 
   setModel(ckpt: Checkpoint, baseModel = ckpt.source): ModelSpec {
     const spec = parseConfig(ckpt.config, `${ckpt.source}/config.json`, ckpt.tensors.keys());
@@ -50,11 +95,57 @@ export class Lab {
 
   /** Queues runs; they start in order once the model and data are loaded. */
   enqueue(...specs: RunSpec[]): void {
+    this.enqueueFrom(specs, new Map());
+  }
+
+  /**
+   * Queues runs interrupted by a reload, each from its stored checkpoint (from step 0 when it has
+   * none: it had not started, or stopped before its first checkpoint). Refuses, before queueing
+   * any, a checkpoint made on another model or data split, saying what to load.
+   */
+  async resumeRuns(specs: RunSpec[]): Promise<void> {
+    this.requireLoaded();
+    const points = new Map<string, ResumePoint>();
+    const split = splitKey(this.data!);
+    for (const spec of specs) {
+      const stored = await this.options.checkpoints?.load(spec.id);
+      if (!stored) continue;
+      const { state, extra } = decodeCheckpoint(stored.bytes, `the checkpoint of "${spec.name}"`);
+      const saved = extra as Partial<CheckpointExtra>;
+      if (saved.model !== this.baseModel) {
+        throw new Error(`"${spec.name}" was trained on the model ${saved.model}, but ${this.baseModel} is loaded: load ${saved.model} again, then Resume.`);
+      }
+      if (saved.split !== split) {
+        throw new Error(
+          `"${spec.name}" was trained on another data split (${saved.split}, now ${split}): load the same data set with the same validation fraction, seed and k-shot as before, then Resume.`,
+        );
+      }
+      points.set(spec.id, { state, history: saved.history ?? { metrics: [], spectra: [] } });
+    }
+    this.enqueueFrom(specs, points);
+    // Runs without a checkpoint start over: whatever the page still shows of them is cleared.
+    for (const spec of specs) {
+      if (!points.has(spec.id)) this.emit({ type: 'restored', runId: spec.id, step: 0, history: { metrics: [], spectra: [] } });
+    }
+  }
+
+  /** Forgets a run's stored checkpoint (Discard on an interrupted run). */
+  async discardCheckpoint(id: string): Promise<void> {
+    await this.options.checkpoints?.delete(id);
+  }
+
+  private requireLoaded(): void {
     if (!this.ckpt) throw new Error('Load a model before queueing runs.');
     if (!this.data) throw new Error('Load a data set before queueing runs.');
+  }
+
+  private enqueueFrom(specs: RunSpec[], points: Map<string, ResumePoint>): void {
+    this.requireLoaded();
     for (const spec of specs) {
       if (this.runs.has(spec.id)) throw new Error(`A run with id ${spec.id} already exists.`);
-      const run = new RunController(spec, this.emit);
+    }
+    for (const spec of specs) {
+      const run = new RunController(spec, this.emit, points.get(spec.id));
       this.runs.set(spec.id, run);
       this.queue.push(run);
       this.emit({ type: 'state', runId: spec.id, state: 'queued' });
@@ -85,7 +176,7 @@ export class Lab {
   private async drain(): Promise<void> {
     for (let run = this.queue.shift(); run; run = this.queue.shift()) {
       // Model and data may change between runs; each run takes what is loaded when it starts.
-      await run.run(this.ctx, this.ckpt!, this.data!, this.normalisation!, this.baseModel);
+      await run.run(this.env, this.ckpt!, this.data!, this.normalisation!, this.baseModel);
     }
   }
 }

@@ -3,7 +3,7 @@ import type { MethodId } from '../methods/registry';
 import type { AdapterSummary } from '../gpu/device';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
-import type { RunEvent, RunSpec } from './run';
+import type { CheckpointPolicy, RunEvent, RunSpec } from './run';
 
 /** Where a model comes from: a Hub id, files a person dropped, or a folder served over HTTP (the demo model). */
 export type ModelRequest =
@@ -97,6 +97,13 @@ export interface LabApi {
   replanDataset(plan: DataPlan): Promise<DatasetInfo>;
   estimate(specs: RunSpec[]): Promise<RunEstimate[]>;
   enqueue(specs: RunSpec[]): void;
+  /** Queues runs a reload interrupted, each from its stored checkpoint; refuses another model or split with a message. */
+  resumeRuns(specs: RunSpec[]): Promise<void>;
+  /** Deletes an interrupted run's stored checkpoint. */
+  discardCheckpoint(id: string): Promise<void>;
+  setCheckpointPolicy(policy: Partial<CheckpointPolicy>): void;
+  /** For end-to-end tests: destroys the training device, as a driver reset would lose it. */
+  destroyDeviceForTest(): void;
   pause(id: string): void;
   resume(id: string): void;
   stop(id: string): void;

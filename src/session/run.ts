@@ -12,6 +12,10 @@ import type { VisionTransformer } from '../models/vision';
 import { buildRunModel } from './zeroShot';
 import { analyseLayers, analysedModules, releaseSnapshot, snapshotWeights, type LayerAnalysis } from '../train/layerAnalysis';
 import { exportAdapterZip, exportMergedZip, hasAdapterExport } from '../io/peft';
+import type { TrainerState } from '../train/trainer';
+import { encodeCheckpoint } from './checkpointFile';
+import { checkpointFailureMessage, type RunCheckpointStore } from './checkpointStore';
+import { splitKey } from './splitKey';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
   const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw, tokenizer: ckpt.tokenizer };
@@ -73,7 +77,74 @@ export type RunEvent =
   | { type: 'metric'; runId: string; metric: MetricRecord }
   | { type: 'spectrum'; runId: string; step: number; spectrum: Spectrum }
   | { type: 'result'; runId: string; result: RunResult }
-  | { type: 'exports'; runId: string; files: RunExports };
+  | { type: 'exports'; runId: string; files: RunExports }
+  /** A checkpoint was taken at `step`: in memory always, and in the lab's store when `stored`. */
+  | { type: 'checkpoint'; runId: string; step: number; stored: boolean }
+  /**
+   * The run goes on from a checkpoint at `step` (a resume, or a new device after a loss): its
+   * metrics and spectra so far are exactly these, and later ones come again from the steps after.
+   */
+  | { type: 'restored'; runId: string; step: number; history: RunHistory }
+  /** Something a person should read in the run's log: a device loss survived, checkpoints that could not be stored. */
+  | { type: 'notice'; runId: string; level: 'info' | 'warning'; message: string };
+
+/** What a run has reported so far, kept with each checkpoint so a resumed run shows its whole curve. */
+export interface RunHistory {
+  metrics: MetricRecord[];
+  spectra: Array<{ step: number; spectrum: Spectrum }>;
+}
+
+/** A checkpoint to continue from: the trainer's state and the history up to it. */
+export interface ResumePoint {
+  state: TrainerState;
+  history: RunHistory;
+}
+
+/** Every N steps or S seconds, whichever comes first (0 turns either off), as the CLI does. */
+export interface CheckpointPolicy {
+  everySteps: number;
+  everySeconds: number;
+}
+
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { everySteps: 50, everySeconds: 30 };
+
+/** What a run needs from the lab around it. */
+export interface RunEnvironment {
+  /** The lab's GPU context now: a new one after a device loss. */
+  readonly ctx: GpuContext;
+  /** A new device after a loss (and the lab switched to it); without it a lost device fails the run. */
+  recover?: () => Promise<GpuContext>;
+  /** Where checkpoints are stored so a run survives a reload; in memory only without it. */
+  checkpoints?: RunCheckpointStore;
+  policy: CheckpointPolicy;
+}
+
+/** Checkpoint metadata that ties it to the lab it can continue in. */
+export interface CheckpointExtra {
+  runId: string;
+  /** The base model's name (Hub id or folder). */
+  model: string;
+  /** `splitKey` of the data split it trained on. */
+  split: string;
+  history: RunHistory;
+}
+
+function copyHistory(h: RunHistory): RunHistory {
+  return { metrics: [...h.metrics], spectra: [...h.spectra] };
+}
+
+/** How long to wait, after an error, for the device's `lost` promise to say whether it was a loss. */
+const LOSS_GRACE_MS = 300;
+
+/** The device's loss info if it has been lost (by a driver reset, or destroyed), else undefined. */
+async function deviceLoss(device: GPUDevice): Promise<GPUDeviceLostInfo | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), LOSS_GRACE_MS)));
+  const info = await Promise.race([device.lost, wait]);
+  clearTimeout(timer);
+  return info;
+}
+
 
 /** Downloadable files of a finished run, made before its GPU memory is released. */
 export interface RunExports {
@@ -98,8 +169,10 @@ export interface LabData {
 
 /**
  * One training run from start to finish: builds a fresh model from the lab's checkpoint (so every
- * run starts from the same weights), trains it, reports metrics and ΔW spectra, and releases its
- * GPU memory at the end whatever happens.
+ * run starts from the same weights), trains it, reports metrics and ΔW spectra, checkpoints it
+ * (every N steps or S seconds, and when paused), and releases its GPU memory at the end whatever
+ * happens. A lost GPU device is survived once: the run goes on from its last checkpoint on a new
+ * device; a second loss pauses it with the reason until a person presses Resume.
  */
 export class RunController {
   state: RunState = 'queued';
@@ -109,6 +182,8 @@ export class RunController {
   constructor(
     readonly spec: RunSpec,
     private readonly emit: (e: RunEvent) => void,
+    /** Continue from this checkpoint instead of step 0 (a run interrupted by a reload). */
+    private readonly resumeFrom?: ResumePoint,
   ) {}
 
   private set(state: RunState, error?: string): void {
@@ -116,11 +191,20 @@ export class RunController {
     this.emit({ type: 'state', runId: this.spec.id, state, error });
   }
 
-  pause(): void {
-    if (this.state !== 'training' || this.pauseGate) return;
+  private notice(level: 'info' | 'warning', message: string): void {
+    this.emit({ type: 'notice', runId: this.spec.id, level, message });
+  }
+
+  private closeGate(): Promise<void> {
     let open!: () => void;
     const promise = new Promise<void>((r) => (open = r));
     this.pauseGate = { promise, open };
+    return promise;
+  }
+
+  pause(): void {
+    if (this.state !== 'training' || this.pauseGate) return;
+    void this.closeGate();
     this.set('paused');
   }
 
@@ -138,64 +222,175 @@ export class RunController {
     this.resume();
   }
 
-  async run(ctx: GpuContext, ckpt: Checkpoint, data: LabData, norm: Normalisation, baseModel = ckpt.source): Promise<RunResult | undefined> {
+  async run(env: RunEnvironment, ckpt: Checkpoint, data: LabData, norm: Normalisation, baseModel = ckpt.source): Promise<RunResult | undefined> {
     if (this.stopRequested) return undefined;
     // A study's few-shot cell trains on its own k per class, drawn with its seed from the lab's split.
     data = withKShot(data, this.spec.kShot);
     this.set('loading');
+    try {
+      await loadMethod(this.spec.method);
+    } catch (e) {
+      this.set('failed', (e as Error).message);
+      return undefined;
+    }
+    let saved = this.resumeFrom;
+    const history: RunHistory = saved ? copyHistory(saved.history) : { metrics: [], spectra: [] };
+    if (saved) this.emit({ type: 'restored', runId: this.spec.id, step: saved.state.step, history: copyHistory(saved.history) });
+    const storage = { active: !!env.checkpoints, extra: { runId: this.spec.id, model: baseModel, split: splitKey(data) } };
+    let losses = 0;
+    try {
+      for (;;) {
+        const ctx = env.ctx;
+        const at = { step: saved?.state.step ?? 0 };
+        try {
+          return await this.attempt(env, ctx, ckpt, data, norm, baseModel, saved, history, storage, (point) => {
+            saved = point;
+          }, at);
+        } catch (e) {
+          const lost = await deviceLoss(ctx.device);
+          if (!lost || !env.recover) {
+            this.set('failed', (e as Error).message);
+            return undefined;
+          }
+          losses++;
+          const from = saved ? `the checkpoint at step ${saved.state.step}` : 'the start';
+          const what = `The GPU device was lost at step ${at.step} (${lost.reason}${lost.message ? `: ${lost.message}` : ''}).`;
+          if (losses === 1) {
+            this.notice('info', `${what} Rankscope got a new device and continues from ${from}.`);
+          } else {
+            const message = `${what} It was lost before in this run, so the run waits: press Resume to continue from ${from} on a new device (close other GPU-heavy tabs first), or Stop.`;
+            const gate = this.closeGate();
+            this.notice('warning', message);
+            this.set('paused', message);
+            await gate;
+            if (this.stopRequested) {
+              this.set('stopped');
+              return undefined;
+            }
+          }
+          try {
+            await env.recover();
+          } catch (e2) {
+            this.set('failed', `${what} No new GPU device could be had: ${(e2 as Error).message}`);
+            return undefined;
+          }
+          const back = saved ? copyHistory(saved.history) : { metrics: [], spectra: [] };
+          history.metrics = [...back.metrics];
+          history.spectra = [...back.spectra];
+          this.emit({ type: 'restored', runId: this.spec.id, step: saved?.state.step ?? 0, history: back });
+        }
+      }
+    } finally {
+      // A finished run (whatever its end) needs no checkpoint; one paused by a reload never gets here.
+      if (env.checkpoints) await env.checkpoints.delete(this.spec.id).catch(() => undefined);
+    }
+  }
+
+  /** One go at training on one device, from `resume` when given; throws when anything fails (a device loss included). */
+  private async attempt(
+    env: RunEnvironment,
+    ctx: GpuContext,
+    ckpt: Checkpoint,
+    data: LabData,
+    norm: Normalisation,
+    baseModel: string,
+    resume: ResumePoint | undefined,
+    history: RunHistory,
+    storage: { active: boolean; extra: Omit<CheckpointExtra, 'history'> },
+    keep: (point: ResumePoint) => void,
+    at: { step: number },
+  ): Promise<RunResult | undefined> {
     let trainer: Trainer | undefined;
     let start: Tensor | undefined;
     // Full fine-tuning's W0 of every targeted layer, for the end-of-run ranks and intruders.
     let initial: Map<string, Tensor> | undefined;
+    let model: VisionTransformer | undefined;
     // Each run's peak GPU memory is its own: free the buffers earlier runs left in the pool for
     // reuse (after submitting anything still recorded), and count the peak from what is held now.
     ctx.submit();
     ctx.pool.trim();
     ctx.pool.peakAllocatedBytes = ctx.pool.allocatedBytes;
-    let model: VisionTransformer;
     try {
-      await loadMethod(this.spec.method);
       // A zero-shot head runs the text tower here, once for the whole run.
       const names = this.spec.train.classNames?.length === data.classNames.length ? this.spec.train.classNames : data.classNames;
       model = await buildRunModel(ctx, ckpt, names, this.spec.train.seed ?? 0, this.spec.train.head, this.spec.train.templates);
-    } catch (e) {
-      this.set('failed', (e as Error).message);
-      return undefined;
-    }
-    try {
       trainer = new Trainer(model, data, norm, {
         ...this.spec.train,
         method: this.spec.method,
         methodConfig: this.spec.methodConfig,
         targets: this.spec.targets,
       });
+      const m = model;
       const method = METHODS[this.spec.method];
       const adapted = [...trainer.adapters.layers.keys()];
-      const candidates = method.usesTargets ? adapted : trainer.adapters.trainsBackbone ? model.targetLayers(this.spec.targets).map((l) => l.module) : [];
+      const candidates = method.usesTargets ? adapted : trainer.adapters.trainsBackbone ? m.targetLayers(this.spec.targets).map((l) => l.module) : [];
       const rankLayer = this.spec.rankLayer && candidates.includes(this.spec.rankLayer) ? this.spec.rankLayer : candidates[0];
       if (rankLayer && trainer.adapters.trainsBackbone) {
-        // Full fine-tuning's ΔW is the weight's drift from where it started.
-        start = copy(model.param(`${rankLayer}.weight`));
+        // Full fine-tuning's ΔW is the weight's drift from where it started (taken before a restore).
+        start = copy(m.param(`${rankLayer}.weight`));
       }
+      // W0 comes from the checkpoint as loaded, so it is taken before a restore too.
       if (trainer.adapters.trainsBackbone) initial = snapshotWeights(model, analysedModules(trainer));
+      if (resume) trainer.restoreState(resume.state);
       this.emit({ type: 'info', runId: this.spec.id, trainableParams: trainer.trainableParams, rankLayer });
       const rankEvery = this.spec.rankEvery ?? Math.max(1, Math.round((trainer.config.steps || 1) / 10));
       const t = trainer;
       const measure = async () => {
         if (!rankLayer) return;
-        const W = model.param(`${rankLayer}.weight`);
+        const W = m.param(`${rankLayer}.weight`);
         const adapter = t.adapters.layers.get(rankLayer);
         const delta = adapter ? await adapterDelta(adapter, W) : start ? await weightDelta(W, start) : undefined;
         if (!delta) return;
-        this.emit({ type: 'spectrum', runId: this.spec.id, step: t.currentStep, spectrum: spectrumOf(rankLayer, delta, W.rows, W.cols) });
+        const entry = { step: t.currentStep, spectrum: spectrumOf(rankLayer, delta, W.rows, W.cols) };
+        history.spectra.push(entry);
+        this.emit({ type: 'spectrum', runId: this.spec.id, ...entry });
       };
+      let lastSaved = t.currentStep;
+      let lastSavedAt = performance.now();
+      // Read the state (a GPU readback), keep it in memory for a device loss, store it for a reload.
+      const checkpoint = async () => {
+        const step = t.currentStep;
+        if (step === lastSaved) return;
+        const state = await t.saveState();
+        const point = { state, history: copyHistory(history) };
+        keep(point);
+        lastSaved = step;
+        lastSavedAt = performance.now();
+        let stored = false;
+        if (storage.active && env.checkpoints) {
+          try {
+            await env.checkpoints.save(this.spec.id, step, encodeCheckpoint(state, { ...storage.extra, history: point.history } satisfies CheckpointExtra));
+            stored = true;
+          } catch (e) {
+            storage.active = false;
+            this.notice('warning', checkpointFailureMessage(e, env.checkpoints.description, step));
+          }
+        }
+        this.emit({ type: 'checkpoint', runId: this.spec.id, step, stored });
+      };
+      const { everySteps, everySeconds } = env.policy;
       this.set('training');
       const summary = await trainer.run({
-        onMetric: (metric) => this.emit({ type: 'metric', runId: this.spec.id, metric }),
+        onMetric: (metric) => {
+          history.metrics.push(metric);
+          this.emit({ type: 'metric', runId: this.spec.id, metric });
+        },
         shouldStop: () => this.stopRequested,
         beforeStep: async (step) => {
-          if (this.pauseGate) await this.pauseGate.promise;
+          at.step = step - 1;
+          const gate = this.pauseGate;
+          if (gate) {
+            // A paused run is checkpointed first, so a reload while it waits loses nothing (Resume
+            // may come while that checkpoint is read back: the gate taken here is then already open).
+            await checkpoint();
+            await gate.promise;
+          }
           if (step > 1 && (step - 1) % rankEvery === 0) await measure();
+        },
+        afterStep: async (step) => {
+          at.step = step;
+          const due = (everySteps > 0 && step % everySteps === 0) || (everySeconds > 0 && performance.now() - lastSavedAt >= everySeconds * 1000);
+          if (due && step < t.config.steps) await checkpoint();
         },
       });
       await measure();
@@ -216,14 +411,11 @@ export class RunController {
       if (summary.divergence) this.set('diverged', summary.divergence.message);
       else this.set(this.stopRequested ? 'stopped' : 'done');
       return result;
-    } catch (e) {
-      this.set('failed', (e as Error).message);
-      return undefined;
     } finally {
       start?.release();
       releaseSnapshot(initial);
       trainer?.release();
-      model.release();
+      model?.release();
     }
   }
 }

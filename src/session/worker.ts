@@ -23,6 +23,7 @@ import { datasetThumbnails } from '../io/datasets/thumbnails';
 import type { FileSource } from '../io/source';
 import { ALL_TARGETS, DEFAULT_TARGETS, linearSites } from '../models/names';
 import { Lab } from './lab';
+import { IndexedDbCheckpointStore } from './idbCheckpointStore';
 import { estimateRun } from './estimate';
 import { prepareData, type DataPlan } from './prepare';
 import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
@@ -95,7 +96,12 @@ const api: LabApi = {
   async init() {
     if (lab) return (await acquireGpu(navigator.gpu)).summary;
     const gpu = await acquireGpu(navigator.gpu);
-    lab = new Lab(new GpuContext(gpu.device), (e) => listeners.forEach((l) => l(e)));
+    lab = new Lab(new GpuContext(gpu.device), (e) => listeners.forEach((l) => l(e)), {
+      // Checkpoints go to IndexedDB, so a run survives a reload or a crashed tab.
+      checkpoints: new IndexedDbCheckpointStore(),
+      // After a device loss (driver reset, GPU switched, too much memory), a new device.
+      recover: async () => new GpuContext((await acquireGpu(navigator.gpu)).device),
+    });
     return gpu.summary;
   },
 
@@ -190,6 +196,13 @@ const api: LabApi = {
 
   enqueue(specs) {
     requireLab().enqueue(...specs);
+  },
+  resumeRuns: (specs) => requireLab().resumeRuns(specs),
+  discardCheckpoint: (id) => requireLab().discardCheckpoint(id),
+  setCheckpointPolicy: (policy) => requireLab().setCheckpointPolicy(policy),
+  destroyDeviceForTest() {
+    // What a driver reset looks like to the run: the device is gone mid-step.
+    requireLab().ctx.device.destroy();
   },
   pause: (id) => requireLab().pause(id),
   resume: (id) => requireLab().resume(id),

@@ -198,6 +198,7 @@ export function fuzzTargets(): FuzzTarget[] {
   const weights = writeSafetensors(new Map([...made.tensors].map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])));
   const smallTensors = writeSafetensors({ a: { dtype: 'F32', shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) }, b: { dtype: 'F16', shape: [4], data: Float32Array.of(1, 2, 3, 4) } });
   const configText = strToU8(JSON.stringify(made.config));
+  const preprocessorText = strToU8(JSON.stringify(made.preprocessorConfig));
   const idxImages = idxFile(0x08, [3, 4, 4], Uint8Array.from({ length: 48 }, (_, i) => i * 5));
   const idxLabels = idxFile(0x08, [3], Uint8Array.of(0, 1, 1));
   const images = [png(3, 2, 1), png(1, 1, 2), png(5, 4, 3)];
@@ -266,6 +267,35 @@ export function fuzzTargets(): FuzzTarget[] {
         const spec = parseConfig(JSON.parse(new TextDecoder().decode(bytes)), 'config.json');
         expectThat(spec.hidden % spec.heads === 0, 'hidden not divisible by heads');
         expectThat(spec.patchSize <= spec.imageSize, 'patch larger than image');
+      },
+    },
+    {
+      name: 'preprocessor_config.json (text, through the checkpoint loader)',
+      file: 'preprocessor_config.json',
+      inputs: fc.oneof(
+        mutated([preprocessorText, strToU8(JSON.stringify({ size: { shortest_edge: 16 }, crop_size: 16, do_center_crop: true, image_std: 0.5 }))], 512),
+        fc
+          .record({
+            key: fc.constantFrom('size', 'crop_size', 'image_mean', 'image_std', 'rescale_factor', 'resample', 'do_resize', 'do_center_crop', 'do_normalize', 'do_rescale'),
+            value: fc.oneof(
+              fc.integer({ min: -5, max: 5000 }),
+              fc.double(),
+              fc.constantFrom(0, -1, 1e9, 2.5, null, '', true, false, [], {}, [0, 0, 0], [0.5, 0, 0.5], [1, 2], { height: 0, width: 5 }, { shortest_edge: -3 }),
+              fc.array(fc.double(), { maxLength: 4 }),
+            ),
+          })
+          .map(({ key, value }) => strToU8(JSON.stringify({ ...made.preprocessorConfig, [key]: value }))),
+      ),
+      async run(bytes) {
+        const ckpt = await loadCheckpoint(
+          new MemorySource([['config.json', configText], ['model.safetensors', weights], ['preprocessor_config.json', bytes]], 'fuzzed model'),
+        );
+        const p = ckpt.preprocessor;
+        // What the batch code relies on: a whole, positive input size and statistics that divide cleanly.
+        for (const [k, v] of Object.entries(p.inputSize)) expectThat(Number.isInteger(v) && v >= 1, `input ${k} = ${v}`);
+        if (p.std) expectThat(p.std.every((v) => Number.isFinite(v) && v > 0), `image_std ${JSON.stringify(p.std)}`);
+        if (p.mean) expectThat(p.mean.every(Number.isFinite), `image_mean ${JSON.stringify(p.mean)}`);
+        if (p.rescaleFactor !== null) expectThat(Number.isFinite(p.rescaleFactor), `rescale_factor ${p.rescaleFactor}`);
       },
     },
     {

@@ -12,7 +12,7 @@
  * from the recorded seed and generator, and refused if the recorded check values disagree.
  */
 import { loadMethod, methodById, methodRuntime, METHODS, resolvedConfig, type MethodId } from '../../methods/registry';
-import { HEAD_MODULE } from '../../models/names';
+import { HEAD_MODULE, linearSites, matchesTarget } from '../../models/names';
 import { IoError } from '../errors';
 import { readSafetensors, type LoadedTensor } from '../safetensors';
 import { readJson, type FileSource } from '../source';
@@ -251,6 +251,22 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
   const slots = adapterSlots(run, format, adapter.naming);
   const spec = run.model.spec;
 
+  // The adapter's own list of target modules must name layers of this model: a list that matches
+  // nothing means another model or an edited file, whatever tensors it carries.
+  if (METHODS[adapter.method].usesTargets) {
+    const sites = linearSites(spec);
+    const targets = adapter.runConfig.targets;
+    if (!sites.some((s) => matchesTarget(s.module, targets))) {
+      const examples = [...new Set(sites.map((s) => s.module.split('.').slice(-2).join('.')))].slice(0, 6);
+      const file = format === 'peft' ? ADAPTER_CONFIG : 'its config file';
+      throw new AdapterImportError(
+        'targets',
+        `${adapter.source}: target_modules ${JSON.stringify(targets)} in ${file} matches no layer of this model, whose linear layers end in e.g. ${examples.join(', ')}. ` +
+          'The adapter was made for another model, or its target_modules was edited: fix it, or import it onto the model it was trained on.',
+      );
+    }
+  }
+
   // Layers: the file must adapt exactly the layers the run adapts.
   const runLayers = new Set([...run.adapters.layers.keys()].map((m) => (format === 'peft' ? peftModuleName(spec, m, adapter.naming) : classificationName(spec, m))));
   const keys = new Set([...run.adapters.layers.values()].flatMap((a) => a.trainables.map((t) => t.key)));
@@ -292,6 +308,20 @@ export async function loadAdapterInto(run: ExportableRun, adapter: LoadedAdapter
         'shape',
         `${adapter.source}: ${s.key} has shape ${shapeText(t.shape)} but this model needs ${shapeText(s.tensor.shape)}. The adapter was made for another base model or other settings.`,
       );
+    }
+  }
+
+  // NaN or ±Inf anywhere would make every prediction NaN: refused, naming the tensor.
+  for (const s of slots) {
+    const data = adapter.tensors.get(s.key)!.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new AdapterImportError(
+          'format',
+          `${adapter.source}: ${s.key} holds ${data[i]} at element ${i}, and an adapter with values that are not finite makes every prediction NaN. ` +
+            'Export it again from a run that did not diverge (a smaller learning rate, or gradient clipping).',
+        );
+      }
     }
   }
 

@@ -317,6 +317,31 @@ describe('import refuses what does not fit, saying which', () => {
     expect(e6.message).toContain(key);
     expect(e6.message).toContain('[3, 32]');
 
+    // A NaN anywhere in the file is refused, naming the tensor.
+    const poisoned = new Map(sd);
+    const lam = 'base_model.model.vit.layers.0.attention.q_proj.randlora_lambda';
+    const nan = Float32Array.from(poisoned.get(lam)!.data);
+    nan[2] = Number.NaN;
+    poisoned.set(key, g);
+    poisoned.set(lam, { ...poisoned.get(lam)!, data: nan });
+    const withNaN = new Map(files);
+    withNaN.set('adapter_model.safetensors', writeSafetensors(new Map([...poisoned].map(([k, t]) => [k, { shape: t.shape, data: t.data }]))));
+    const e7 = await refusal(fits, {}, await readAdapter(new MemorySource(withNaN, 'the NaN export')));
+    expect(e7.reason).toBe('format');
+    expect(e7.message).toMatch(new RegExp(`^the NaN export: ${lam.replace(/\./g, '\\.')} holds NaN at element 2, .*makes every prediction NaN`));
+
+    // target_modules that name no layer of this model (a file written with transformers 4 names, whose list is read as is).
+    const v4 = await exportAdapterFiles(run, { ...info, peftNaming: 'transformers4' });
+    const cfg = JSON.parse(new TextDecoder().decode(v4.get('adapter_config.json')!));
+    cfg.target_modules = ['q_lin', 'v_lin'];
+    const renamed = new Map(v4);
+    renamed.set('adapter_config.json', new TextEncoder().encode(JSON.stringify(cfg)));
+    const e8 = await refusal(fits, {}, await readAdapter(new MemorySource(renamed, 'the DistilBERT-named export')));
+    expect(e8.reason).toBe('targets');
+    expect(e8.message).toMatch(/^the DistilBERT-named export: target_modules \["q_lin","v_lin"\] in adapter_config\.json matches no layer of this model, whose linear layers end in e\.g\. attention\.query, attention\.key/);
+    // The same file with its own list imports.
+    await loadAdapterInto(fits, await readAdapter(new MemorySource(v4, 'the v4 export')));
+
     // Saved bases that differ from the run's (another seed) replace them, as PEFT's save_projection means.
     const otherSeed = testRun(ctx, made, 'randlora', { r: 6, alpha: 24 }, ['query', 'value'], { seed: 11 });
     const report = await loadAdapterInto(otherSeed, adapter);

@@ -1,9 +1,9 @@
 import { METHODS } from '../../methods/registry';
 import { TRAIN_DEFAULTS } from '../../train/trainer';
 import type { RunState } from '../../session/run';
-import { FINISHED, type RunView } from '../state/runStore';
+import { FINISHED, isInterrupted, type RunView } from '../state/runStore';
 import { formatNumber, formatPercent } from '../charts/series';
-import { deleteRun, pauseRun, resumeRun, stopRun } from './useRuns';
+import { deleteRun, discardInterrupted, pauseRun, resumeInterrupted, resumeRun, stopRun } from './useRuns';
 import { RunFileActions } from './RunFileBar';
 import { useFocusedRun } from '../study/useFocusedRun';
 
@@ -60,7 +60,8 @@ function RunRow({ run }: { run: RunView }) {
   const lastTrain = run.train[run.train.length - 1];
   const lastEval = run.evals[run.evals.length - 1];
   const finished = FINISHED.has(run.state);
-  const active = run.state === 'training' || run.state === 'paused';
+  const interrupted = isInterrupted(run);
+  const active = !interrupted && (run.state === 'training' || run.state === 'paused');
   return (
     <li
       ref={focus.ref}
@@ -76,26 +77,47 @@ function RunRow({ run }: { run: RunView }) {
         <strong className="run-name" data-testid="run-name">
           {run.spec.name}
         </strong>
-        <span className={`tag run-state run-state-${run.state}`} data-testid="run-state">
-          {STATE_LABEL[run.state]}
-        </span>
+        {interrupted ? (
+          <span className="tag run-state run-state-paused" data-testid="run-state" data-interrupted-step={run.checkpointStep ?? 0}>
+            interrupted at step {run.checkpointStep ?? 0}
+          </span>
+        ) : (
+          <span className={`tag run-state run-state-${run.state}`} data-testid="run-state">
+            {STATE_LABEL[run.state]}
+          </span>
+        )}
         {run.imported && (
           <span className="tag tag-imported" data-testid="run-imported" title={`Imported from ${run.imported.file}; trained elsewhere`}>
             imported
           </span>
         )}
-        {run.restored && !run.imported && (
+        {run.restored && !run.imported && !interrupted && (
           <span className="tag tag-saved" title="Restored from this browser's saved runs">
             saved
           </span>
         )}
         <span className="run-actions">
-          {run.state === 'training' && (
+          {interrupted && (
+            <>
+              <button
+                type="button"
+                onClick={() => void resumeInterrupted(id)}
+                data-testid="run-resume-interrupted"
+                title="Continue from the last checkpoint (with the runs queued after it); load the same model and data set first"
+              >
+                Resume
+              </button>
+              <button type="button" onClick={() => void discardInterrupted(id)} data-testid="run-discard" title="Forget this run and its checkpoint">
+                Discard
+              </button>
+            </>
+          )}
+          {!interrupted && run.state === 'training' && (
             <button type="button" onClick={() => pauseRun(id)} data-testid="run-pause">
               Pause
             </button>
           )}
-          {run.state === 'paused' && (
+          {!interrupted && run.state === 'paused' && (
             <button type="button" onClick={() => resumeRun(id)} data-testid="run-resume">
               Resume
             </button>
@@ -105,7 +127,7 @@ function RunRow({ run }: { run: RunView }) {
               Stop
             </button>
           )}
-          {(finished || run.restored) && (
+          {(finished || (run.restored && !interrupted)) && (
             <button type="button" onClick={() => void deleteRun(id)} data-testid="run-delete" title="Remove this run from the page and from saved runs">
               Delete
             </button>
@@ -135,6 +157,23 @@ function RunRow({ run }: { run: RunView }) {
         </div>
       )}
       {run.exports && <ExportLinks run={run} />}
+      {interrupted && (
+        <div className="notice" data-testid="run-interrupted">
+          <p>
+            A reload or a closed tab stopped this run{run.checkpointStep ? ` after step ${run.checkpointStep}, where its last checkpoint was saved` : ' before its first checkpoint'}.
+            Resume continues it {run.checkpointStep ? 'from there' : 'from the start'} (and the runs queued after it) once the same model and data set are loaded; Discard forgets it.
+          </p>
+        </div>
+      )}
+      {run.notices?.length ? (
+        <ul className="run-log" data-testid="run-log">
+          {run.notices.map((n, i) => (
+            <li key={i} className={n.level === 'warning' ? 'notice notice-error' : 'notice'} data-level={n.level}>
+              {n.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {run.state === 'diverged' && (
         <div className="notice notice-error" role="alert" data-testid="run-error">
           <p>

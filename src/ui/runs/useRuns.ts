@@ -1,12 +1,13 @@
 import { useEffect } from 'react';
 import { getLab, onRunEvent } from '../lab';
-import { FINISHED, useRunStore, type RunMeta, type RunView } from '../state/runStore';
+import { FINISHED, isInterrupted, useRunStore, type RunMeta, type RunView } from '../state/runStore';
 import { useDataStore } from '../state/dataStore';
 import { useModelStore } from '../state/modelStore';
 import { currentEnvironment } from './environment';
 import { runArchive } from '../state/runArchive';
 import type { RunSpec } from '../../session/run';
 import { uniqueName } from './specs';
+import { IndexedDbCheckpointStore } from '../../session/idbCheckpointStore';
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -35,10 +36,15 @@ export function useRunEvents(): void {
     const off = onRunEvent((e) => {
       const store = useRunStore.getState();
       store.apply(e);
+      const view = useRunStore.getState().runs[e.runId];
+      if (!view) return;
       if (e.type === 'state' && FINISHED.has(e.state)) {
-        const view = useRunStore.getState().runs[e.runId];
-        if (view && keepable(view)) void archiveRun(view);
+        if (keepable(view)) void archiveRun(view);
+        // Kept while queued or training (to be resumed after a reload); nothing to keep now.
+        else void runArchive.delete(e.runId).catch(() => undefined);
       }
+      // The run as of its newest stored checkpoint: what a reload shows as interrupted there.
+      if (e.type === 'checkpoint' && e.stored) void archiveRun(view);
     });
     runArchive
       .load()
@@ -80,6 +86,48 @@ export async function queueRuns(specs: RunSpec[], given: { model?: string; datas
   } catch (e) {
     for (const spec of specs) useRunStore.getState().remove(spec.id);
     throw e;
+  }
+  // Kept from now on, so a reload leaves the queue to resume rather than losing it.
+  for (const spec of specs) {
+    const view = useRunStore.getState().runs[spec.id];
+    if (view) void archiveRun(view);
+  }
+}
+
+/**
+ * Resume on an interrupted run: it goes back into the lab's queue from its stored checkpoint
+ * (from the start when it had none), followed by the interrupted runs queued after it, so the
+ * rest of the queue goes on too. The model and data set it trained on must be loaded again.
+ */
+export async function resumeInterrupted(id: string): Promise<void> {
+  const store = useRunStore.getState();
+  const first = store.runs[id];
+  if (!first || !isInterrupted(first)) return;
+  const ids = store.order.filter((x) => x === id || (isInterrupted(store.runs[x]) && store.runs[x].createdAt > first.createdAt));
+  const specs = ids.map((x) => store.runs[x].spec);
+  const model = useModelStore.getState().info;
+  const data = useDataStore.getState().info;
+  const missing = !model ? `the model${first.model ? ` ${first.model}` : ''}` : !data ? `the data set${first.dataset ? ` ${first.dataset}` : ''}` : undefined;
+  if (missing) {
+    store.interrupt([id], `Load ${missing} this run trained on, then press Resume.`);
+    return;
+  }
+  store.requeue(ids);
+  try {
+    await getLab().resumeRuns(specs);
+  } catch (e) {
+    useRunStore.getState().interrupt(ids, `Could not resume: ${message(e)}`);
+  }
+}
+
+/** Discard on an interrupted run: forgets it and its stored checkpoint. */
+export async function discardInterrupted(id: string): Promise<void> {
+  await deleteRun(id);
+  try {
+    // Straight from the page: the lab worker may not be ready yet after a reload.
+    await new IndexedDbCheckpointStore().delete(id);
+  } catch (e) {
+    useRunStore.getState().setArchiveError(`The run's checkpoint could not be deleted: ${message(e)}`);
   }
 }
 

@@ -33,6 +33,15 @@ export interface RunView {
   environment?: RunEnvironment;
   /** Read from a .rankscope.json run file (its name, when), not trained on this page. */
   imported?: { file: string; at: number };
+  /** The step of the run's newest checkpoint stored in this browser (what a Resume after a reload continues from). */
+  checkpointStep?: number;
+  /** The run's log: a device loss survived, checkpoints that could not be stored, a refused Resume. */
+  notices?: Array<{ level: 'info' | 'warning'; message: string }>;
+}
+
+/** A run a reload (or a closed or crashed tab) stopped before it finished: it can be resumed or discarded. */
+export function isInterrupted(view: RunView): boolean {
+  return !!view.restored && !view.imported && !FINISHED.has(view.state);
 }
 
 /** What queueRuns records about a run besides its spec. */
@@ -60,6 +69,10 @@ interface RunStore {
   apply(e: RunEvent): void;
   /** Puts archived runs back (oldest first), keeping any the page already knows. */
   restore(views: RunView[]): void;
+  /** Interrupted runs going back into the lab's queue: live again, queued, their error cleared. */
+  requeue(ids: string[]): void;
+  /** Back to interrupted (the lab refused them), with the reason in their log. */
+  interrupt(ids: string[], message: string): void;
   remove(id: string): void;
 }
 
@@ -97,6 +110,15 @@ export const useRunStore = create<RunStore>((set) => ({
         next.result = e.result;
       } else if (e.type === 'exports') {
         next.exports = e.files;
+      } else if (e.type === 'checkpoint') {
+        if (e.stored) next.checkpointStep = e.step;
+      } else if (e.type === 'restored') {
+        // The run goes on from a checkpoint: its curve is exactly what it was then.
+        next.train = e.history.metrics.filter((m): m is RunView['train'][number] => m.kind === 'train');
+        next.evals = e.history.metrics.filter((m): m is RunView['evals'][number] => m.kind === 'eval');
+        next.spectra = e.history.spectra;
+      } else if (e.type === 'notice') {
+        next.notices = [...(run.notices ?? []), { level: e.level, message: e.message }];
       }
       return { runs: { ...s.runs, [e.runId]: next } };
     }),
@@ -120,6 +142,21 @@ export const useRunStore = create<RunStore>((set) => ({
       const runs = { ...s.runs };
       for (const v of fresh) runs[v.spec.id] = { ...v, restored: true };
       return { runs, order: [...fresh.map((v) => v.spec.id), ...s.order] };
+    }),
+  requeue: (ids) =>
+    set((s) => {
+      const runs = { ...s.runs };
+      for (const id of ids) if (runs[id]) runs[id] = { ...runs[id], restored: false, state: 'queued', error: undefined };
+      return { runs };
+    }),
+  interrupt: (ids, message) =>
+    set((s) => {
+      const runs = { ...s.runs };
+      for (const id of ids) {
+        const run = runs[id];
+        if (run) runs[id] = { ...run, restored: true, notices: [...(run.notices ?? []), { level: 'warning', message }] };
+      }
+      return { runs };
     }),
   remove: (id) =>
     set((s) => {
