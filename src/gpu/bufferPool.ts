@@ -17,7 +17,11 @@ export class BufferPool {
   created = 0;
   reused = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    /** Told before a buffer is destroyed, so nothing cached (bind groups) keeps using it. */
+    private readonly onDestroy?: (buffer: GPUBuffer) => void,
+  ) {}
 
   static bucket(bytes: number): number {
     const b = Math.max(16, Math.ceil(bytes / 4) * 4);
@@ -68,6 +72,7 @@ export class BufferPool {
     for (const list of this.free.values()) {
       for (const b of list) {
         this.allocatedBytes -= this.sizes.get(b) ?? 0;
+        this.onDestroy?.(b);
         b.destroy();
       }
     }

@@ -30,19 +30,30 @@ export class GpuOpError extends Error {
   }
 }
 
+/**
+ * Said after an error found in a batch of several launches: the batch shares one error scope, so
+ * which of its ops failed is not known; this says how to find out.
+ */
+export const CHECK_EACH_LAUNCH_HINT =
+  'The batch shares one error scope, so the failing op is one of those listed. For the exact op, ' +
+  'set `checkEachLaunch = true` on the GpuContext (under Node: RANKSCOPE_CHECK_EACH_LAUNCH=1), ' +
+  'which submits each launch alone (slower).';
+
 export class GpuValidationError extends GpuOpError {
   override name = 'GpuValidationError';
-  constructor(op: string, shapes: OpShapes | undefined, detail: string) {
-    super(`WebGPU rejected the kernel "${op}"${describeShapes(shapes)}: ${detail}`, op, shapes);
+  /** `hint` follows the message (CHECK_EACH_LAUNCH_HINT when `op` names a batch of several launches). */
+  constructor(op: string, shapes: OpShapes | undefined, detail: string, hint = '') {
+    super(`WebGPU rejected the kernel "${op}"${describeShapes(shapes)}: ${detail}${hint ? ` ${hint}` : ''}`, op, shapes);
   }
 }
 
 export class GpuOutOfMemoryError extends GpuOpError {
   override name = 'GpuOutOfMemoryError';
-  constructor(op: string, shapes: OpShapes | undefined, detail: string) {
+  constructor(op: string, shapes: OpShapes | undefined, detail: string, hint = '') {
     super(
       `The GPU ran out of memory in "${op}"${describeShapes(shapes)}: ${detail}. ` +
-        'Use a smaller batch size, fewer target modules or a smaller model, or close other GPU-heavy tabs.',
+        'Use a smaller batch size, fewer target modules or a smaller model, or close other GPU-heavy tabs.' +
+        (hint ? ` ${hint}` : ''),
       op,
       shapes,
     );
