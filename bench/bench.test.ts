@@ -24,8 +24,15 @@ describe('bench options', () => {
     expect(o.quick).toBe(true);
     expect(parseArgs([]).suites).toEqual(['matmul', 'methods', 'tfjs']);
     expect(parseArgs(['--only', 'step']).suites).toEqual(['step']);
-    expect(parseArgs(['--only', 'step']).stepBatch).toBe(16);
+    expect(parseArgs(['--only', 'step']).stepBatch).toBeUndefined();
+    expect(parseArgs(['--only', 'step']).stepShapes).toEqual(['demo']);
     expect(parseArgs(['--only', 'step', '--batch', '4', '--steps', '2'])).toMatchObject({ stepBatch: 4, steps: 2 });
+    expect(parseArgs(['--only', 'step', '--shapes', 'demo,vit-b16', '--depth', '1', '--rounds', '3'])).toMatchObject({
+      stepShapes: ['demo', 'vit-b16'],
+      stepDepth: 1,
+      stepRounds: 3,
+    });
+    expect(() => parseArgs(['--shapes', 'vit-h14'])).toThrow(UsageError);
     expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
     expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);

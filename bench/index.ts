@@ -47,7 +47,19 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       const profiler = ctx.profiler;
       ctx.profiler = undefined;
       try {
-        steps = await benchStep(ctx, { batch: opts.stepBatch, methods: opts.methods, steps: opts.steps }, io.progress);
+        steps = await benchStep(
+          ctx,
+          {
+            batch: opts.stepBatch,
+            methods: opts.methods,
+            steps: opts.steps,
+            rounds: opts.stepRounds,
+            shapes: opts.stepShapes,
+            depth: opts.stepDepth,
+            targets: opts.stepTargets,
+          },
+          io.progress,
+        );
       } finally {
         ctx.profiler = profiler;
       }
@@ -94,7 +106,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     };
     const path = writeJson(result, opts.out ?? defaultJsonPath(date));
     io.out(formatResult(result));
-    if (steps) io.out(`\nstep suite (batch ${opts.stepBatch}, targets query,value):\n${formatStepRows(steps)}`);
+    if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);
     io.out(`\nJSON: ${path}`);
     return { result, path };
   } finally {

@@ -62,6 +62,12 @@ export class GpuContext {
   private lostHandlers: Array<(e: DeviceLostError) => void> = [];
   lost: DeviceLostError | undefined;
   launches = 0;
+  /** Compute passes begun: consecutive launches share one, so this stays far below `launches`. */
+  passes = 0;
+  /** Batches submitted (each is one error scope and one uniform write). */
+  get batchCount(): number {
+    return this.batches;
+  }
 
   constructor(readonly device: GPUDevice) {
     this.bindGroups = new BindGroupCache(device);
@@ -176,7 +182,10 @@ export class GpuContext {
     const timestampWrites = this.profiler?.passWrites(k.op);
     // A timed launch gets its own pass: timestamps are written per pass.
     if (timestampWrites) this.endPass();
-    if (!this.pass) this.pass = encoder.beginComputePass({ label: timestampWrites ? k.op : 'rankscope-pass', timestampWrites });
+    if (!this.pass) {
+      this.pass = encoder.beginComputePass({ label: timestampWrites ? k.op : 'rankscope-pass', timestampWrites });
+      this.passes++;
+    }
     const pass = this.pass;
     if (this.passPipeline !== pipeline) {
       pass.setPipeline(pipeline);
