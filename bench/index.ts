@@ -8,6 +8,7 @@ import { nodeGpu } from '../src/gpu/node';
 import { layers, parseArgs, tokens, UsageError, USAGE, type BenchOptions } from './config';
 import { benchMatmul } from './matmul';
 import { benchMethods } from './methods';
+import { benchLaunchPath, type LaunchPathRow } from './launchPath';
 import { benchStep, formatStepRows, type StepRow } from './step';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
@@ -42,11 +43,14 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     const skipped: Skipped[] = [];
     let tfjs: BenchResult['tfjs'];
     let steps: StepRow[] | undefined;
+    let launchPath: LaunchPathRow | undefined;
     if (opts.suites.includes('step')) {
       // Wall and host time of whole steps: timestamp queries would add their own cost to both.
       const profiler = ctx.profiler;
       ctx.profiler = undefined;
       try {
+        launchPath = await benchLaunchPath(ctx, opts.quick ? 20 : 400, opts.quick ? 1 : 7);
+        io.progress(`launch path: ${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode, ${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`);
         steps = await benchStep(
           ctx,
           {
@@ -101,11 +105,18 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       tfjs,
       rows,
       steps,
+      launchPath,
       skipped,
       seconds: (now() - started) / 1000,
     };
     const path = writeJson(result, opts.out ?? defaultJsonPath(date));
     io.out(formatResult(result));
+    if (launchPath) {
+      io.out(
+        `\nlaunch path (${launchPath.launches_per_batch} launches of a trivial kernel per batch, median of ${launchPath.repetitions}): ` +
+          `${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode, ${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
+      );
+    }
     if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);
     io.out(`\nJSON: ${path}`);
     return { result, path };

@@ -45,6 +45,8 @@ export interface StepRow {
   peak_gpu_bytes: number;
   /** Pipelines compiled during timed steps: should be 0 (all compiled in the warm-up step). */
   compiled_while_timed: number;
+  /** Bind groups made per timed step (the rest came from the cache); absent where the context has no cache. */
+  bind_groups_per_step?: number;
   steps_timed: number;
 }
 
@@ -89,6 +91,7 @@ interface Sample {
   launchMs: number;
   launches: number;
   compiled: number;
+  groups?: number;
 }
 
 export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (line: string) => void): Promise<StepRow[]> {
@@ -140,6 +143,8 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
           for (let i = 0; i < opts.steps; i++) {
             const before = ctx.launches;
             const compiledBefore = ctx.pipelines.compiled;
+            // Optional: the same bench also runs against a context without the bind group cache.
+            const groupsBefore = (ctx as Partial<GpuContext>).bindGroups?.created;
             const launchMs = timer.ms();
             const t0 = now();
             await run.trainer.trainStep();
@@ -152,6 +157,7 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
               launchMs: timer.ms() - launchMs,
               launches: ctx.launches - before,
               compiled: ctx.pipelines.compiled - compiledBefore,
+              groups: groupsBefore === undefined ? undefined : ctx.bindGroups.created - groupsBefore,
             });
           }
         }
@@ -175,11 +181,13 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
           host_ms_per_step: host,
           peak_gpu_bytes: run.peak,
           compiled_while_timed: s.reduce((a, x) => a + x.compiled, 0),
+          bind_groups_per_step: s[0].groups === undefined ? undefined : median(s.map((x) => x.groups ?? 0)),
           steps_timed: s.length,
         };
         progress(
           `step ${name} ${run.id}: ${launches} launches, ${row.host_us_per_launch.toFixed(1)} µs/launch host ` +
-            `(${row.launch_us_per_launch.toFixed(1)} in ctx.launch), ${row.ms_per_step.toFixed(0)} ms/step`,
+            `(${row.launch_us_per_launch.toFixed(1)} in ctx.launch), ${row.ms_per_step.toFixed(0)} ms/step` +
+            (row.bind_groups_per_step === undefined ? '' : `, ${row.bind_groups_per_step} bind groups made per step`),
         );
         rows.push(row);
       }

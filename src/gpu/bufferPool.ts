@@ -1,10 +1,18 @@
 /**
  * Reuses GPU buffers: training allocates the same sizes at every step, and creating buffers is
  * slow and fragments memory. Sizes round up to a bucket so near-equal requests share buffers.
+ *
+ * A bucket hands out its oldest free buffer (lowest creation number), not the last released. A
+ * step releases everything it took, so each step starts from the same free set; with a fixed
+ * choice from that set, every step gets the very same buffer for each tensor, and the launch
+ * path's cached bind groups (keyed by buffer) are hits from step 2 on. Handing out the last
+ * released would permute the buffers from step to step and miss the cache.
  */
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly sizes = new WeakMap<GPUBuffer, number>();
+  /** Creation number of each buffer: free lists are kept sorted by it, highest first. */
+  private readonly order = new WeakMap<GPUBuffer, number>();
   /** Buffers sitting in the free lists: releasing one again would hand it out twice. */
   private readonly idle = new WeakSet<GPUBuffer>();
   /** Bytes held by buffers handed out and not yet released. */
@@ -43,6 +51,7 @@ export class BufferPool {
     } else {
       buffer = this.device.createBuffer({ size, usage, label });
       this.sizes.set(buffer, size);
+      this.order.set(buffer, this.created);
       this.created++;
       this.allocatedBytes += size;
       this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
@@ -64,7 +73,16 @@ export class BufferPool {
     const key = `${buffer.usage}:${size}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(buffer);
+    // Insert by creation number, highest first, so pop() hands out the oldest (see the class comment).
+    const n = this.order.get(buffer)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.order.get(list[mid])! > n) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
   }
 
   /** Destroys the buffers kept for reuse (those handed out stay valid). */

@@ -82,6 +82,19 @@ describe('BufferPool', () => {
     expect(b).toBe(a);
     ctx.release(b);
   });
+
+  it('hands out the same buffers in the same order whatever order they came back in (stable bind groups)', () => {
+    const { ctx } = gpu;
+    const take = () => [ctx.buffer(3000), ctx.buffer(3000), ctx.buffer(3000)];
+    const first = take();
+    for (const order of [[2, 0, 1], [1, 2, 0], [0, 1, 2]]) {
+      for (const i of order) ctx.release(first[i]);
+      const again = take();
+      expect(again).toEqual(first);
+      expect(again.every((b, i) => b === first[i])).toBe(true);
+    }
+    for (const b of first) ctx.release(b);
+  });
 });
 
 describe('specialise', () => {
