@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeGpu, type NodeGpu } from './node';
-import { GpuValidationError } from './errors';
+import { GpuMemoryLimitError, GpuValidationError } from './errors';
 import { BufferPool } from './bufferPool';
 import { specialise } from './specialise';
 
@@ -247,5 +247,56 @@ describe('launch path', () => {
       ctx.checkEachLaunch = false;
     }
     ctx.release(buf);
+  });
+});
+
+describe('memory limits', () => {
+  it('refuses a buffer past the device limit before asking the device, naming the sizes', () => {
+    const { ctx, device } = gpu;
+    const tooBig = device.limits.maxStorageBufferBindingSize + 1024;
+    const created = ctx.pool.created;
+    expect(() => ctx.buffer(tooBig, 'huge-activations')).toThrow(GpuMemoryLimitError);
+    expect(() => ctx.buffer(tooBig, 'huge-activations')).toThrow(/"huge-activations".*(maxBufferSize|maxStorageBufferBindingSize)/);
+    expect(ctx.pool.created).toBe(created);
+  });
+
+  it('makes room under the engine-side limit by freeing idle buffers, then refuses', () => {
+    const { ctx } = gpu;
+    ctx.pool.trim();
+    const base = ctx.pool.allocatedBytes;
+    ctx.pool.limitBytes = base + 64 * 1024;
+    try {
+      const a = ctx.buffer(40 * 1024);
+      ctx.release(a);
+      // a is idle: a different size fits once a is destroyed.
+      const b = ctx.buffer(48 * 1024);
+      expect(ctx.pool.allocatedBytes - base).toBe(BufferPool.bucket(48 * 1024));
+      const err = (() => {
+        try {
+          ctx.buffer(40 * 1024, 'second');
+        } catch (e) {
+          return e as GpuMemoryLimitError;
+        }
+      })();
+      expect(err).toBeInstanceOf(GpuMemoryLimitError);
+      expect(err!.allowedBytes).toBe(base + 64 * 1024);
+      expect(err!.neededBytes).toBe(ctx.pool.allocatedBytes + BufferPool.bucket(40 * 1024));
+      ctx.release(b);
+    } finally {
+      ctx.pool.limitBytes = undefined;
+    }
+  });
+
+  it('abandonSince destroys what was handed out after the mark and ignores its later release', () => {
+    const { ctx } = gpu;
+    const keep = ctx.buffer(1024);
+    const mark = ctx.pool.mark();
+    const live = ctx.pool.live;
+    const lost = [ctx.buffer(2048), ctx.buffer(4096)];
+    expect(ctx.pool.abandonSince(mark)).toBe(2048 + 4096);
+    expect(ctx.pool.live).toBe(live);
+    for (const b of lost) ctx.release(b);
+    expect(ctx.pool.live).toBe(live);
+    ctx.release(keep);
   });
 });

@@ -71,7 +71,7 @@ export class GpuContext {
 
   constructor(readonly device: GPUDevice) {
     this.bindGroups = new BindGroupCache(device);
-    this.pool = new BufferPool(device, (b) => this.bindGroups.forget(b));
+    this.pool = new BufferPool(device, { onDestroy: (b) => this.bindGroups.forget(b), beforeTrim: () => this.submit() });
     this.pipelines = new PipelineCache(device);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.uniformBuffer = device.createBuffer({

@@ -60,6 +60,57 @@ export class GpuOutOfMemoryError extends GpuOpError {
   }
 }
 
+/** "1.5 GB", "340 MB", "12 KB": sizes as a person reads them (decimal units, as drivers and shops use). */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} bytes` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * A buffer the engine did not even ask the device for: it is larger than the device lets one
+ * buffer or binding be, or it would take the pool past its memory limit. Thrown synchronously by
+ * the pool, so the op that wanted it is on the stack.
+ */
+export class GpuMemoryLimitError extends GpuOutOfMemoryError {
+  override name = 'GpuMemoryLimitError';
+  constructor(
+    what: string,
+    readonly requestedBytes: number,
+    /** What the pool would hold with this buffer: a lower bound on what the work needs. */
+    readonly neededBytes: number,
+    readonly allowedBytes: number,
+    readonly limit: string,
+  ) {
+    super(what, undefined, `${formatBytes(requestedBytes)} more would make ${formatBytes(neededBytes)}, past ${limit} of ${formatBytes(allowedBytes)}`);
+  }
+}
+
+/**
+ * A training run that ran out of GPU memory, in the words a person can act on: how much the run
+ * needs at its batch size, what the GPU allowed, and what to try.
+ */
+export class RunOutOfMemoryError extends Error {
+  override name = 'RunOutOfMemoryError';
+  constructor(
+    readonly neededBytes: number,
+    readonly batch: number,
+    readonly allowedBytes: number,
+    readonly detail: string,
+  ) {
+    super(
+      `Out of GPU memory: this run needs about ${formatBytes(neededBytes)} at batch ${batch}; your GPU allowed ` +
+        `${formatBytes(allowedBytes)}; try batch ${Math.max(1, Math.floor(batch / 2))} or gradient accumulation ` +
+        `(the same batch in smaller micro-batches). (${detail})`,
+    );
+  }
+}
+
 export class DeviceLostError extends Error {
   override name = 'DeviceLostError';
   constructor(readonly reason: string, detail: string) {
