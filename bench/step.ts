@@ -138,6 +138,11 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
         runs.push({ id, trainer, release, peak: ctx.pool.peakAllocatedBytes - base, samples: [] });
         progress(`step ${name} ${id}: warmed up`);
       }
+      // A settling round, untimed: once every method's temporaries are in the pool, each step
+      // starts from the same free set, so it gets the same buffers at every later step (see
+      // BufferPool) and its bind groups are made here.
+      for (const run of runs) await run.trainer.trainStep();
+      await ctx.flush();
       for (let round = 0; round < opts.rounds; round++) {
         for (const run of runs) {
           for (let i = 0; i < opts.steps; i++) {
