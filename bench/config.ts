@@ -27,6 +27,8 @@ export interface BenchOptions {
   stepRounds: number;
   /** Modules the step suite adapts. */
   stepTargets: string[];
+  /** Also time PyTorch fp32 eager on the same ViT-B/16 LoRA step (needs python3 with torch). */
+  torch: boolean;
   /** Restrict the methods suite to these method names. */
   methods?: string[];
   /** Budget of each matmul and tfjs measurement. */
@@ -78,6 +80,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --shapes LIST     step suite models: ${STEP_SHAPES.join(', ')} (default demo; the ViT shapes are slow on SwiftShader)
   --depth N         step suite: keep only the first N blocks of the ViT shapes
   --targets LIST    step suite: modules to adapt (default query,value)
+  --torch           step suite: also time PyTorch fp32 eager on the ViT-B/16 LoRA step (python3 + torch)
   --methods LIST    comma-separated adapter methods for the methods suite (default all present)
   --out PATH        write the JSON here (default bench-results/bench-<date>.json)
   --min-iters N     at least N timed iterations per measurement (default 3; methods 1)
@@ -108,6 +111,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let depth: number | undefined;
   let shapes: StepShape[] | undefined;
   let targets: string[] | undefined;
+  let torch = false;
   let maxIters: number | undefined;
   let seconds: number | undefined;
   let maxSeconds: number | undefined;
@@ -156,6 +160,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
             if (!(STEP_SHAPES as readonly string[]).includes(x)) throw new UsageError(`--shapes: unknown shape "${x}"; choose from ${STEP_SHAPES.join(', ')}`);
             return x as StepShape;
           });
+        break;
+      case '--torch':
+        torch = true;
         break;
       case '--targets':
         targets = value().split(',').filter(Boolean);
@@ -208,6 +215,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     stepDepth: depth,
     stepRounds: rounds ?? (quick ? 1 : 2),
     stepTargets: targets ?? ['query', 'value'],
+    torch,
     budget,
     methodBudget,
     noProfile,

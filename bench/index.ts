@@ -9,6 +9,7 @@ import { layers, parseArgs, tokens, UsageError, USAGE, type BenchOptions } from 
 import { benchMatmul } from './matmul';
 import { benchMethods } from './methods';
 import { benchLaunchPath, type LaunchPathRow } from './launchPath';
+import { benchTorchStep, type TorchStepRow } from './torch';
 import { benchStep, formatStepRows, type StepRow } from './step';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     let tfjs: BenchResult['tfjs'];
     let steps: StepRow[] | undefined;
     let launchPath: LaunchPathRow | undefined;
+    let torchStep: TorchStepRow | undefined;
     if (opts.suites.includes('step')) {
       // Wall and host time of whole steps: timestamp queries would add their own cost to both.
       const profiler = ctx.profiler;
@@ -66,6 +68,14 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
         );
       } finally {
         ctx.profiler = profiler;
+      }
+      if (opts.torch) {
+        try {
+          torchStep = benchTorchStep({ shape: 'vit-b16', batch: opts.stepBatch ?? 8, steps: opts.steps, depth: opts.stepDepth });
+          io.progress(`torch ${torchStep.model} ${torchStep.method}: ${torchStep.ms_per_step.toFixed(0)} ms/step (${torchStep.torch}, ${torchStep.threads} threads)`);
+        } catch (e) {
+          skipped.push({ suite: 'step', name: 'PyTorch ViT-B/16 LoRA step', reason: (e as Error).message });
+        }
       }
     }
     if (opts.suites.includes('matmul')) rows.push(...(await benchMatmul(ctx, T, shapes, opts.budget, io.progress)));
@@ -106,6 +116,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       rows,
       steps,
       launchPath,
+      torchStep,
       skipped,
       seconds: (now() - started) / 1000,
     };
@@ -118,6 +129,12 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       );
     }
     if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);
+    if (torchStep) {
+      io.out(
+        `\nPyTorch ${torchStep.torch} fp32 eager (${torchStep.runtime}, ${torchStep.threads} threads): ${torchStep.model} ${torchStep.method} ` +
+          `batch ${torchStep.batch}: ${torchStep.ms_per_step.toFixed(0)} ms/step, ${torchStep.images_per_second.toFixed(2)} img/s`,
+      );
+    }
     io.out(`\nJSON: ${path}`);
     return { result, path };
   } finally {

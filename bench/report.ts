@@ -5,6 +5,7 @@ import type { Suite } from './config';
 import type { Timing } from './timing';
 import type { StepRow } from './step';
 import type { LaunchPathRow } from './launchPath';
+import type { TorchStepRow } from './torch';
 
 export interface BenchRow {
   suite: Suite;
@@ -66,6 +67,8 @@ export interface BenchResult {
   steps?: StepRow[];
   /** Host cost of the launch path alone (step suite). */
   launchPath?: LaunchPathRow;
+  /** PyTorch fp32 eager on the ViT-B/16 LoRA step (`--torch`). */
+  torchStep?: TorchStepRow;
   skipped: Skipped[];
   seconds: number;
 }
