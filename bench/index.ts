@@ -52,7 +52,10 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       ctx.profiler = undefined;
       try {
         launchPath = await benchLaunchPath(ctx, opts.quick ? 20 : 400, opts.quick ? 1 : 7);
-        io.progress(`launch path: ${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode, ${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`);
+        io.progress(
+          `launch path: ${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode (${launchPath.encode_cpu_us_per_launch.toFixed(1)} µs CPU), ` +
+            `${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
+        );
         steps = await benchStep(
           ctx,
           {
@@ -125,7 +128,8 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     if (launchPath) {
       io.out(
         `\nlaunch path (${launchPath.launches_per_batch} launches of a trivial kernel per batch, median of ${launchPath.repetitions}): ` +
-          `${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode, ${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
+          `${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode (${launchPath.encode_cpu_us_per_launch.toFixed(1)} µs process CPU), ` +
+          `${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
       );
     }
     if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);

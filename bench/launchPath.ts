@@ -20,6 +20,11 @@ const KERNEL = /* wgsl */ `
 export interface LaunchPathRow {
   /** Host µs per launch while encoding (median over repetitions). */
   encode_us_per_launch: number;
+  /**
+   * Process CPU µs (user + system) per launch while encoding: on a loaded machine wall time
+   * includes time the process waited for a core; CPU time does not (the GPU is idle meanwhile).
+   */
+  encode_cpu_us_per_launch: number;
   /** Host µs per launch for the submit at the end of the batch (uniform write, finish, submit). */
   submit_us_per_launch: number;
   launches_per_batch: number;
@@ -51,24 +56,28 @@ export async function benchLaunchPath(ctx: GpuContext, launchesPerBatch = 400, r
     }
   };
   const encode: number[] = [];
+  const encodeCpu: number[] = [];
   const submit: number[] = [];
   try {
     // Warm-up: compiles the pipeline, makes the bind groups.
     encodeOnce();
     await ctx.flush();
     for (let r = 0; r < repetitions; r++) {
+      const c0 = process.cpuUsage();
       const t0 = now();
       encodeOnce();
       const t1 = now();
+      const c1 = process.cpuUsage(c0);
       ctx.submit();
       const t2 = now();
       await ctx.flush();
       encode.push(((t1 - t0) * 1000) / launchesPerBatch);
+      encodeCpu.push((c1.user + c1.system) / launchesPerBatch);
       submit.push(((t2 - t1) * 1000) / launchesPerBatch);
     }
   } finally {
     for (const b of bufs) ctx.release(b);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return { encode_us_per_launch: median(encode), submit_us_per_launch: median(submit), launches_per_batch: launchesPerBatch, repetitions };
+  return { encode_us_per_launch: median(encode), encode_cpu_us_per_launch: median(encodeCpu), submit_us_per_launch: median(submit), launches_per_batch: launchesPerBatch, repetitions };
 }

@@ -35,6 +35,12 @@ export interface StepRow {
   launches_per_block: number;
   /** Encoding time of one step (host, no GPU wait) per launch, in microseconds. */
   host_us_per_launch: number;
+  /**
+   * Process CPU time (user + system) of encoding one step, per launch: less sensitive than
+   * `host_us_per_launch` to other processes taking the cores (SwiftShader's threads are mostly
+   * idle while a step is encoded: the batch is submitted at the end).
+   */
+  host_cpu_us_per_launch: number;
   /** Time inside `ctx.launch` alone per launch (the launch path, without the ops' own JS), in microseconds. */
   launch_us_per_launch: number;
   /** One step from start to the GPU finishing it (median of the timed steps). */
@@ -87,6 +93,7 @@ function timeLaunches(ctx: GpuContext): { ms: () => number; restore: () => void 
 
 interface Sample {
   host: number;
+  cpuUs: number;
   wall: number;
   launchMs: number;
   launches: number;
@@ -151,13 +158,16 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
             // Optional: the same bench also runs against a context without the bind group cache.
             const groupsBefore = (ctx as Partial<GpuContext>).bindGroups?.created;
             const launchMs = timer.ms();
+            const c0 = process.cpuUsage();
             const t0 = now();
             await run.trainer.trainStep();
             const t1 = now();
+            const c1 = process.cpuUsage(c0);
             await ctx.flush();
             const t2 = now();
             run.samples.push({
               host: t1 - t0,
+              cpuUs: c1.user + c1.system,
               wall: t2 - t0,
               launchMs: timer.ms() - launchMs,
               launches: ctx.launches - before,
@@ -180,6 +190,7 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
           launches_per_step: launches,
           launches_per_block: launches / spec.layers,
           host_us_per_launch: (host * 1000) / Math.max(1, launches),
+          host_cpu_us_per_launch: median(s.map((x) => x.cpuUs / Math.max(1, x.launches))),
           launch_us_per_launch: median(s.map((x) => (x.launchMs * 1000) / Math.max(1, x.launches))),
           ms_per_step: wall,
           images_per_second: (batch * 1000) / wall,
@@ -208,7 +219,7 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
 export function formatStepRows(rows: StepRow[]): string {
   const lora = new Map(rows.filter((r) => r.method === 'lora').map((r) => [r.model, r.ms_per_step]));
   return table(
-    ['model', 'method', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB'],
+    ['model', 'method', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'CPU µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB'],
     rows.map((r) => {
       const l = lora.get(r.model);
       return [
@@ -218,6 +229,7 @@ export function formatStepRows(rows: StepRow[]): string {
         String(r.launches_per_step),
         r.launches_per_block.toFixed(1),
         r.host_us_per_launch.toFixed(1),
+        r.host_cpu_us_per_launch.toFixed(1),
         r.launch_us_per_launch.toFixed(1),
         r.ms_per_step.toFixed(0),
         r.images_per_second.toFixed(2),
@@ -225,6 +237,6 @@ export function formatStepRows(rows: StepRow[]): string {
         (r.peak_gpu_bytes / 2 ** 20).toFixed(1),
       ];
     }),
-    [false, false, true, true, true, true, true, true, true, true, true],
+    [false, false, true, true, true, true, true, true, true, true, true, true],
   );
 }
