@@ -23,8 +23,10 @@ export function benchTorchStep(opts: { shape: string; batch: number; steps: numb
   const script = resolve('bench/torch_step.py');
   const args = [script, '--shape', opts.shape, '--batch', String(opts.batch), '--steps', String(opts.steps), '--method', opts.method ?? 'lora'];
   if (opts.depth !== undefined) args.push('--depth', String(opts.depth));
-  const r = spawnSync('python3', args, { encoding: 'utf8', timeout: 3_600_000 });
-  if (r.error) throw new Error(`python3 could not be started (${r.error.message}); install python3 with torch (Debian: apt-get install python3-torch)`);
+  // RANKSCOPE_PYTHON picks the interpreter that has torch (e.g. /usr/bin/python3 beside a pyenv one).
+  const python = process.env.RANKSCOPE_PYTHON ?? 'python3';
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 3_600_000 });
+  if (r.error) throw new Error(`${python} could not be started (${r.error.message}); install python3 with torch (Debian: apt-get install python3-torch)`);
   if (r.status !== 0) {
     const tail = (r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' / ');
     throw new Error(`${script} exited with ${r.status}: ${tail}`);
