@@ -24,8 +24,15 @@ describe('bench options', () => {
     expect(o.quick).toBe(true);
     expect(parseArgs([]).suites).toEqual(['matmul', 'methods', 'tfjs']);
     expect(parseArgs(['--only', 'step']).suites).toEqual(['step']);
-    expect(parseArgs(['--only', 'step']).stepBatch).toBe(16);
+    expect(parseArgs(['--only', 'step']).stepBatch).toBeUndefined();
+    expect(parseArgs(['--only', 'step']).stepShapes).toEqual(['demo']);
     expect(parseArgs(['--only', 'step', '--batch', '4', '--steps', '2'])).toMatchObject({ stepBatch: 4, steps: 2 });
+    expect(parseArgs(['--only', 'step', '--shapes', 'demo,vit-b16', '--depth', '1', '--rounds', '3'])).toMatchObject({
+      stepShapes: ['demo', 'vit-b16'],
+      stepDepth: 1,
+      stepRounds: 3,
+    });
+    expect(() => parseArgs(['--shapes', 'vit-h14'])).toThrow(UsageError);
     expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
     expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);
@@ -63,5 +70,29 @@ describe('npm run bench -- --quick', () => {
       expect(r.speedup).toBeGreaterThan(0);
     }
     expect(printed.join('\n')).toContain('GFLOP/s');
+  }, 300_000);
+});
+
+describe('npm run bench -- --only step --quick', () => {
+  it('writes one row per method with the figures the issue asks for, and a launch-path row', async () => {
+    const out = join(dir, 'step.json');
+    const { result } = await main(['--only', 'step', '--quick', '--batch', '2', '--methods', 'lora,full', '--out', out], {
+      out: () => {},
+      progress: () => {},
+    });
+    const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
+    expect(json.steps?.map((r) => r.method)).toEqual(['lora', 'full']);
+    for (const r of json.steps ?? []) {
+      expect(r.model).toBe('demo (3 blocks)');
+      for (const v of [r.launches_per_block, r.host_us_per_launch, r.launch_us_per_launch, r.ms_per_step, r.images_per_second, r.peak_gpu_bytes]) {
+        expect(Number.isFinite(v) && v > 0, JSON.stringify(r)).toBe(true);
+      }
+      // Everything compiled in the warm-up step, and every bind group came from the cache.
+      expect(r.compiled_while_timed).toBe(0);
+      expect(r.bind_groups_per_step).toBe(0);
+    }
+    // Full fine-tuning launches the frozen weights' gradients too.
+    expect(json.steps![1].launches_per_step).toBeGreaterThan(json.steps![0].launches_per_step);
+    expect(result.launchPath?.encode_us_per_launch).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -1,5 +1,6 @@
 /** Command-line options and the shapes the benchmark runs at. */
 import type { Budget } from './timing';
+import { STEP_SHAPES, type StepShape } from './stepModels';
 
 export const SUITES = ['matmul', 'methods', 'tfjs', 'step'] as const;
 /** Suites run when --only is not given: the step suite loads the demo model and runs only when asked. */
@@ -16,8 +17,18 @@ export interface BenchOptions {
   suites: Suite[];
   /** Timed training steps per method in the step suite. */
   steps: number;
-  /** Images per step in the step suite: --batch when given, else 16. */
-  stepBatch: number;
+  /** Images per step in the step suite: --batch when given, else per model (demo 16, ViT shapes 8). */
+  stepBatch?: number;
+  /** Models of the step suite (default the demo model alone). */
+  stepShapes: StepShape[];
+  /** Keep only this many transformer blocks of the ViT shapes in the step suite. */
+  stepDepth?: number;
+  /** Rounds of the step suite: each round runs --steps timed steps of every method, interleaved. */
+  stepRounds: number;
+  /** Modules the step suite adapts. */
+  stepTargets: string[];
+  /** Also time PyTorch fp32 eager on the same ViT-B/16 LoRA step (needs python3 with torch). */
+  torch: boolean;
   /** Restrict the methods suite to these method names. */
   methods?: string[];
   /** Budget of each matmul and tfjs measurement. */
@@ -64,7 +75,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --batch N         images per step; tokens = 197 × N (default 1)
   --quick           tiny shapes and 1–2 iterations (a smoke run)
   --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all but step)
-  --steps N         timed training steps per method in the step suite (default 3; 1 with --quick)
+  --steps N         timed training steps per method per round in the step suite (default 3; 1 with --quick)
+  --rounds N        step suite: rounds, methods interleaved in each (default 2; 1 with --quick)
+  --shapes LIST     step suite models: ${STEP_SHAPES.join(', ')} (default demo; the ViT shapes are slow on SwiftShader)
+  --depth N         step suite: keep only the first N blocks of the ViT shapes
+  --targets LIST    step suite: modules to adapt (default query,value)
+  --torch           step suite: also time PyTorch fp32 eager on the ViT-B/16 LoRA step (python3 + torch)
   --methods LIST    comma-separated adapter methods for the methods suite (default all present)
   --out PATH        write the JSON here (default bench-results/bench-<date>.json)
   --min-iters N     at least N timed iterations per measurement (default 3; methods 1)
@@ -91,6 +107,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let methods: string[] | undefined;
   let minIters: number | undefined;
   let steps: number | undefined;
+  let rounds: number | undefined;
+  let depth: number | undefined;
+  let shapes: StepShape[] | undefined;
+  let targets: string[] | undefined;
+  let torch = false;
   let maxIters: number | undefined;
   let seconds: number | undefined;
   let maxSeconds: number | undefined;
@@ -124,6 +145,27 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--steps':
         steps = positiveInt(flag, value());
+        break;
+      case '--rounds':
+        rounds = positiveInt(flag, value());
+        break;
+      case '--depth':
+        depth = positiveInt(flag, value());
+        break;
+      case '--shapes':
+        shapes = value()
+          .split(',')
+          .filter(Boolean)
+          .map((x) => {
+            if (!(STEP_SHAPES as readonly string[]).includes(x)) throw new UsageError(`--shapes: unknown shape "${x}"; choose from ${STEP_SHAPES.join(', ')}`);
+            return x as StepShape;
+          });
+        break;
+      case '--torch':
+        torch = true;
+        break;
+      case '--targets':
+        targets = value().split(',').filter(Boolean);
         break;
       case '--min-iters':
         minIters = positiveInt(flag, value());
@@ -168,7 +210,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     suites: suites.size ? SUITES.filter((s) => suites.has(s)) : [...DEFAULT_SUITES],
     methods,
     steps: steps ?? (quick ? 1 : 3),
-    stepBatch: batchGiven ? batch : 16,
+    stepBatch: batchGiven ? batch : undefined,
+    stepShapes: shapes ?? ['demo'],
+    stepDepth: depth,
+    stepRounds: rounds ?? (quick ? 1 : 2),
+    stepTargets: targets ?? ['query', 'value'],
+    torch,
     budget,
     methodBudget,
     noProfile,

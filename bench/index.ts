@@ -8,6 +8,8 @@ import { nodeGpu } from '../src/gpu/node';
 import { layers, parseArgs, tokens, UsageError, USAGE, type BenchOptions } from './config';
 import { benchMatmul } from './matmul';
 import { benchMethods } from './methods';
+import { benchLaunchPath, type LaunchPathRow } from './launchPath';
+import { benchTorchStep, type TorchStepRow } from './torch';
 import { benchStep, formatStepRows, type StepRow } from './step';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
@@ -42,14 +44,41 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     const skipped: Skipped[] = [];
     let tfjs: BenchResult['tfjs'];
     let steps: StepRow[] | undefined;
+    let launchPath: LaunchPathRow | undefined;
+    let torchStep: TorchStepRow | undefined;
     if (opts.suites.includes('step')) {
       // Wall and host time of whole steps: timestamp queries would add their own cost to both.
       const profiler = ctx.profiler;
       ctx.profiler = undefined;
       try {
-        steps = await benchStep(ctx, { batch: opts.stepBatch, methods: opts.methods, steps: opts.steps }, io.progress);
+        launchPath = await benchLaunchPath(ctx, opts.quick ? 20 : 400, opts.quick ? 1 : 7);
+        io.progress(
+          `launch path: ${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode (${launchPath.encode_cpu_us_per_launch.toFixed(1)} µs CPU), ` +
+            `${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
+        );
+        steps = await benchStep(
+          ctx,
+          {
+            batch: opts.stepBatch,
+            methods: opts.methods,
+            steps: opts.steps,
+            rounds: opts.stepRounds,
+            shapes: opts.stepShapes,
+            depth: opts.stepDepth,
+            targets: opts.stepTargets,
+          },
+          io.progress,
+        );
       } finally {
         ctx.profiler = profiler;
+      }
+      if (opts.torch) {
+        try {
+          torchStep = benchTorchStep({ shape: 'vit-b16', batch: opts.stepBatch ?? 8, steps: opts.steps, depth: opts.stepDepth });
+          io.progress(`torch ${torchStep.model} ${torchStep.method}: ${torchStep.ms_per_step.toFixed(0)} ms/step (${torchStep.torch}, ${torchStep.threads} threads)`);
+        } catch (e) {
+          skipped.push({ suite: 'step', name: 'PyTorch ViT-B/16 LoRA step', reason: (e as Error).message });
+        }
       }
     }
     if (opts.suites.includes('matmul')) rows.push(...(await benchMatmul(ctx, T, shapes, opts.budget, io.progress)));
@@ -89,12 +118,27 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       tfjs,
       rows,
       steps,
+      launchPath,
+      torchStep,
       skipped,
       seconds: (now() - started) / 1000,
     };
     const path = writeJson(result, opts.out ?? defaultJsonPath(date));
     io.out(formatResult(result));
-    if (steps) io.out(`\nstep suite (batch ${opts.stepBatch}, targets query,value):\n${formatStepRows(steps)}`);
+    if (launchPath) {
+      io.out(
+        `\nlaunch path (${launchPath.launches_per_batch} launches of a trivial kernel per batch, median of ${launchPath.repetitions}): ` +
+          `${launchPath.encode_us_per_launch.toFixed(1)} µs/launch to encode (${launchPath.encode_cpu_us_per_launch.toFixed(1)} µs process CPU), ` +
+          `${launchPath.submit_us_per_launch.toFixed(1)} µs/launch to submit`,
+      );
+    }
+    if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);
+    if (torchStep) {
+      io.out(
+        `\nPyTorch ${torchStep.torch} fp32 eager (${torchStep.runtime}, ${torchStep.threads} threads): ${torchStep.model} ${torchStep.method} ` +
+          `batch ${torchStep.batch}: ${torchStep.ms_per_step.toFixed(0)} ms/step, ${torchStep.images_per_second.toFixed(2)} img/s`,
+      );
+    }
     io.out(`\nJSON: ${path}`);
     return { result, path };
   } finally {

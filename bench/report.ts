@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { Suite } from './config';
 import type { Timing } from './timing';
 import type { StepRow } from './step';
+import type { LaunchPathRow } from './launchPath';
+import type { TorchStepRow } from './torch';
 
 export interface BenchRow {
   suite: Suite;
@@ -63,6 +65,10 @@ export interface BenchResult {
   rows: BenchRow[];
   /** The step suite's rows (one training step of the demo model per method), when it ran. */
   steps?: StepRow[];
+  /** Host cost of the launch path alone (step suite). */
+  launchPath?: LaunchPathRow;
+  /** PyTorch fp32 eager on the ViT-B/16 LoRA step (`--torch`). */
+  torchStep?: TorchStepRow;
   skipped: Skipped[];
   seconds: number;
 }

@@ -1,5 +1,6 @@
+import { BindGroupCache } from './bindGroupCache';
 import { BufferPool } from './bufferPool';
-import { DeviceLostError, GpuOutOfMemoryError, GpuValidationError, type OpShapes } from './errors';
+import { CHECK_EACH_LAUNCH_HINT, DeviceLostError, GpuOutOfMemoryError, GpuValidationError, type OpShapes } from './errors';
 import { PipelineCache, type BindingSlot } from './pipelineCache';
 import { GpuProfiler } from './profiler';
 
@@ -25,28 +26,59 @@ export interface KernelLaunch {
 // Read lazily: under Node the GPU* globals exist only once the webgpu package has installed them.
 const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+/** Bytes of the batch's uniform buffer: 512 launches at a 256-byte stride before a batch is cut. */
+const UNIFORM_BYTES = 128 * 1024;
+
 /**
- * Everything the engine needs from a device: pooled buffers, cached pipelines, batched command
- * encoding, readback, error scopes that name the op, and optional timestamp profiling.
- * Launches are recorded in one encoder and submitted together at `submit()` or at a readback.
+ * Everything the engine needs from a device: pooled buffers, cached pipelines and bind groups,
+ * batched command encoding, readback, error scopes, and optional timestamp profiling.
+ *
+ * The launch path is built to cost little host time, since a training step has hundreds of
+ * launches: launches are recorded in one encoder and submitted together at `submit()` or at a
+ * readback; consecutive dispatches share one compute pass; a batch's uniform blocks are copied
+ * into one CPU-side array and written with one `writeBuffer` just before the batch is submitted
+ * (into one buffer bound at a dynamic offset per launch); bind groups are cached per (pipeline
+ * layout, buffers); pipelines are keyed by a short id. A batch is one error scope: an error
+ * names the batch and its ops, and `checkEachLaunch` (one launch per batch) names the exact op.
  */
 export class GpuContext {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  readonly bindGroups: BindGroupCache;
   profiler: GpuProfiler | undefined;
   /** When set, each launch is submitted alone, so a validation error names the exact op (slower; for tests). */
   checkEachLaunch = false;
   private encoder: GPUCommandEncoder | undefined;
-  private pendingUniforms: GPUBuffer[] = [];
+  private pass: GPUComputePassEncoder | undefined;
+  private passPipeline: GPUComputePipeline | undefined;
   private batchOps: string[] = [];
+  private batchShapes: OpShapes | undefined;
+  private batches = 0;
+  private readonly uniformAlign: number;
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly uniformStaging = new Uint8Array(UNIFORM_BYTES);
+  private uniformUsed = 0;
   private errors: Promise<Error | undefined>[] = [];
   private lostHandlers: Array<(e: DeviceLostError) => void> = [];
   lost: DeviceLostError | undefined;
   launches = 0;
+  /** Compute passes begun: consecutive launches share one, so this stays far below `launches`. */
+  passes = 0;
+  /** Batches submitted (each is one error scope and one uniform write). */
+  get batchCount(): number {
+    return this.batches;
+  }
 
   constructor(readonly device: GPUDevice) {
-    this.pool = new BufferPool(device);
+    this.bindGroups = new BindGroupCache(device);
+    this.pool = new BufferPool(device, { onDestroy: (b) => this.bindGroups.forget(b), beforeTrim: () => this.submit() });
     this.pipelines = new PipelineCache(device);
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.uniformBuffer = device.createBuffer({
+      size: UNIFORM_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'batch-uniforms',
+    });
     void device.lost.then((info) => {
       // destroy() on purpose is not a loss a person needs to hear about.
       if (info.reason === 'destroyed') return;
@@ -83,81 +115,136 @@ export class GpuContext {
     this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  private scoped(op: string, shapes: OpShapes | undefined, action: () => void): void {
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    action();
-    const validation = this.device.popErrorScope();
-    const memory = this.device.popErrorScope();
-    this.errors.push(
-      Promise.all([validation, memory]).then(([v, m]) => {
-        if (v) return new GpuValidationError(op, shapes, v.message);
-        if (m) return new GpuOutOfMemoryError(op, shapes, m.message);
-        return undefined;
-      }),
-    );
+  /**
+   * The batch's encoder, opened with the batch's error scopes on first use: every device call up
+   * to the batch's submit (pipeline compilation, bind groups, encoding, the submit) reports there.
+   */
+  private batchEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'rankscope-batch' });
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = undefined;
+      this.passPipeline = undefined;
+    }
   }
 
   launch(k: KernelLaunch): void {
     if (this.lost) throw this.lost;
+    let offset = -1;
+    let uniformSize = 0;
+    if (k.uniforms) {
+      const data = k.uniforms instanceof ArrayBuffer ? new Uint8Array(k.uniforms) : new Uint8Array(k.uniforms.buffer, k.uniforms.byteOffset, k.uniforms.byteLength);
+      // Bound size as the pool's 256-byte buckets gave before: a block is never bound short of its struct.
+      uniformSize = Math.ceil(Math.max(16, data.byteLength) / this.uniformAlign) * this.uniformAlign;
+      if (uniformSize > UNIFORM_BYTES) throw new Error(`GpuContext.launch: "${k.op}" has a ${data.byteLength}-byte uniform block; at most ${UNIFORM_BYTES} bytes fit`);
+      if (this.uniformUsed + uniformSize > UNIFORM_BYTES) this.submit();
+      offset = this.uniformUsed;
+      this.uniformStaging.set(data, offset);
+      this.uniformUsed += uniformSize;
+    }
+    const encoder = this.batchEncoder();
+    // Slots, entries, the layout key and the bind group key in one pass over the bindings.
     const slots: BindingSlot[] = [];
     const entries: GPUBindGroupEntry[] = [];
+    const ids: number[] = [];
+    let layoutKey = '';
+    let groupKey = '';
     let next = 0;
-    if (k.uniforms) {
-      const data = k.uniforms instanceof ArrayBuffer ? new Uint8Array(k.uniforms) : k.uniforms;
-      const ub = this.pool.acquire(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${k.op}-uniforms`);
-      // Safe to write now: this buffer belongs to this launch alone until the batch is submitted.
-      this.device.queue.writeBuffer(ub, 0, data.buffer, data.byteOffset, data.byteLength);
-      this.pendingUniforms.push(ub);
+    if (offset >= 0) {
       slots.push({ binding: 0, kind: 'uniform' });
-      entries.push({ binding: 0, resource: { buffer: ub } });
+      entries.push({ binding: 0, resource: { buffer: this.uniformBuffer, offset: 0, size: uniformSize } });
+      layoutKey = '0u';
+      groupKey = `u${uniformSize}`;
       next = 1;
     }
     for (const b of k.bindings) {
       const binding = b.binding ?? next;
       next = binding + 1;
+      const id = this.bindGroups.id(b.buffer);
       entries.push({ binding, resource: { buffer: b.buffer } });
       slots.push({ binding, kind: b.access });
+      ids.push(id);
+      layoutKey += `${layoutKey ? ',' : ''}${binding}${b.access[0]}`;
+      groupKey += `,${id}`;
     }
     const [x, y = 1, z = 1] = k.workgroups;
-    this.scoped(k.op, k.shapes, () => {
-      const pipeline = this.pipelines.get(k.code, slots, k.op, k.entryPoint ?? 'main');
-      const bindGroup = this.device.createBindGroup({ layout: this.pipelines.layout(slots), entries, label: k.op });
-      this.encoder ??= this.device.createCommandEncoder({ label: 'rankscope-batch' });
-      const pass = this.encoder.beginComputePass({ label: k.op, timestampWrites: this.profiler?.passWrites(k.op) });
+    const { pipeline, layout } = this.pipelines.resolve(k.code, slots, layoutKey, k.op, k.entryPoint ?? 'main');
+    // Keyed by layout, not pipeline: a group fits every pipeline of the same layout.
+    const bindGroup = this.bindGroups.get(`${layoutKey}|${groupKey}`, layout, entries, ids, k.op);
+    const timestampWrites = this.profiler?.passWrites(k.op);
+    // A timed launch gets its own pass: timestamps are written per pass.
+    if (timestampWrites) this.endPass();
+    if (!this.pass) {
+      this.pass = encoder.beginComputePass({ label: timestampWrites ? k.op : 'rankscope-pass', timestampWrites });
+      this.passes++;
+    }
+    const pass = this.pass;
+    if (this.passPipeline !== pipeline) {
       pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-    });
+      this.passPipeline = pipeline;
+    }
+    if (offset >= 0) pass.setBindGroup(0, bindGroup, [offset]);
+    else pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (timestampWrites) this.endPass();
     this.batchOps.push(k.op);
+    if (this.batchOps.length === 1) this.batchShapes = k.shapes;
     this.launches++;
     if (this.checkEachLaunch) this.submit();
   }
 
   /** Encodes zero-filling of a buffer range in the current batch. */
   clear(buffer: GPUBuffer, offset = 0, bytes?: number): void {
-    this.encoder ??= this.device.createCommandEncoder({ label: 'rankscope-batch' });
-    this.encoder.clearBuffer(buffer, offset, bytes);
+    const encoder = this.batchEncoder();
+    this.endPass();
+    encoder.clearBuffer(buffer, offset, bytes);
   }
 
   /** Encodes a buffer copy in the current batch, in order with the launches around it. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.encoder ??= this.device.createCommandEncoder({ label: 'rankscope-batch' });
-    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    const encoder = this.batchEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   submit(): void {
     if (!this.encoder) return;
+    this.endPass();
     const encoder = this.encoder;
     this.encoder = undefined;
     const ops = this.batchOps;
+    const shapes = this.batchShapes;
     this.batchOps = [];
+    this.batchShapes = undefined;
+    this.batches++;
     const profiled = this.profiler?.resolve(encoder) ?? false;
-    const label = ops.length === 1 ? ops[0] : `batch of ${ops.length} kernels (${[...new Set(ops)].join(', ')})`;
-    this.scoped(label, undefined, () => this.device.queue.submit([encoder.finish()]));
-    for (const ub of this.pendingUniforms) this.pool.release(ub);
-    this.pendingUniforms = [];
+    // The uniforms go in just ahead of the batch that reads them: queue operations run in order,
+    // so the previous batch has read its own by then, and one buffer serves every batch.
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging.buffer, 0, this.uniformUsed);
+      this.uniformUsed = 0;
+    }
+    this.device.queue.submit([encoder.finish()]);
+    const validation = this.device.popErrorScope();
+    const memory = this.device.popErrorScope();
+    const single = ops.length === 1;
+    const label = single ? ops[0] : batchLabel(this.batches, ops);
+    const hint = single ? '' : CHECK_EACH_LAUNCH_HINT;
+    this.errors.push(
+      Promise.all([validation, memory]).then(([v, m]) => {
+        if (v) return new GpuValidationError(label, single ? shapes : undefined, v.message, hint);
+        if (m) return new GpuOutOfMemoryError(label, single ? shapes : undefined, m.message, hint);
+        return undefined;
+      }),
+    );
     // Resolve to the error rather than reject: flush awaits these only after the queue drains,
     // and a rejection left waiting that long would be reported as unhandled.
     if (profiled) this.errors.push(this.profiler!.collect().then(() => undefined, (e: unknown) => e as Error));
@@ -192,7 +279,17 @@ export class GpuContext {
 
   destroy(): void {
     this.profiler?.destroy();
+    this.bindGroups.clear();
+    this.uniformBuffer.destroy();
     this.pool.trim();
     this.device.destroy();
   }
+}
+
+/** "batch #12 of 40 launches (matmul ×20, layernorm ×4, …)": which ops a batch's error may come from. */
+export function batchLabel(n: number, ops: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const op of ops) counts.set(op, (counts.get(op) ?? 0) + 1);
+  const parts = [...counts].map(([op, c]) => (c > 1 ? `${op} ×${c}` : op));
+  return `batch #${n} of ${ops.length} launches (${parts.join(', ')})`;
 }

@@ -29,5 +29,8 @@ export async function nodeGpu(): Promise<NodeGpu> {
   const gpu = webgpu.create([]);
   keepAlive.push(gpu);
   const acquired = await acquireGpu(gpu);
-  return { ...acquired, ctx: new GpuContext(acquired.device) };
+  const ctx = new GpuContext(acquired.device);
+  // The debug switch the batch error messages point to: each launch submitted alone.
+  if (process.env.RANKSCOPE_CHECK_EACH_LAUNCH) ctx.checkEachLaunch = true;
+  return { ...acquired, ctx };
 }

@@ -5,6 +5,7 @@ import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type Ada
 import { hasAugmentation, preprocessImages, type Augmentation, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
+import { outOfMemoryForRun } from '../gpu/outOfMemory';
 import { HEAD_MODULE } from '../models/names';
 import type { VisionTransformer } from '../models/vision';
 import type { HeadKind } from '../models/zeroShot';
@@ -432,16 +433,22 @@ export class Trainer {
       this.best = Math.max(this.best, last.accuracy);
       hooks.onMetric?.({ kind: 'eval', step: this.step, val_loss: last.loss, val_accuracy: last.accuracy, seconds: this.elapsed() });
     };
-    while (this.step < c.steps) {
-      await hooks.beforeStep?.(this.step + 1);
-      if (hooks.shouldStop?.()) break;
-      await this.trainStep(hooks);
-      if (this.divergence) break;
-      if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
-      // After the evaluation, so a checkpoint taken here resumes past it rather than skipping it.
-      await hooks.afterStep?.(this.step);
+    // Out of memory fails the run with what it needs at this batch, and frees what the failed step held.
+    const mark = this.model.ctx.pool.mark();
+    try {
+      while (this.step < c.steps) {
+        await hooks.beforeStep?.(this.step + 1);
+        if (hooks.shouldStop?.()) break;
+        await this.trainStep(hooks);
+        if (this.divergence) break;
+        if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
+        // After the evaluation, so a checkpoint taken here resumes past it rather than skipping it.
+        await hooks.afterStep?.(this.step);
+      }
+      await evalNow();
+    } catch (e) {
+      throw await outOfMemoryForRun(this.model.ctx, mark, e, c.batchSize);
     }
-    await evalNow();
     const seconds = this.elapsed();
     return {
       status: this.divergence ? 'diverged' : 'done',
