@@ -103,20 +103,30 @@ export async function resumeInterrupted(id: string): Promise<void> {
   const store = useRunStore.getState();
   const first = store.runs[id];
   if (!first || !isInterrupted(first)) return;
-  const ids = store.order.filter((x) => x === id || (isInterrupted(store.runs[x]) && store.runs[x].createdAt > first.createdAt));
+  await resumeRuns(store.order.filter((x) => x === id || (isInterrupted(store.runs[x]) && store.runs[x].createdAt > first.createdAt)));
+}
+
+/**
+ * Resumes these interrupted runs, in this order, each from its stored checkpoint (from the start
+ * when it had none). The model and data set they trained on must be loaded again.
+ */
+export async function resumeRuns(ids: readonly string[]): Promise<void> {
+  const store = useRunStore.getState();
+  const first = store.runs[ids[0]];
+  if (!first) return;
   const specs = ids.map((x) => store.runs[x].spec);
   const model = useModelStore.getState().info;
   const data = useDataStore.getState().info;
   const missing = !model ? `the model${first.model ? ` ${first.model}` : ''}` : !data ? `the data set${first.dataset ? ` ${first.dataset}` : ''}` : undefined;
   if (missing) {
-    store.interrupt([id], `Load ${missing} this run trained on, then press Resume.`);
+    store.interrupt([first.spec.id], `Load ${missing} this run trained on, then press Resume.`);
     return;
   }
-  store.requeue(ids);
+  store.requeue([...ids]);
   try {
     await getLab().resumeRuns(specs);
   } catch (e) {
-    useRunStore.getState().interrupt(ids, `Could not resume: ${message(e)}`);
+    useRunStore.getState().interrupt([...ids], `Could not resume: ${message(e)}`);
   }
 }
 

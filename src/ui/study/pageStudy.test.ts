@@ -93,12 +93,15 @@ describe('study progress', () => {
     other.spec = { ...other.spec, study: { ...other.spec.study!, id: 'study-0' } };
     const runs = [view(a, 'failed'), view(a, 'done', { result: result(0.8) }), view(b, 'training'), view(c, 'queued', { restored: true }), other];
     const p = studyProgress(study, runs);
-    expect(p.map((x) => x.state)).toEqual(['done', 'running', 'missing', 'missing', 'missing', 'missing']);
+    expect(p.map((x) => x.state)).toEqual(['done', 'running', 'interrupted', 'missing', 'missing', 'missing']);
     expect(p[0].run?.state).toBe('done');
-    // A run lost with the page is queued again; the out-of-reach VeRA cell runs at its nearest setting.
+    // A run a reload cut off is left (Continue resumes it, it is not queued twice); the out-of-reach
+    // VeRA cell runs at its nearest setting.
     expect(cellsLeft(p).map((x) => x.key)).toEqual(['lora|b=4000|s=1|k=4', 'vera|b=100|s=0|k=all', 'full|b=null|s=0|k=all', 'zeroshot|b=null|s=0|k=all']);
     const counts = progressCounts(p);
-    expect(counts).toMatchObject({ total: 6, unreachable: 1, done: 1, running: 1, missing: 4 });
+    expect(counts).toMatchObject({ total: 6, unreachable: 1, done: 1, running: 1, interrupted: 1, missing: 3 });
+    // An imported run file that never finished has no checkpoint to resume: its cell starts over.
+    expect(studyProgress(study, [view(c, 'queued', { restored: true, imported: true })])[2].state).toBe('missing');
   });
 
   it('queues failed and stopped cells again, but not finished or in-flight ones', () => {

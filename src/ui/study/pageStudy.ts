@@ -109,19 +109,20 @@ export function totalIntruders(layers: readonly LayerIntruders[] | undefined, ep
 }
 
 /** A run's state as far as its cell goes. */
-export type CellState = 'missing' | 'queued' | 'running' | 'done' | 'diverged' | 'failed' | 'stopped';
+export type CellState = 'missing' | 'queued' | 'running' | 'done' | 'diverged' | 'failed' | 'stopped' | 'interrupted';
 
 function cellStateOf(run: RunView | undefined): CellState {
   if (!run) return 'missing';
   const s = run.state as string;
   if (s === 'done' || s === 'diverged' || s === 'failed' || s === 'stopped') return s;
-  // Anything else restored from the archive (a run cut off by a reload) is no longer in the worker.
-  if (run.restored) return 'missing';
+  // Anything else restored from the archive was cut off by a reload: it waits in the runs list to
+  // be resumed from its checkpoint (an imported run file has none, so its cell starts over).
+  if (run.restored) return run.imported ? 'missing' : 'interrupted';
   return s === 'queued' ? 'queued' : 'running';
 }
 
 /** Better states win when a cell has several runs (a failed one queued again). */
-const RANK: Record<CellState, number> = { missing: 0, stopped: 1, failed: 2, queued: 3, running: 4, diverged: 5, done: 6 };
+const RANK: Record<CellState, number> = { missing: 0, stopped: 1, failed: 2, interrupted: 3, queued: 4, running: 5, diverged: 6, done: 7 };
 
 export interface CellProgress {
   cell: StudyCell;
@@ -145,12 +146,13 @@ export function studyProgress(study: PageStudy, runs: readonly RunView[]): CellP
 }
 
 /**
- * Cells a "Continue" queues: those with no run, or whose run failed, was stopped or was lost with
- * the page. A cell whose budget is out of its method's reach runs too, at the nearest end of the
- * method's range (as the CLI runs it), and its note says so wherever it is shown.
+ * Cells a "Continue" takes up: those with no run, or whose run failed or was stopped (queued
+ * anew), and those whose run a reload interrupted (resumed from its checkpoint, not duplicated). A
+ * cell whose budget is out of its method's reach runs too, at the nearest end of the method's
+ * range (as the CLI runs it), and its note says so wherever it is shown.
  */
 export function cellsLeft(progress: readonly CellProgress[]): StudyCell[] {
-  return progress.filter((p) => p.state === 'missing' || p.state === 'failed' || p.state === 'stopped').map((p) => p.cell);
+  return progress.filter((p) => p.state === 'missing' || p.state === 'failed' || p.state === 'stopped' || p.state === 'interrupted').map((p) => p.cell);
 }
 
 /**
@@ -205,7 +207,7 @@ export function studyRows(progress: readonly CellProgress[], eps: number, rankLa
 
 /** Counts for the study's status line (`unreachable`: cells run at the nearest end of their method's range). */
 export function progressCounts(progress: readonly CellProgress[]): Record<CellState, number> & { total: number; unreachable: number } {
-  const counts = { missing: 0, queued: 0, running: 0, done: 0, diverged: 0, failed: 0, stopped: 0, total: 0, unreachable: 0 };
+  const counts = { missing: 0, queued: 0, running: 0, done: 0, diverged: 0, failed: 0, stopped: 0, interrupted: 0, total: 0, unreachable: 0 };
   for (const p of progress) {
     if (!p.cell.reachable) counts.unreachable++;
     counts[p.state]++;

@@ -9,7 +9,7 @@ import { currentRunSpec, effectiveTargets, useMethodStore } from '../state/metho
 import { getLab } from '../lab';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
-import { queueRuns } from '../runs/useRuns';
+import { queueRuns, resumeRuns } from '../runs/useRuns';
 import { cellRunSpec, cellsLeft, queueOrder, studyProgress, STUDY_LR, type PageStudy } from './pageStudy';
 import { countsFromEstimates, planPageStudy } from './newStudy';
 import { useStudyStore } from './studyStore';
@@ -50,18 +50,26 @@ export async function startStudy(study: PageStudy): Promise<number> {
   return continueStudy(study);
 }
 
-/** Queues the cells with no finished run (none yet, failed, stopped, or lost with a reload); resolves to how many. */
+/**
+ * Takes up the cells with no finished run; resolves to how many. Runs a reload interrupted are
+ * resumed from their checkpoints (as their own Resume button does); cells with no run, or a failed
+ * or stopped one, are queued anew after them.
+ */
 export async function continueStudy(study: PageStudy): Promise<number> {
   const s = useRunStore.getState();
-  const left = queueOrder(study, cellsLeft(studyProgress(study, s.order.map((id) => s.runs[id]))));
-  if (!left.length) return 0;
-  const model = useModelStore.getState().info;
-  const data = useDataStore.getState().info;
-  await queueRuns(
-    left.map((cell) => cellRunSpec(study, cell)),
-    { model: model?.source, dataset: data?.source },
-  );
-  return left.length;
+  const progress = studyProgress(study, s.order.map((id) => s.runs[id]));
+  const interrupted = progress.filter((p) => p.state === 'interrupted' && p.run).map((p) => p.run!.spec.id);
+  const fresh = queueOrder(study, cellsLeft(progress.filter((p) => p.state !== 'interrupted')));
+  if (interrupted.length) await resumeRuns(interrupted);
+  if (fresh.length) {
+    const model = useModelStore.getState().info;
+    const data = useDataStore.getState().info;
+    await queueRuns(
+      fresh.map((cell) => cellRunSpec(study, cell)),
+      { model: model?.source, dataset: data?.source },
+    );
+  }
+  return interrupted.length + fresh.length;
 }
 
 /** Why the loaded model or data cannot continue this study, if so. */
