@@ -101,7 +101,7 @@ describe('study progress', () => {
     const counts = progressCounts(p);
     expect(counts).toMatchObject({ total: 6, unreachable: 1, done: 1, running: 1, interrupted: 1, missing: 3 });
     // An imported run file that never finished has no checkpoint to resume: its cell starts over.
-    expect(studyProgress(study, [view(c, 'queued', { restored: true, imported: true })])[2].state).toBe('missing');
+    expect(studyProgress(study, [view(c, 'queued', { restored: true, imported: { file: 'a.rankscope.json', at: 0 } })])[2].state).toBe('missing');
   });
 
   it('queues failed and stopped cells again, but not finished or in-flight ones', () => {
