@@ -31,7 +31,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { nodeGpu } from '../src/gpu/node';
-import { methodById } from '../src/methods/registry';
+import { methodById, METHODS } from '../src/methods/registry';
 import { DEFAULT_TARGETS } from '../src/models/names';
 import { parseConfig } from '../src/models/spec';
 import { isHeadKind, type HeadKind } from '../src/models/zeroShot';
@@ -116,7 +116,7 @@ export function parseStudyArgs(argv: readonly string[]): StudyArgs {
     else if (flag === '--methods') {
       methods = list(flag, next()).map((id) => {
         const m = methodById(id);
-        if (!m.budget) throw new UsageError(`--methods takes methods with a budget knob (${['lora', 'dora', 'randlora', 'vera', 'nola'].join(', ')}); ${m.label} runs as a reference: --references ${id}`);
+        if (!m.budget) throw new UsageError(`--methods takes methods with a budget knob (${Object.values(METHODS).filter((x) => x.budget).map((x) => x.id).join(', ')}); ${m.label} runs as a reference: --references ${id}`);
         return m.id;
       });
     } else if (flag === '--budgets') budgets = numbers(flag, next(), true, 1);
