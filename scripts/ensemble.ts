@@ -26,10 +26,9 @@ import { memberOutputs, type MemberOutputs } from '../src/session/ensembleMember
 import { normalisationFor, prepareData } from '../src/session/prepare';
 import { workingEdge } from '../src/train/data';
 import applyEnsemblePy from '../src/ensemble/python/apply_ensemble.py';
+import { UsageError } from './trainRun';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export const USAGE =
   'usage: npm run ensemble -- --runs DIR1,DIR2,… --data <dataset folder> --out DIR\n' +
