@@ -79,6 +79,8 @@ export interface MethodConfig<Config extends object = object, Id extends string 
   runName(config: Config): string;
   /** Its peak learning rate in the one-click comparison (LoRA vs RandLoRA vs full fine-tuning); in it only when set. */
   comparisonLr?: number;
+  /** Its peak learning rate in a study when it differs from `comparisonLr` (or the adapters' 5e-3). */
+  studyLr?: number;
   export: ExportSpec;
   /** Loads the GPU half. Lazy, so the page's main bundle holds no kernels. */
   runtime(): Promise<{ default: MethodRuntime<Config> }>;

@@ -40,6 +40,8 @@ export const vera = defineMethod<VeraConfig>()({
   // while the rank stays capped at min(in, out).
   budget: { label: 'r', range: () => [1, 4096], apply: (c, r) => ({ ...c, r }), value: (c) => c.r },
   runName: (c) => `r=${c.r}`,
+  // Only scaling vectors over frozen random bases train, so (as in the VeRA paper) a larger step.
+  studyLr: 1e-2,
   export: { kind: 'peft', peftType: 'VERA', tooltip: 'adapter_config.json + adapter_model.safetensors (bases saved), for PeftModel.from_pretrained' },
   runtime: () => import('./runtime'),
   bench: () => import('./bench'),

@@ -34,12 +34,11 @@ export interface PageStudy {
 }
 
 /**
- * Learning rates a study starts from: the comparison's where a method has one; VeRA trains only
- * scaling vectors over frozen random bases, so (as in the VeRA paper) it takes a larger step; NOLA,
- * DoRA and the probe take the adapters' step.
+ * Learning rates a study starts from: the method's own study rate (VeRA's), else the comparison's,
+ * else the adapters' step.
  */
 export const STUDY_LR: Record<MethodId, number> = Object.fromEntries(
-  (Object.keys(METHODS) as MethodId[]).map((id) => [id, METHODS[id].comparisonLr ?? (id === 'vera' ? 1e-2 : 5e-3)]),
+  (Object.keys(METHODS) as MethodId[]).map((id) => [id, METHODS[id].studyLr ?? METHODS[id].comparisonLr ?? 5e-3]),
 ) as Record<MethodId, number>;
 
 /** The reference runs a study can add, as method ids of their runs ('zeroshot' is the frozen zero-shot head). */
