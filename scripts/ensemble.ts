@@ -18,14 +18,13 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, loadDatasetFolder } from '../src/io/node';
-import { writeSafetensors } from '../src/io/safetensors';
 import { parseConfig } from '../src/models/spec';
-import { accuracyOf, averageLogits, oracleAccuracy } from '../src/ensemble/baselines';
-import { CONTROLLER_DEFAULTS, predict, T_MIN, trainController, type ControllerSettings, type EnsembleInputs } from '../src/ensemble/controller';
+import { CONTROLLER_DEFAULTS, type ControllerSettings } from '../src/ensemble/controller';
+import { ensembleReport } from '../src/ensemble/report';
 import { memberOutputs, type MemberOutputs } from '../src/session/ensembleMember';
 import { normalisationFor, prepareData } from '../src/session/prepare';
 import { workingEdge } from '../src/train/data';
-import applyEnsemblePy from '../src/ensemble/python/apply_ensemble.py';
+import { ensembleFiles } from '../src/ensemble/export';
 import { UsageError } from './trainRun';
 
 export { UsageError };
@@ -144,43 +143,33 @@ export async function ensemble(args: EnsembleArgs, log: (line: string) => void =
   } finally {
     gpu.ctx.destroy();
   }
-  const C = data.classNames.length;
-  const split = (which: 'train' | 'val'): EnsembleInputs => ({
-    features: outs.map((o) => o[which].features),
-    featureSizes: outs.map((o) => o.featureSize),
-    logits: outs.map((o) => o[which].logits),
-    classes: C,
-    count: outs[0][which].labels.length,
-  });
-  const train = split('train');
-  const val = split('val');
-  const trainLabels = outs[0].train.labels;
-  const valLabels = outs[0].val.labels;
-  const trainRows = [...trainLabels.keys()];
-  const valRows = [...valLabels.keys()];
-  log(`Training the controller (${args.controller.steps} steps, width ${args.controller.width}) on ${trainRows.length} images …`);
-  const { controller, losses } = trainController(train, trainLabels, trainRows, args.controller);
-  const predicted = predict(controller, val);
+  log(`Training the controller (${args.controller.steps} steps, width ${args.controller.width}) on ${outs[0].train.labels.length} images …`);
+  const report = ensembleReport(
+    outs.map((o, m) => ({ ...o, name: runs[m].dir })),
+    data.classNames.length,
+    args.controller,
+  );
+  const { controller, losses } = report;
   const members = runs.map((r, m) => ({
     run: r.dir,
     method: r.summary.method,
     head: outs[m].head,
     image_size: outs[m].imageSize,
     feature_size: outs[m].featureSize,
-    accuracy: accuracyOf(val.logits[m], valLabels, C, valRows),
+    accuracy: report.members[m].accuracy,
   }));
   const summary = {
-    final_val_accuracy: accuracyOf(predicted.logits, valLabels, C, valRows),
+    final_val_accuracy: report.accuracy,
     members,
-    best_member_accuracy: Math.max(...members.map((m) => m.accuracy)),
-    average_accuracy: accuracyOf(averageLogits(val.logits, val.count, C), valLabels, C, valRows),
-    oracle_accuracy: oracleAccuracy(val.logits, valLabels, C, valRows),
-    train_images: trainRows.length,
-    val_images: valRows.length,
+    best_member_accuracy: report.bestMember,
+    average_accuracy: report.average,
+    oracle_accuracy: report.oracle,
+    train_images: report.trainImages,
+    val_images: report.valImages,
     k_shot: args.kShot ?? null,
     seed: args.seed,
     controller: { ...args.controller, first_loss: losses[0] ?? null, final_loss: losses[losses.length - 1] ?? null },
-    mean_temperatures: members.map((_, m) => valRows.reduce((s, n) => s + predicted.temperatures[n * members.length + m], 0) / valRows.length),
+    mean_temperatures: report.meanTemperatures,
     classes: data.classNames,
     data: args.data,
     seconds: (performance.now() - started) / 1000,
@@ -188,26 +177,12 @@ export async function ensemble(args: EnsembleArgs, log: (line: string) => void =
   const out = resolve(args.out);
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const f32 = (a: Float64Array) => Float32Array.from(a);
-  const tensors = new Map([
-    ['W1', { shape: [controller.width, controller.inputSize], data: f32(controller.W1) }],
-    ['b1', { shape: [controller.width], data: f32(controller.b1) }],
-    ['W2', { shape: [controller.members, controller.width], data: f32(controller.W2) }],
-    ['b2', { shape: [controller.members], data: f32(controller.b2) }],
-    ['mean', { shape: [controller.inputSize], data: f32(controller.mean) }],
-    ['std', { shape: [controller.inputSize], data: f32(controller.std) }],
-  ]);
-  await writeFile(join(out, 'controller.safetensors'), writeSafetensors(tensors, { metadata: { format: 'np' } }));
-  const spec = {
-    format: 'rankscope-ensemble',
-    format_version: 1,
-    t_min: T_MIN,
-    classes: data.classNames,
-    members: runs.map((r, m) => ({ run: r.dir, merged: r.merged, head: outs[m].head, feature_size: outs[m].featureSize })),
-    controller: { file: 'controller.safetensors', width: controller.width, activation: 'relu', temperature: 'softplus(z) + t_min' },
-  };
-  await writeFile(join(out, 'ensemble.json'), `${JSON.stringify(spec, null, 2)}\n`);
-  await writeFile(join(out, 'apply_ensemble.py'), applyEnsemblePy);
+  const files = ensembleFiles(
+    controller,
+    data.classNames,
+    runs.map((r, m) => ({ run: r.dir, merged: r.merged, head: outs[m].head, feature_size: outs[m].featureSize })),
+  );
+  for (const [name, bytes] of files) await writeFile(join(out, name), bytes);
   log(`Wrote ${join(out, 'summary.json')}, ensemble.json, controller.safetensors, apply_ensemble.py`);
   return summary;
 }

@@ -18,6 +18,17 @@ import type { RunCheckpointStore } from './checkpointStore';
 import { decodeCheckpoint } from './checkpointFile';
 import { splitKey } from './splitKey';
 
+/** What the lab's queue holds: a run, or other work on the lab's device, model and split. */
+type QueuedWork = Pick<RunController, 'run'>;
+
+/** What work queued with `Lab.exclusive` gets: the lab's device, model and split when its turn comes. */
+export interface LabInputs {
+  ctx: GpuContext;
+  ckpt: Checkpoint;
+  data: LabData;
+  baseModel: string;
+}
+
 export interface LabOptions {
   /** Where run checkpoints are stored (IndexedDB in the page); in memory only without it. */
   checkpoints?: RunCheckpointStore;
@@ -38,7 +49,8 @@ export class Lab {
   private spec: ModelSpec | undefined;
   private data: LabData | undefined;
   private readonly runs = new Map<string, RunController>();
-  private queue: RunController[] = [];
+  /** Runs and other GPU work (ensembling, composing), done one at a time in order on the one device. */
+  private queue: QueuedWork[] = [];
   private draining: Promise<void> | undefined;
   private current: GpuContext;
   private readonly env: RunEnvironment;
@@ -151,6 +163,28 @@ export class Lab {
       this.emit({ type: 'state', runId: spec.id, state: 'queued' });
     }
     this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  /**
+   * Queues GPU work that is not a training run (ensembling or composing finished runs) behind the
+   * runs already queued, so it never shares the device with one; runs queued later wait for it.
+   * Resolves with what `work` returns, or rejects with its error.
+   */
+  exclusive<T>(work: (inputs: LabInputs) => Promise<T>): Promise<T> {
+    this.requireLoaded();
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        run: async (env, ckpt, data, _norm, baseModel = ckpt.source) => {
+          try {
+            resolve(await work({ ctx: env.ctx, ckpt, data, baseModel }));
+          } catch (e) {
+            reject(e);
+          }
+          return undefined;
+        },
+      });
+      this.draining ??= this.drain().finally(() => (this.draining = undefined));
+    });
   }
 
   pause(id: string): void {
