@@ -93,6 +93,11 @@ export class Lab {
     this.data = data;
   }
 
+  /** The loaded model as read (the base a composition's task vectors are taken against). */
+  get checkpoint(): Checkpoint | undefined {
+    return this.ckpt;
+  }
+
   get modelSpec(): ModelSpec | undefined {
     return this.spec;
   }

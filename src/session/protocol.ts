@@ -4,6 +4,9 @@ import type { AdapterSummary } from '../gpu/device';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
 import type { CheckpointPolicy, RunEvent, RunSpec } from './run';
+import type { CombineProgress, EnsembleOutcome, EnsembleRequest } from './combineTypes';
+import type { ComposeOutcome, ComposeRequest } from './composeTypes';
+import type { ComposeEstimate } from './compose';
 
 /** Where a model comes from: a Hub id, files a person dropped, or a folder served over HTTP (the demo model). */
 export type ModelRequest =
@@ -108,4 +111,16 @@ export interface LabApi {
   resume(id: string): void;
   stop(id: string): void;
   subscribe(listener: (e: RunEvent) => void): void;
+  /**
+   * Ensembles finished runs on the loaded data split (session/ensembleRuns.ts), queued behind the
+   * runs already in the lab's queue so it never shares the device with one.
+   */
+  ensembleRuns(req: EnsembleRequest, onProgress?: (p: CombineProgress) => void): Promise<EnsembleOutcome>;
+  /** What composing these runs would hold on the GPU (task vectors resident), against `req.limitBytes`. */
+  composeEstimate(req: ComposeRequest): Promise<ComposeEstimate>;
+  /**
+   * Composes finished runs' task vectors (aTLAS, session/compose.ts) on a few-shot target from the
+   * loaded split, queued like ensembleRuns; refuses past `req.limitBytes` with the estimate's message.
+   */
+  composeRuns(req: ComposeRequest, onProgress?: (p: CombineProgress) => void): Promise<ComposeOutcome>;
 }

@@ -29,6 +29,8 @@ import { prepareData, type DataPlan } from './prepare';
 import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
 import { textTowerInfo } from './zeroShot';
 import type { RunEvent, RunSpec } from './run';
+import { ensembleOnLab } from './ensembleRuns';
+import { composeEstimateOnLab, composeOnLab } from './composeOnLab';
 
 const cache = new IndexedDbBlobCache();
 /** Working-size images of dropped photos by file fingerprint, so reopening a folder decodes nothing. */
@@ -210,6 +212,13 @@ const api: LabApi = {
   subscribe(listener) {
     listeners.push(listener);
   },
+  ensembleRuns: (req, onProgress) => requireLab().exclusive((inputs) => ensembleOnLab(inputs, req, onProgress)),
+  async composeEstimate(req) {
+    const base = requireLab().checkpoint;
+    if (!base) throw new Error('Load the base model the runs were trained from to compose them.');
+    return composeEstimateOnLab(base, req);
+  },
+  composeRuns: (req, onProgress) => requireLab().exclusive((inputs) => composeOnLab(inputs, req, onProgress)),
 };
 
 Comlink.expose(api);

@@ -8,11 +8,16 @@ import { RunFileBar } from './runs/RunFileBar';
 import { installTestHook } from './runs/testHook';
 import { useRunEvents } from './runs/useRuns';
 import { useRunStore } from './state/runStore';
+import { CombinePanel } from './combine/CombinePanel';
+import { CombinedComparisonRows, CombinedResults, CombinedRunList } from './combine/CombinedRuns';
+import { useCombineArchive } from './combine/useCombine';
 import './runs/runs.css';
+import './combine/combine.css';
 
 /** Queue runs, follow them live, and compare them once they finish. */
 export function RunsPanel() {
   useRunEvents();
+  useCombineArchive();
   useEffect(installTestHook, []);
   const order = useRunStore((s) => s.order);
   const byId = useRunStore((s) => s.runs);
@@ -38,6 +43,8 @@ export function RunsPanel() {
             </div>
           )}
           <RunList runs={runs} />
+          <CombinedRunList />
+          <CombinePanel runs={runs} />
           <RunFileBar runs={runs} />
           <h3>Queue runs</h3>
           <QueueControls />
@@ -102,7 +109,8 @@ export function RunsPanel() {
           )}
         </div>
       </div>
-      <ComparisonTable runs={runs} />
+      <ComparisonTable runs={runs} extraRows={<CombinedComparisonRows />} />
+      <CombinedResults />
       <ClassBreakdown runs={runs} />
     </section>
   );

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { METHODS } from '../../methods/registry';
 import type { RunView } from '../state/runStore';
 import { formatBytes, formatPercent } from './series';
@@ -10,7 +10,7 @@ function finishedRuns(runs: RunView[]): Finished[] {
 }
 
 /** Best and final accuracy, trainable parameters, time per step and peak memory of every finished run. */
-export function ComparisonTable({ runs }: { runs: RunView[] }) {
+export function ComparisonTable({ runs, extraRows }: { runs: RunView[]; extraRows?: ReactNode }) {
   const done = finishedRuns(runs);
   if (!done.length) return null;
   const best = Math.max(...done.map((r) => r.result.best_val_accuracy));
@@ -56,6 +56,7 @@ export function ComparisonTable({ runs }: { runs: RunView[] }) {
                 </tr>
               );
             })}
+            {extraRows}
           </tbody>
         </table>
       </div>
