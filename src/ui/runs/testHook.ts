@@ -1,6 +1,6 @@
 /**
  * A small handle for end-to-end tests, installed on `window.__rankscope` only when the page's URL
- * carries `?e2e`: it queues the method panel's run with training settings the panel's own
+ * carries `?e2e`: it queues the method panel's run (or the demo's comparison) with training settings the panel's own
  * validation would refuse, to check how the page reports a run that fails inside the worker; sets
  * how often runs checkpoint; and destroys the lab worker's GPU device, as a driver reset would.
  */
@@ -8,7 +8,7 @@ import { useDataStore } from '../state/dataStore';
 import { useMethodStore } from '../state/methodStore';
 import { useModelStore } from '../state/modelStore';
 import { useRunStore } from '../state/runStore';
-import { specFromSettings, type TrainSettings } from './specs';
+import { comparisonSpecs, specFromSettings, type ComparisonMethod, type TrainSettings } from './specs';
 import { queueRuns } from './useRuns';
 import { getLab } from '../lab';
 import type { CheckpointPolicy } from '../../session/run';
@@ -16,6 +16,8 @@ import type { CheckpointPolicy } from '../../session/run';
 export interface RankscopeTestHook {
   /** Queues the method panel's current run with `train` overrides; resolves to the run's id. */
   queue(train: Partial<TrainSettings>): Promise<string>;
+  /** Queues the demo's comparison (LoRA, RandLoRA, full fine-tuning, or `methods`) with `train` overrides; resolves to their ids. */
+  compare(train: Partial<TrainSettings>, methods?: ComparisonMethod[]): Promise<string[]>;
   /** Checkpoint every N steps / S seconds from now on (the lab's default is 50 steps or 30 s). */
   checkpointEvery(policy: Partial<CheckpointPolicy>): Promise<void>;
   /** Destroys the training device mid-run: the run should go on from its last checkpoint on a new one. */
@@ -49,6 +51,14 @@ export function installTestHook(): void {
       spec.train = { ...spec.train, ...train };
       await queueRuns([spec], { model: model.source, dataset: useDataStore.getState().info?.source });
       return spec.id;
+    },
+    async compare(train, methods) {
+      const model = useModelStore.getState().info;
+      if (!model) throw new Error('Load a model first.');
+      const s = useMethodStore.getState();
+      const specs = comparisonSpecs({ ...s, train: { ...s.train, ...train } }, { model, methods });
+      await queueRuns(specs, { model: model.source, dataset: useDataStore.getState().info?.source });
+      return specs.map((x) => x.id);
     },
     checkpointEvery: (policy) => getLab().setCheckpointPolicy(policy),
     destroyDevice: () => getLab().destroyDeviceForTest(),
