@@ -47,7 +47,8 @@ export interface EnsembleArgs {
   controller: ControllerSettings;
 }
 
-function number(flag: string, v: string | undefined, min: number, integer = true): number {
+/** A numeric flag's value, at least `min` (a whole number unless told otherwise); shared with npm run compose. */
+export function number(flag: string, v: string | undefined, min: number, integer = true): number {
   const n = Number(v);
   if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
   if (n < min || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} is ${v}; it takes ${integer ? 'a whole number' : 'a number'} of at least ${min}`);
@@ -86,14 +87,14 @@ export function parseEnsembleArgs(argv: readonly string[]): EnsembleArgs {
   return { ...(a as EnsembleArgs), controller: c };
 }
 
-interface RunFolder {
+export interface RunFolder {
   dir: string;
   summary: Record<string, unknown>;
   merged: string;
 }
 
 /** A run folder as `npm run train` leaves it, or a message naming the run and what is missing. */
-async function readRunFolder(dir: string): Promise<RunFolder> {
+export async function readRunFolder(dir: string): Promise<RunFolder> {
   let summary: Record<string, unknown>;
   try {
     summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));

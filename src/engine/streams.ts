@@ -16,4 +16,6 @@ export const STREAMS = {
   dataSplit: 0x5b1,
   /** Random resized crops and flips of training images (src/engine/ops/preprocess.ts). */
   augment: 0xa06e,
+  /** aTLAS×K's groups: block b's elements draw from stream composeGroups + b·0x10000 (src/compose/groups.ts). */
+  composeGroups: 0xc0b0,
 } as const;

@@ -111,7 +111,36 @@ interface Trainable {
   tensor: Tensor;
   decay: boolean;
   head: boolean;
+  /** Owned by the run's ParamTransform: its gradient comes from `gradients`, not from the tape. */
+  transformed?: boolean;
   state: AdamWState;
+}
+
+/**
+ * A differentiable map from trainables of its own to some of the model's tensors, applied before
+ * every forward pass: aTLAS's composition θ = θ₀ + Σ λ·τ (src/compose/) is one. The trainer runs
+ * `apply()` before each step and each evaluation, tracks `writes` on the tape (so the backward
+ * produces ∂L/∂θ for them, as under full fine-tuning), hands those gradients to `gradients`, and
+ * updates the transform's trainables with AdamW at the run's `lr` (the head keeps `headLr`).
+ * Without a transform nothing in a step changes.
+ */
+export interface ParamTransform {
+  /** Its trainables (e.g. the composition coefficients), checkpointed with the run's. */
+  readonly trainables: ReadonlyArray<{ name: string; tensor: Tensor; decay: boolean }>;
+  /** Model tensors it writes; none of them may be a trainable of the run itself. */
+  readonly writes: readonly Tensor[];
+  /** Writes `writes` from the trainables' current values (GPU launches only). */
+  apply(): void;
+  /**
+   * The gradients of its trainables, in `trainables` order, from the gradients of `writes` (same
+   * order; undefined where none reached one). The returned tensors are new and the caller's.
+   */
+  gradients(dWrites: ReadonlyArray<Tensor | undefined>): Tensor[];
+}
+
+/** What a Trainer takes besides its (plain data) config. */
+export interface TrainerOptions {
+  transform?: ParamTransform;
 }
 
 /**
@@ -164,6 +193,7 @@ export class Trainer {
   private readonly trainStats: Tensor;
   /** gradNorm's output, kept across steps: it carries the divergence counters (GRAD_NORM). */
   private readonly health: Tensor;
+  private readonly transform: ParamTransform | undefined;
   private divergence: Divergence | undefined;
   private step = 0;
   private best = 0;
@@ -177,8 +207,10 @@ export class Trainer {
     readonly data: { train: PackedImages; trainIndices: number[]; val: PackedImages; valIndices: number[] },
     readonly norm: Normalisation & { processor?: ProcessorPlan },
     config: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'targets'>,
+    options: TrainerOptions = {},
   ) {
     this.config = { ...TRAIN_DEFAULTS, ...config };
+    this.transform = options.transform;
     const c = this.config;
     // steps = 0 evaluates only: a zero-shot run, under CLIP's frozen zero-shot head; any other run must train.
     const evaluationOnly = c.steps === 0 && c.head === 'zeroshot';
@@ -206,6 +238,15 @@ export class Trainer {
     }
     for (const a of this.adapters.layers.values()) {
       for (const t of a.trainables) list.push({ name: `${a.module}.${t.key}`, tensor: t.tensor, decay: t.decay, head: false });
+    }
+    if (this.transform) {
+      const own = new Set(list.map((t) => t.tensor));
+      const clash = this.transform.writes.find((w) => own.has(w));
+      if (clash) {
+        this.adapters.release();
+        throw new Error(`A parameter transform writes "${clash.label}", which this run also trains; train the head alone (method probe) under a transform.`);
+      }
+      for (const t of this.transform.trainables) list.push({ name: t.name, tensor: t.tensor, decay: t.decay, head: false, transformed: true });
     }
     if (c.steps > 0 && list.length === 0 && ![...this.adapters.layers.values()].some((a) => a.trainables.length)) {
       this.adapters.release();
@@ -300,9 +341,12 @@ export class Trainer {
     const ctx = this.model.ctx;
     this.step++;
     const grads = new Map<Trainable, Tensor>();
+    const transform = this.transform;
+    transform?.apply();
     for (let micro = 0; micro < c.accumulation; micro++) {
       const tape = new Tape();
-      for (const t of this.trainables) tape.track(t.tensor);
+      for (const t of this.trainables) if (!t.transformed) tape.track(t.tensor);
+      if (transform) for (const w of transform.writes) tape.track(w);
       const indices = this.sampler.next();
       // Augmentation is seeded by (seed, micro-batch counter, image index): reproducible per run.
       const batch = this.uploadBatch(this.data.train, indices, this.batchPixels, this.batchLabels, {
@@ -319,14 +363,23 @@ export class Trainer {
         accumulateStats: true,
       });
       tape.backward(logits, ce.dlogits!);
-      for (const t of this.trainables) {
-        const g = tape.takeGrad(t.tensor);
-        if (!g) continue;
+      const add = (t: Trainable, g: Tensor) => {
         const acc = grads.get(t);
         if (acc) {
           accumulate(acc, g);
           g.release();
         } else grads.set(t, g);
+      };
+      for (const t of this.trainables) {
+        if (t.transformed) continue;
+        const g = tape.takeGrad(t.tensor);
+        if (g) add(t, g);
+      }
+      if (transform) {
+        const dWrites = transform.writes.map((w) => tape.takeGrad(w));
+        const own = this.trainables.filter((t) => t.transformed);
+        transform.gradients(dWrites).forEach((g, i) => add(own[i], g));
+        for (const d of dWrites) d?.release();
       }
       tape.clear(this.trainables.map((t) => t.tensor));
       ce.losses.release();
@@ -378,6 +431,7 @@ export class Trainer {
     const pixels = new Uint8Array(bs * batchImageBytes(set, this.plan));
     const labels = new Int32Array(bs);
     const stats = Tensor.zeros(this.model.ctx, [STATS_SIZE], 'eval-stats');
+    this.transform?.apply();
     for (let i = 0; i < indices.length; i += bs) {
       const chunk = indices.slice(i, i + bs);
       const tape = new Tape();
@@ -408,6 +462,7 @@ export class Trainer {
     const labels = new Int32Array(indices.length);
     const pixels = new Uint8Array(bs * batchImageBytes(set, this.plan));
     const batchLabels = new Int32Array(bs);
+    this.transform?.apply();
     for (let i = 0; i < indices.length; i += bs) {
       const chunk = indices.slice(i, i + bs);
       const tape = new Tape();
