@@ -7,6 +7,7 @@ import { Lab } from './lab';
 import { prepareData } from './prepare';
 import type { RunEvent, RunResult } from './run';
 import { totalIntruders } from '../train/intruders';
+import { ensembleOnLab } from './ensembleRuns';
 
 const gpu = useGpu();
 
@@ -102,6 +103,55 @@ describe('Lab: queued runs in one process', () => {
     const result = events.find((e) => e.type === 'result' && e.runId === 'wild');
     expect(result && result.type === 'result' && result.result.status).toBe('diverged');
     expect(last('calm').state).toBe('done');
+    expect(ctx.pool.inUseBytes).toBe(0);
+  });
+
+  it('queues an ensemble of finished runs behind the runs ahead of it, and before those queued after it', async () => {
+    const { ctx } = gpu();
+    ctx.checkEachLaunch = false;
+    const { ckpt, data } = await fixture();
+    const events: RunEvent[] = [];
+    const order: string[] = [];
+    const lab = new Lab(ctx, (e) => {
+      events.push(e);
+      if (e.type === 'state' && (e.state === 'loading' || e.state === 'done')) order.push(`${e.runId}:${e.state}`);
+    });
+    lab.setModel(ckpt);
+    lab.setData(data);
+    const train = { steps: 2, batchSize: 8, lr: 1e-2, logEvery: 1, evalEvery: 100, seed: 1 };
+    lab.enqueue(
+      { id: 'probe', name: 'probe', method: 'probe', targets: [], train },
+      { id: 'lora', name: 'LoRA', method: 'lora', methodConfig: { r: 2 }, targets: ['query', 'value'], train: { ...train, seed: 2 } },
+    );
+    const merged = (id: string) => {
+      const e = events.find((x) => x.type === 'exports' && x.runId === id);
+      return (e && e.type === 'exports' && e.files.merged) || new Uint8Array();
+    };
+    const ensemble = lab.exclusive(async (inputs) => {
+      order.push('ensemble:start');
+      const out = await ensembleOnLab(inputs, {
+        members: ['probe', 'lora'].map((id) => ({ runId: id, name: id, merged: merged(id) })),
+        controller: { width: 4, steps: 5, lr: 1e-2, weightDecay: 0, batch: 0, seed: 0 },
+        kShot: 2,
+        batchSize: 16,
+      });
+      order.push('ensemble:end');
+      return out;
+    });
+    const refused = lab.exclusive((inputs) => ensembleOnLab(inputs, { members: [], controller: { width: 4, steps: 1, lr: 1e-2, weightDecay: 0, batch: 0, seed: 0 }, batchSize: 8 }));
+    lab.enqueue({ id: 'later', name: 'later', method: 'probe', targets: [], train: { ...train, steps: 1 } });
+    const out = await ensemble;
+    await expect(refused).rejects.toThrow(/at least two finished runs to ensemble \(0 picked\)/);
+    await lab.idle();
+    expect(order).toEqual(['probe:loading', 'probe:done', 'lora:loading', 'lora:done', 'ensemble:start', 'ensemble:end', 'later:loading', 'later:done']);
+    // Each member, rebuilt from its merged zip, scores what its run scored on the same validation images (the run's is f32).
+    const final = (id: string) => (events.find((e) => e.type === 'result' && e.runId === id) as { result: RunResult }).result.final_val_accuracy;
+    expect(out.members.map((m) => m.accuracy)).toEqual([final('probe'), final('lora')].map((a) => expect.closeTo(a, 6)));
+    expect(out.valImages).toBe(40);
+    expect(out.trainImages).toBe(20);
+    expect(out.oracle).toBeGreaterThanOrEqual(Math.max(...out.members.map((m) => m.accuracy)));
+    expect(out.perImage.temperatures).toHaveLength(40);
+    expect(out.zip.byteLength).toBeGreaterThan(0);
     expect(ctx.pool.inUseBytes).toBe(0);
   });
 
