@@ -24,7 +24,7 @@ import { ensembleReport } from '../src/ensemble/report';
 import { memberOutputs, type MemberOutputs } from '../src/session/ensembleMember';
 import { normalisationFor, prepareData } from '../src/session/prepare';
 import { workingEdge } from '../src/train/data';
-import { ensembleFiles } from '../src/ensemble/export';
+import { ensembleFiles } from '../src/session/ensembleFiles';
 import { UsageError } from './trainRun';
 
 export { UsageError };

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONTROLLER_DEFAULTS } from './controller';
 import { ensembleReport, type CachedMember } from './report';
-import { ensembleFiles } from './export';
-import { readSafetensors } from '../io/safetensors';
 
 /** Two members on 3 classes: A is right on even images, B on images divisible by 3; features tell them apart. */
 function members(N: number): CachedMember[] {
@@ -51,20 +49,5 @@ describe('ensembleReport', () => {
 
   it('refuses a single member', () => {
     expect(() => ensembleReport(members(6).slice(0, 1), 3, CONTROLLER_DEFAULTS)).toThrow(/at least two members; got 1/);
-  });
-
-  it('writes ensemble.json and the controller as safetensors', () => {
-    const r = ensembleReport(members(12), 3, { ...CONTROLLER_DEFAULTS, steps: 2, width: 4 });
-    const files = ensembleFiles(r.controller, ['a', 'b', 'c'], [
-      { run: 'A', merged: 'members/a', head: 'linear', feature_size: 2 },
-      { run: 'B', merged: 'members/b', head: 'linear', feature_size: 2 },
-    ]);
-    const spec = JSON.parse(new TextDecoder().decode(files.get('ensemble.json')));
-    expect(spec.format).toBe('rankscope-ensemble');
-    expect(spec.members.map((m: { merged: string }) => m.merged)).toEqual(['members/a', 'members/b']);
-    const { tensors } = readSafetensors(files.get('controller.safetensors')!, { fileName: 'controller.safetensors' });
-    expect(tensors.get('W1')!.shape).toEqual([4, 4]);
-    expect(Array.from(tensors.get('b2')!.data)).toEqual(Array.from(r.controller.b2, (v) => Math.fround(v)));
-    expect(new TextDecoder().decode(files.get('apply_ensemble.py'))).toContain('def ensemble_logits');
   });
 });

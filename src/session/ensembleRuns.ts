@@ -10,7 +10,7 @@ import { loadCheckpoint, type Checkpoint } from '../io/checkpoint';
 import { ZipSource } from '../io/datasets/zip';
 import { zipFiles } from '../io/peft';
 import { ensembleReport, type CachedMember } from '../ensemble/report';
-import { ensembleFiles } from '../ensemble/export';
+import { ensembleFiles } from './ensembleFiles';
 import { memberOutputs } from './ensembleMember';
 import { withKShot } from './kShotData';
 import type { LabInputs } from './lab';

@@ -181,7 +181,15 @@ function ComposeForm({ picked, busy }: { picked: RunView[]; busy: boolean }) {
             max={f.max}
             help={f.help}
             onChange={(v) => v !== undefined && setSettings((s) => ({ ...s, [f.key]: v }))}
-            check={(v) => (f.min !== undefined && v < f.min ? `${f.label} must be at least ${f.min}.` : f.max !== undefined && v > f.max ? `${f.label} must be at most ${f.max}.` : undefined)}
+            check={(v) =>
+              f.integer && !Number.isInteger(v)
+                ? `${f.label} must be a whole number.`
+                : f.min !== undefined && v < f.min
+                  ? `${f.label} must be at least ${f.min}.`
+                  : f.max !== undefined && v > f.max
+                    ? `${f.label} must be at most ${f.max}.`
+                    : undefined
+            }
             testId={`compose-${String(f.key)}`}
           />
         ))}

@@ -5,8 +5,8 @@
  * `apply_ensemble.py`, which applies it in Python.
  */
 import { writeSafetensors } from '../io/safetensors';
-import applyEnsemblePy from './python/apply_ensemble.py';
-import { T_MIN, type Controller } from './controller';
+import applyEnsemblePy from '../ensemble/python/apply_ensemble.py';
+import { T_MIN, type Controller } from '../ensemble/controller';
 
 export interface EnsembleFileMember {
   /** The run's name (page) or folder (CLI). */
