@@ -146,9 +146,12 @@ describe('npm run compose', () => {
     const est = estimateCompose(b, await Promise.all(members), COMPOSE_DEFAULTS, 1);
     expect(est.fits).toBe(false);
     expect(est.taskVectorBytes).toBeGreaterThan(0);
-    expect(est.message).toMatch(/task vectors/);
+    expect(est.message).toMatch(/even one task vector does not fit/);
+    const tight = estimateCompose(b, await Promise.all(members), COMPOSE_DEFAULTS, est.totalBytes - 1);
+    expect(tight.message).toMatch(new RegExp(`Drop 1 of the runs \\(e\\.g\\. ${fullRun}\\) and compose 1 or fewer`));
     const roomy = estimateCompose(b, await Promise.all(members.slice(0, 1)), COMPOSE_DEFAULTS, 1e9);
     expect(roomy.fits).toBe(true);
+    expect(() => estimateCompose(b, [], COMPOSE_DEFAULTS, 1e9)).toThrow(/No runs to compose/);
 
     expect(() => parseComposeArgs(['--model', base, '--data', DATA, '--out', 'x'])).toThrow(UsageError);
     expect(() => parseComposeArgs(['--model', base, '--runs', ' , ', '--data', DATA, '--out', 'x'])).toThrow(/--runs needs at least one run folder/);
