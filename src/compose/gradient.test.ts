@@ -32,7 +32,7 @@ function ceGrad(logits: ArrayLike<number>, labels: number[], C: number): Float64
   return g;
 }
 
-const asCheckpoint = (tensors: Checkpoint['tensors'], config: Record<string, unknown>, source: string) =>
+const asCheckpoint = (tensors: Map<string, { shape: number[]; data: Float32Array }>, config: Record<string, unknown>, source: string) =>
   ({ config, tensors, source, weightFiles: [], preprocessor: {} }) as unknown as Checkpoint;
 
 describe('aTLAS coefficient gradients through the loss', () => {
