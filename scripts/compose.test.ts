@@ -124,13 +124,14 @@ describe('npm run compose', () => {
     const cut = join(dir, 'run-cut');
     await cp(loraRun, cut, { recursive: true });
     const file = join(cut, 'merged', 'model.safetensors');
-    const tensors = readSafetensors(await readFile(file)).tensors;
+    const plain = (f: Buffer) => new Map([...readSafetensors(f).tensors].map(([k, v]) => [k, { shape: [...v.shape], data: v.data as Float32Array }]));
+    const tensors = plain(await readFile(file));
     tensors.delete('vit.encoder.layer.1.output.dense.weight');
     await writeFile(file, writeSafetensors(tensors));
     await expect(run([cut])).rejects.toThrow(/run-cut: its merged model has no tensor "vit\.encoder\.layer\.1\.output\.dense\.weight"/);
     const bent = join(dir, 'run-bent');
     await cp(loraRun, bent, { recursive: true });
-    const t2 = readSafetensors(await readFile(join(bent, 'merged', 'model.safetensors'))).tensors;
+    const t2 = plain(await readFile(join(bent, 'merged', 'model.safetensors')));
     const q = t2.get('vit.encoder.layer.0.attention.attention.query.weight')!;
     t2.set('vit.encoder.layer.0.attention.attention.query.weight', { ...q, shape: [q.shape[1] / 2, q.shape[0] * 2] });
     await writeFile(join(bent, 'merged', 'model.safetensors'), writeSafetensors(t2));
@@ -146,9 +147,12 @@ describe('npm run compose', () => {
     const est = estimateCompose(b, await Promise.all(members), COMPOSE_DEFAULTS, 1);
     expect(est.fits).toBe(false);
     expect(est.taskVectorBytes).toBeGreaterThan(0);
-    expect(est.message).toMatch(/task vectors/);
+    expect(est.message).toMatch(/even one task vector does not fit/);
+    const tight = estimateCompose(b, await Promise.all(members), COMPOSE_DEFAULTS, est.totalBytes - 1);
+    expect(tight.message).toMatch(new RegExp(`Drop 1 of the runs \\(e\\.g\\. ${fullRun}\\) and compose 1 or fewer`));
     const roomy = estimateCompose(b, await Promise.all(members.slice(0, 1)), COMPOSE_DEFAULTS, 1e9);
     expect(roomy.fits).toBe(true);
+    expect(() => estimateCompose(b, [], COMPOSE_DEFAULTS, 1e9)).toThrow(/No runs to compose/);
 
     expect(() => parseComposeArgs(['--model', base, '--data', DATA, '--out', 'x'])).toThrow(UsageError);
     expect(() => parseComposeArgs(['--model', base, '--runs', ' , ', '--data', DATA, '--out', 'x'])).toThrow(/--runs needs at least one run folder/);

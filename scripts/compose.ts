@@ -23,7 +23,8 @@ import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, writeFilesToFolder } from '../src/io/node';
 import { COMPOSE_DEFAULTS, ComposeInputError, composeExportFiles, composeRuns, type ComposeMember, type ComposeSettings } from '../src/session/compose';
 import { prepareData } from '../src/session/prepare';
-import { number, readRunFolder, UsageError } from './ensemble';
+import { number, readRunFolder } from './runFolder';
+import { UsageError } from './trainRun';
 import { loadRunInputs } from './trainRun';
 
 export { UsageError, ComposeInputError };

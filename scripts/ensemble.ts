@@ -13,7 +13,7 @@
  * average_accuracy, oracle_accuracy, the controller's settings and loss), DIR/ensemble.json,
  * DIR/controller.safetensors and DIR/apply_ensemble.py, which applies it in Python.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeGpu } from '../src/gpu/node';
@@ -26,6 +26,7 @@ import { normalisationFor, prepareData } from '../src/session/prepare';
 import { workingEdge } from '../src/train/data';
 import { ensembleFiles } from '../src/session/ensembleFiles';
 import { UsageError } from './trainRun';
+import { number, readRunFolder } from './runFolder';
 
 export { UsageError };
 
@@ -45,14 +46,6 @@ export interface EnsembleArgs {
   seed: number;
   batch: number;
   controller: ControllerSettings;
-}
-
-/** A numeric flag's value, at least `min` (a whole number unless told otherwise); shared with npm run compose. */
-export function number(flag: string, v: string | undefined, min: number, integer = true): number {
-  const n = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
-  if (n < min || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} is ${v}; it takes ${integer ? 'a whole number' : 'a number'} of at least ${min}`);
-  return n;
 }
 
 export function parseEnsembleArgs(argv: readonly string[]): EnsembleArgs {
@@ -85,27 +78,6 @@ export function parseEnsembleArgs(argv: readonly string[]): EnsembleArgs {
   if (!a.data) throw new UsageError('--data is required (the data set the members were trained on)');
   if (!a.out) throw new UsageError('--out is required (the folder to write the ensemble to)');
   return { ...(a as EnsembleArgs), controller: c };
-}
-
-export interface RunFolder {
-  dir: string;
-  summary: Record<string, unknown>;
-  merged: string;
-}
-
-/** A run folder as `npm run train` leaves it, or a message naming the run and what is missing. */
-export async function readRunFolder(dir: string): Promise<RunFolder> {
-  let summary: Record<string, unknown>;
-  try {
-    summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8'));
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(`${dir}: ${missing ? 'no summary.json, so the run did not finish (or this is not a run folder written by npm run train)' : `summary.json is not readable JSON (${(e as Error).message})`}. Finish the run, or leave it out of --runs.`);
-  }
-  const merged = join(dir, 'merged');
-  const has = await stat(join(merged, 'model.safetensors')).then(() => true, () => false);
-  if (!has) throw new Error(`${dir}: merged/model.safetensors is missing, so there is no trained model to use. Run npm run train again for it, or leave it out of --runs.`);
-  return { dir, summary, merged };
 }
 
 export async function ensemble(args: EnsembleArgs, log: (line: string) => void = console.error): Promise<Record<string, unknown>> {
