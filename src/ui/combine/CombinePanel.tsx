@@ -156,7 +156,6 @@ function ComposeForm({ picked, busy }: { picked: RunView[]; busy: boolean }) {
       clearTimeout(timer);
     };
     // `picked` is named by `key`: the same runs give the same estimate.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, choice, refusal]);
   const start = async () => {
     setError(undefined);
