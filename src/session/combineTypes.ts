@@ -4,6 +4,7 @@
  * exported (`RunExports.merged`), so runs restored from the page's archive work as well.
  */
 import type { ControllerSettings } from '../ensemble/controller';
+import type { EnsembleThumbnail } from './ensembleImages';
 
 /** A finished run taking part: its merged Hugging Face checkpoint, zipped, as the run exported it. */
 export interface CombineMember {
@@ -47,6 +48,12 @@ export interface EnsembleOutcome {
   losses: number[];
   perImage: { labels: number[]; memberPredictions: number[][]; ensemblePredictions: number[]; temperatures: number[][] };
   meanTemperatures: number[];
+  /**
+   * Small pictures of some validation images to choose from (`shownRows`: the first ones and those
+   * where the members disagree), each naming its `perImage` row. Absent in ensembles archived before
+   * they were kept: the page then picks images by index.
+   */
+  thumbnails?: EnsembleThumbnail[];
   controllerParams: number;
   classNames: string[];
   seconds: number;

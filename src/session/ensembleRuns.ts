@@ -11,6 +11,7 @@ import { ZipSource } from '../io/datasets/zip';
 import { zipFiles } from '../io/peft';
 import { ensembleReport, type CachedMember } from '../ensemble/report';
 import { ensembleFiles } from './ensembleFiles';
+import { ensembleThumbnails, shownRows } from './ensembleImages';
 import { memberOutputs } from './ensembleMember';
 import { withKShot } from './kShotData';
 import type { LabInputs } from './lab';
@@ -68,8 +69,11 @@ export async function ensembleOnLab(lab: LabInputs, req: EnsembleRequest, onProg
     for (const [name, bytes] of unzipMerged(m.merged)) files.set(`${folders[i]}/${name}`, bytes);
   });
   const { controller: _controller, members, ...rest } = report;
+  // perImage row n is validation image data.valIndices[n]: the members read them in that order.
+  const thumbnails = ensembleThumbnails(data.val, data.valIndices, shownRows(report.perImage.memberPredictions, report.valImages));
   return {
     ...rest,
+    thumbnails,
     members: members.map((a, i) => ({ runId: req.members[i].runId, name: a.name, accuracy: a.accuracy, head: cached[i].head, imageSize: cached[i].imageSize, featureSize: cached[i].featureSize })),
     kShot: req.kShot ?? null,
     classNames: data.classNames,

@@ -8,6 +8,8 @@ import { prepareData } from './prepare';
 import type { RunEvent, RunResult } from './run';
 import { totalIntruders } from '../train/intruders';
 import { ensembleOnLab } from './ensembleRuns';
+import { shownRows, THUMBNAIL_SIDE } from './ensembleImages';
+import { thumbnailOf } from '../io/datasets/thumbnails';
 
 const gpu = useGpu();
 
@@ -151,6 +153,16 @@ describe('Lab: queued runs in one process', () => {
     expect(out.trainImages).toBe(20);
     expect(out.oracle).toBeGreaterThanOrEqual(Math.max(...out.members.map((m) => m.accuracy)));
     expect(out.perImage.temperatures).toHaveLength(40);
+    // Thumbnails of the first 24 validation rows and the later ones where the members disagree; row n
+    // is image valIndices[n] of the lab's split (its label is the row's label), drawn small.
+    expect(out.thumbnails!.map((t) => t.row)).toEqual(shownRows(out.perImage.memberPredictions, 40));
+    expect(out.thumbnails!.length).toBeGreaterThanOrEqual(24);
+    for (const t of out.thumbnails!) {
+      const image = data.valIndices[t.row];
+      expect(out.perImage.labels[t.row]).toBe(data.val.labels[image]);
+      expect(Math.max(t.width, t.height)).toBeLessThanOrEqual(THUMBNAIL_SIDE);
+      expect(t.rgba).toEqual(thumbnailOf(data.val.images[image]).rgba);
+    }
     expect(out.zip.byteLength).toBeGreaterThan(0);
     expect(ctx.pool.inUseBytes).toBe(0);
   });

@@ -14,8 +14,8 @@ export interface Thumbnail {
   rgba: Uint8ClampedArray;
 }
 
-/** One image as RGBA, at most `maxSide` pixels on its longer side. */
-export function thumbnailOf(im: DatasetImage, maxSide = 64): { width: number; height: number; rgba: Uint8ClampedArray } {
+/** One image (a loaded one, or a packed working copy) as RGBA, at most `maxSide` pixels on its longer side. */
+export function thumbnailOf(im: Pick<DatasetImage, 'data' | 'width' | 'height'> & { channels: number }, maxSide = 64): { width: number; height: number; rgba: Uint8ClampedArray } {
   const scale = Math.min(1, maxSide / Math.max(im.width, im.height));
   const width = Math.max(1, Math.round(im.width * scale));
   const height = Math.max(1, Math.round(im.height * scale));

@@ -158,7 +158,7 @@ export function CombinedResults() {
           ))}
         </select>
       </h3>
-      {view.ensemble && <EnsembleView view={view} outcome={view.ensemble} />}
+      {view.ensemble && <EnsembleView key={view.id} view={view} outcome={view.ensemble} />}
       {view.compose && <ComposeView outcome={view.compose} />}
     </section>
   );

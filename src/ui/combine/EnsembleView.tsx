@@ -1,16 +1,28 @@
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { EnsembleOutcome } from '../../session/combineTypes';
+import { SHOWN_DISAGREEMENTS, SHOWN_FIRST } from '../../session/ensembleImages';
 import { CHART_HEIGHT } from '../charts/MetricCharts';
 import { formatNumber } from '../charts/series';
+import { Thumb } from '../data/Thumb';
 import type { CombineView } from './combineStore';
 import { AccuracyTable } from './AccuracyTable';
-import { ensembleRows, nextDisagreement, temperatureBars } from './tables';
+import { ImageStrip } from './ImageStrip';
+import { ensembleRows, firstImage, imageStrip, nextDisagreement, temperatureBars } from './tables';
 
-/** An ensemble's accuracy against its baselines, and the temperatures its controller gave one chosen validation image. */
+/** CSS pixels of the chosen image's longer side: thumbnails are at most 64 pixels, drawn pixelated. */
+const CHOSEN_SIZE = 192;
+
+/**
+ * An ensemble's accuracy against its baselines, and the temperatures its controller gave one chosen
+ * validation image: picked from a strip of the thumbnails the ensemble kept, or by index when it
+ * kept none (archived before it did).
+ */
 export function EnsembleView({ view, outcome }: { view: CombineView; outcome: EnsembleOutcome }) {
-  const [index, setIndex] = useState(() => Math.max(0, nextDisagreement(outcome, -1)));
+  const [index, setIndex] = useState(() => firstImage(outcome));
   const N = outcome.perImage.labels.length;
+  const strip = imageStrip(outcome);
+  const chosen = strip.find((s) => s.row === index);
   const bars = temperatureBars(outcome, index);
   const label = outcome.perImage.labels[index];
   const ensemblePred = outcome.perImage.ensemblePredictions[index];
@@ -28,22 +40,38 @@ export function EnsembleView({ view, outcome }: { view: CombineView; outcome: En
         <figcaption>
           <h3>Temperatures for one image</h3>
           <p className="explain">
-            Each run's logits are divided by its temperature before they are summed: a lower temperature is a louder voice. Pick a validation
-            image by its index; "next disagreement" jumps to one where the runs predict different classes.
+            Each run's logits are divided by its temperature before they are summed: a lower temperature is a louder voice.{' '}
+            {strip.length
+              ? `Pick a validation image: the first ${Math.min(SHOWN_FIRST, N)} of the ${N}, then those where the runs predict different classes (marked ≠, up to ${SHOWN_DISAGREEMENTS} more); a red corner means the ensemble got it wrong.`
+              : 'Pick a validation image by its index; "next disagreement" jumps to one where the runs predict different classes.'}
           </p>
-          <div className="inline-field">
-            <label>
-              Validation image{' '}
-              <input type="number" min={0} max={N - 1} value={index} onChange={(e) => setIndex(Math.min(N - 1, Math.max(0, Math.floor(Number(e.target.value) || 0))))} data-testid="ensemble-image" />
-            </label>{' '}
-            of {N}{' '}
-            <button type="button" onClick={() => setIndex(Math.max(0, nextDisagreement(outcome, index)))} data-testid="ensemble-next-disagreement">
-              Next disagreement
-            </button>
+          {strip.length ? (
+            <ImageStrip strip={strip} chosen={index} onChoose={setIndex} classLabel={name} />
+          ) : (
+            <>
+              <p className="muted" data-testid="ensemble-no-thumbnails">
+                This ensemble was made before the page kept pictures of the validation images with it, so images are picked by index. Ensemble the runs
+                again to see them.
+              </p>
+              <div className="inline-field">
+                <label>
+                  Validation image{' '}
+                  <input type="number" min={0} max={N - 1} value={index} onChange={(e) => setIndex(Math.min(N - 1, Math.max(0, Math.floor(Number(e.target.value) || 0))))} data-testid="ensemble-image" />
+                </label>{' '}
+                of {N}{' '}
+                <button type="button" onClick={() => setIndex(Math.max(0, nextDisagreement(outcome, index)))} data-testid="ensemble-next-disagreement">
+                  Next disagreement
+                </button>
+              </div>
+            </>
+          )}
+          <div className="ensemble-chosen" data-testid="ensemble-chosen" data-row={index}>
+            {chosen && <Thumb {...chosen.thumbnail} size={CHOSEN_SIZE} title={`Validation image ${index + 1}: ${name(label)}`} testId="ensemble-chosen-image" />}
+            <p data-testid="ensemble-image-summary">
+              Validation image {index + 1} of {N}. True class <strong>{name(label)}</strong>; the ensemble says <strong>{name(ensemblePred)}</strong> (
+              {ensemblePred === label ? 'right' : 'wrong'}){chosen?.disagree ? '; the runs disagree' : ''}.
+            </p>
           </div>
-          <p data-testid="ensemble-image-summary">
-            True class <strong>{name(label)}</strong>; the ensemble says <strong>{name(ensemblePred)}</strong> ({ensemblePred === label ? 'right' : 'wrong'}).
-          </p>
         </figcaption>
         <div className="chart-body">
           <ResponsiveContainer width="100%" height={CHART_HEIGHT}>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnsembleOutcome } from '../../session/combineTypes';
 import type { ComposeOutcome } from '../../session/composeTypes';
-import { composeRows, ensembleRows, nextDisagreement, temperatureBars } from './tables';
+import { composeRows, ensembleRows, firstImage, imageStrip, nextDisagreement, temperatureBars } from './tables';
 
 const ensemble = {
   accuracy: 0.8,
@@ -49,6 +49,27 @@ describe('ensemble tables', () => {
     expect(temperatureBars(ensemble, 7)).toEqual([]);
     expect(nextDisagreement(ensemble, 0)).toBe(2);
     expect(nextDisagreement(ensemble, 2)).toBe(2);
+  });
+
+  it('shapes the kept thumbnails into a strip in row order, marking disagreements and the ensemble\'s mistakes', () => {
+    const thumb = (row: number) => ({ row, width: 1, height: 1, rgba: new Uint8ClampedArray(4) });
+    const withThumbs = {
+      ...ensemble,
+      perImage: { ...ensemble.perImage, ensemblePredictions: [0, 2, 2] },
+      // Out of order, and one row past the split (a damaged archive entry) that must be left out.
+      thumbnails: [thumb(2), thumb(0), thumb(1), thumb(9)],
+    } as EnsembleOutcome;
+    expect(imageStrip(withThumbs).map((s) => [s.row, s.label, s.disagree, s.ensembleRight])).toEqual([
+      [0, 0, false, true],
+      [1, 1, false, false],
+      [2, 2, true, true],
+    ]);
+    expect(firstImage(withThumbs)).toBe(2);
+    // Only agreeing rows kept: the first of them.
+    expect(firstImage({ ...withThumbs, thumbnails: [thumb(1), thumb(0)] } as EnsembleOutcome)).toBe(0);
+    // Archived before thumbnails were kept: no strip, and the index view starts at the first disagreement.
+    expect(imageStrip(ensemble)).toEqual([]);
+    expect(firstImage(ensemble)).toBe(2);
   });
 });
 

@@ -1,6 +1,7 @@
 /** Rows of the ensemble's and the composition's accuracy tables, and the per-image temperature bars. */
 import type { EnsembleOutcome } from '../../session/combineTypes';
 import type { ComposeOutcome } from '../../session/composeTypes';
+import { membersDisagree, type EnsembleThumbnail } from '../../session/ensembleImages';
 
 export interface AccuracyRow {
   kind: 'member' | 'average' | 'oracle' | 'ensemble' | 'base' | 'sum' | 'composed';
@@ -48,8 +49,40 @@ export function nextDisagreement(o: EnsembleOutcome, from: number): number {
   const N = o.perImage.labels.length;
   for (let s = 1; s <= N; s++) {
     const n = (from + s) % N;
-    const first = o.perImage.memberPredictions[0][n];
-    if (o.perImage.memberPredictions.some((p) => p[n] !== first)) return n;
+    if (membersDisagree(o.perImage.memberPredictions, n)) return n;
   }
   return -1;
+}
+
+/** One clickable validation image of the ensemble's strip. */
+export interface StripImage {
+  row: number;
+  thumbnail: EnsembleThumbnail;
+  label: number;
+  /** The members predict different classes: the temperatures decide. */
+  disagree: boolean;
+  /** The ensemble's prediction is the true class. */
+  ensembleRight: boolean;
+}
+
+/** The ensemble's kept thumbnails in row order, each with what the page marks on it; empty when it kept none. */
+export function imageStrip(o: EnsembleOutcome): StripImage[] {
+  const N = o.perImage.labels.length;
+  return (o.thumbnails ?? [])
+    .filter((t) => t.row >= 0 && t.row < N)
+    .sort((a, b) => a.row - b.row)
+    .map((t) => ({
+      row: t.row,
+      thumbnail: t,
+      label: o.perImage.labels[t.row],
+      disagree: membersDisagree(o.perImage.memberPredictions, t.row),
+      ensembleRight: o.perImage.ensemblePredictions[t.row] === o.perImage.labels[t.row],
+    }));
+}
+
+/** The image shown first: the first one where the members disagree (among the strip's when it has any), else the first. */
+export function firstImage(o: EnsembleOutcome): number {
+  const strip = imageStrip(o);
+  if (strip.length) return (strip.find((s) => s.disagree) ?? strip[0]).row;
+  return Math.max(0, nextDisagreement(o, -1));
 }
