@@ -3,7 +3,9 @@
  * steps each on 40 training and 30 validation images, then "Ensemble these runs" and "Compose these
  * runs" (3 steps) from the runs panel. The tables, the temperature chart and the coefficient heatmap
  * must show numbers the worker computed (oracle ≥ every member, one heatmap cell per task vector and
- * block), a too-small memory limit must refuse the composition, and both come back after a reload.
+ * block), a clicked validation thumbnail must show that image drawn with the members' temperatures,
+ * a too-small memory limit must refuse the composition, and both come back after a reload (an
+ * ensemble archived without thumbnails with the index picker).
  *
  * RANKSCOPE_COMBINE_DEMO=1 runs the real demo instead (LoRA, RandLoRA and full fine-tuning at the
  * demo's 60 steps on the whole split, then ensemble and compose at their default settings) and
@@ -75,8 +77,32 @@ test('ensemble and compose two finished demo runs: tables, temperatures, heatmap
   expect(temps).toHaveLength(MEMBERS);
   for (const t of temps) expect(t).toBeGreaterThan(0);
   await expect(page.locator('[data-testid=temperature-chart] .recharts-bar-rectangle')).toHaveCount(MEMBERS);
-  await page.getByTestId('ensemble-image').fill('7');
-  await expect(page.getByTestId('ensemble-image-summary')).toContainText('True class');
+  // The strip of validation images: the first 24, then only ones where the runs disagree (marked).
+  const thumbs = page.getByTestId('ensemble-thumb');
+  const rows = await thumbs.evaluateAll((els) => els.map((e) => ({ row: Number(e.getAttribute('data-row')), disagree: e.getAttribute('data-disagree') === 'true' })));
+  expect(rows.slice(0, 24).map((r) => r.row)).toEqual([...Array(24).keys()]);
+  for (const r of rows.slice(24)) expect(r.disagree).toBe(true);
+  await expect(page.getByTestId('ensemble-no-thumbnails')).toHaveCount(0);
+  const pick = thumbs.nth(5);
+  await pick.click();
+  await expect(pick).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('ensemble-chosen')).toHaveAttribute('data-row', '5');
+  const className = (await pick.getAttribute('title'))!.match(/^Validation image 6: ([^;]+)/)![1];
+  await expect(page.getByTestId('ensemble-image-summary')).toContainText(`Validation image 6 of ${DEMO ? 40 : 30}. True class ${className}`);
+  // The chosen image is drawn, enlarged: opaque pixels, not all one value.
+  const drawn = await page.getByTestId('ensemble-chosen-image').evaluate((c: HTMLCanvasElement) => {
+    const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const grey = [...px].filter((_, i) => i % 4 === 0);
+    return { width: c.width, shown: c.getBoundingClientRect().width, opaque: px[3], distinct: new Set(grey).size };
+  });
+  expect(drawn.width).toBeGreaterThan(0);
+  expect(drawn.shown).toBeGreaterThan(drawn.width);
+  expect(drawn.opaque).toBe(255);
+  expect(drawn.distinct).toBeGreaterThan(1);
+  await expect(page.getByTestId('temperature-row')).toHaveCount(MEMBERS);
+  await expect(page.locator('[data-testid=temperature-chart] .recharts-bar-rectangle')).toHaveCount(MEMBERS);
+  mkdirSync('e2e-artifacts', { recursive: true });
+  await page.getByTestId('temperature-chart').screenshot({ path: 'e2e-artifacts/combine-ensemble.png' });
   await expect(page.locator('[data-testid=comparison-row-combined][data-kind=ensemble]')).toHaveCount(1);
   await expect(ensembleRun.getByTestId('export-ensemble')).toBeVisible();
 
@@ -117,12 +143,37 @@ test('ensemble and compose two finished demo runs: tables, temperatures, heatmap
   console.log(`composition: ${JSON.stringify(composed)}`);
   await expect(page.locator('[data-testid=comparison-row-combined]')).toHaveCount(2);
   await expect(composeRun.getByTestId('export-composition')).toBeVisible();
-  mkdirSync('e2e-artifacts', { recursive: true });
   await page.getByTestId('combined-results').screenshot({ path: 'e2e-artifacts/combine-compose.png' });
 
-  // Both are kept like runs.
+  // Both are kept like runs. A copy of the ensemble without thumbnails stands for one archived before
+  // they were kept: it must come back with the index picker and the reason.
+  const ensembleId = await page.evaluate(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const open = indexedDB.open('rankscope-combined');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const store = open.result.transaction('combined', 'readwrite').objectStore('combined');
+          const all = store.getAll();
+          all.onsuccess = () => {
+            const rec = all.result.find((r) => r.view.kind === 'ensemble');
+            const { thumbnails: _gone, ...ensemble } = rec.view.ensemble;
+            store.put({ ...rec, id: `${rec.id}-old`, view: { ...rec.view, id: `${rec.id}-old`, name: `${rec.view.name} (old)`, createdAt: rec.view.createdAt + 1, ensemble } });
+            store.transaction.oncomplete = () => resolve(rec.id as string);
+          };
+        };
+      }),
+  );
   await page.reload();
-  await expect(page.getByTestId('combined-run')).toHaveCount(2);
+  await expect(page.getByTestId('combined-run')).toHaveCount(3);
+  await page.getByTestId('combined-choice').selectOption(ensembleId);
+  await expect(page.getByTestId('ensemble-thumb')).toHaveCount(rows.length);
+  await page.getByTestId('combined-choice').selectOption(`${ensembleId}-old`);
+  await expect(page.getByTestId('ensemble-no-thumbnails')).toBeVisible();
+  await expect(page.getByTestId('ensemble-thumb')).toHaveCount(0);
+  await page.getByTestId('ensemble-image').fill('7');
+  await expect(page.getByTestId('ensemble-image-summary')).toContainText('Validation image 8');
+  await expect(page.getByTestId('temperature-row')).toHaveCount(MEMBERS);
   await expect(page.locator('[data-testid=combined-run][data-kind=compose]')).toHaveAttribute('data-state', 'done');
   await expect(page.getByTestId('combined-results')).toBeVisible();
   // The runs come back from the archive with their merged models: they can be combined again.
