@@ -19,6 +19,8 @@ const quiet = () => {};
 let dir: string;
 let vitRun: string;
 let clipRun: string;
+let clipModel: string;
+let vitModel: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rankscope-ensemble-'));
@@ -26,6 +28,8 @@ beforeAll(async () => {
   const clip = join(dir, 'clip');
   await writeCheckpoint(vit, makeModel({ arch: 'vit', preset: 'micro', seed: 1, labels: 10, init: 'varied' }));
   await writeCheckpoint(clip, makeModel({ arch: 'clip', preset: 'micro', seed: 2, labels: 10, text: true, init: 'varied' }));
+  clipModel = clip;
+  vitModel = vit;
   vitRun = join(dir, 'run-vit');
   clipRun = join(dir, 'run-clip');
   const common = ['--data', DATA, '--steps', '2', '--batch', '8', '--train-size', '20', '--val-size', '20', '--seed', '3', '--lr', '1e-2'];
@@ -64,10 +68,29 @@ describe('npm run ensemble', () => {
     expect(await readFile(join(out, 'apply_ensemble.py'), 'utf8')).toContain('def ensemble_logits');
   }, 300_000);
 
+  it('takes loaded models as members: a full CLIP under its zero-shot head, made from the class names and kept beside ensemble.json', async () => {
+    const out = join(dir, 'ens-models');
+    await ensemble(parseEnsembleArgs(['--runs', vitRun, '--models', `${clipModel}@zeroshot`, '--data', DATA, '--k-shot', '2', '--val-size', '20', '--seed', '3', '--steps', '20', '--out', out]), quiet);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    expect(summary.members.map((m: { head: string }) => m.head)).toEqual(['linear', 'zeroshot']);
+    expect(summary.members[1].model).toBe(clipModel);
+    expect(summary.members[1].accuracy).toBeGreaterThanOrEqual(0);
+    const spec = JSON.parse(await readFile(join(out, 'ensemble.json'), 'utf8'));
+    expect(spec.members[0].zero_shot_head).toBeUndefined();
+    const head = readSafetensors(await readFile(join(out, spec.members[1].zero_shot_head))).tensors.get('zero_shot_head.weight')!;
+    // One row per class, as wide as the features the controller reads for this member.
+    expect(head.shape).toEqual([10, summary.members[1].feature_size]);
+    expect(head.data.some((v) => v !== 0)).toBe(true);
+    // A ViT has no text tower: asking for its zero-shot head is refused, naming the model.
+    await expect(ensemble(parseEnsembleArgs(['--runs', vitRun, '--models', `${vitModel}@zeroshot`, '--data', DATA, '--out', join(dir, 'x')]), quiet)).rejects.toThrow(/--models .*vit@zeroshot: .*zero-shot heads need a CLIP/);
+    expect(() => parseEnsembleArgs(['--runs', vitRun, '--models', `${clipModel}@linear`, '--data', DATA, '--out', 'x'])).toThrow(/only head to name is @zeroshot/);
+  }, 300_000);
+
   it('refuses runs that did not finish, runs on other classes, and bad usage, naming what is wrong', async () => {
     await expect(ensemble(parseEnsembleArgs(['--runs', `${vitRun},${join(dir, 'nope')}`, '--data', DATA, '--out', join(dir, 'x')]), quiet)).rejects.toThrow(/nope: no summary\.json/);
     await expect(ensemble(parseEnsembleArgs(['--runs', `${vitRun},${clipRun}`, '--data', 'public/datasets/fashion-mnist-heldout', '--out', join(dir, 'x')]), quiet)).rejects.toThrow(/run-vit was trained on the classes .* Ensemble members must share/);
     expect(() => parseEnsembleArgs(['--runs', vitRun, '--data', DATA, '--out', 'x'])).toThrow(UsageError);
+    expect(() => parseEnsembleArgs(['--models', vitRun, '--data', DATA, '--out', 'x'])).toThrow(/at least two members/);
     expect(() => parseEnsembleArgs(['--runs', `${vitRun},${clipRun}`, '--data', DATA, '--out', 'x', '--width', '0'])).toThrow(/--width is 0/);
   }, 120_000);
 });

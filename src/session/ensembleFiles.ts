@@ -15,6 +15,11 @@ export interface EnsembleFileMember {
   merged: string;
   head: 'linear' | 'zeroshot';
   feature_size: number;
+  /**
+   * A zero-shot head kept beside ensemble.json (relative path, tensor zero_shot_head.weight) for a
+   * member whose checkpoint does not carry one: a loaded CLIP whose head the ensemble made.
+   */
+  zero_shot_head?: string;
 }
 
 const encoder = new TextEncoder();

@@ -38,15 +38,18 @@ def load_controller(folder):
     return {k: v.astype(np.float64) for k, v in raw.items()}
 
 
-def member_outputs(member_dir, images):
-    """Features and logits of one member for a list of PIL images, as Rankscope computes them."""
+def member_outputs(member_dir, images, head_file=None):
+    """Features and logits of one member for a list of PIL images, as Rankscope computes them.
+
+    head_file: a safetensors file with zero_shot_head.weight, for a member whose checkpoint has
+    none (a loaded CLIP whose zero-shot head the ensemble made from the class names)."""
     import torch
     from safetensors import safe_open
     from transformers import AutoImageProcessor, CLIPModel, AutoModelForImageClassification
 
     processor = AutoImageProcessor.from_pretrained(member_dir)
     pixels = processor(images=images, return_tensors="pt")["pixel_values"]
-    with safe_open(os.path.join(member_dir, "model.safetensors"), "pt") as f:
+    with safe_open(head_file or os.path.join(member_dir, "model.safetensors"), "pt") as f:
         head = f.get_tensor("zero_shot_head.weight") if "zero_shot_head.weight" in f.keys() else None
     with torch.no_grad():
         if head is not None:
@@ -67,7 +70,14 @@ def main(argv):
     folder, paths = argv[0], argv[1:]
     spec = json.load(open(os.path.join(folder, "ensemble.json")))
     images = [Image.open(p).convert("RGB") for p in paths]
-    outs = [member_outputs(os.path.join(folder, m["merged"]), images) for m in spec["members"]]
+    outs = [
+        member_outputs(
+            os.path.join(folder, m["merged"]),
+            images,
+            os.path.join(folder, m["zero_shot_head"]) if m.get("zero_shot_head") else None,
+        )
+        for m in spec["members"]
+    ]
     logits, temps = ensemble_logits(load_controller(folder), [o[0] for o in outs], [o[1] for o in outs], spec["t_min"])
     for p, row, t in zip(paths, logits, temps):
         print(json.dumps({"image": p, "class": spec["classes"][int(row.argmax())], "temperatures": t.tolist()}))
