@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, writeFilesToFolder } from '../src/io/node';
-import { COMPOSE_DEFAULTS, ComposeInputError, composeExportFiles, composeRuns, type ComposeMember, type ComposeSettings } from '../src/session/compose';
+import { checkComposeHead, COMPOSE_DEFAULTS, ComposeInputError, composeExportFiles, composeRuns, type ComposeMember, type ComposeSettings } from '../src/session/compose';
 import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
 import { prepareData } from '../src/session/prepare';
 import { number, readRunFolder } from './runFolder';
@@ -110,6 +110,8 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
     ),
   );
   const inputs = await loadRunInputs({ model: args.model, data: args.data }, log);
+  // A zero-shot head on a model without a text tower is refused before anything is read onto the GPU.
+  checkComposeHead(inputs.ckpt, args.settings);
   const members: ComposeMember[] = [];
   for (const r of runs) {
     const ckpt = await loadCheckpointFrom(r.merged).catch((e: Error) => {

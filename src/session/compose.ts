@@ -182,7 +182,7 @@ function checkSettings(s: ComposeSettings): void {
  * A zero-shot head needs a full CLIP (text tower) with its tokenizer; refused up front, before any
  * training, with the message the zero-shot runs give (ComposeInputError, like other bad input).
  */
-function checkHead(base: Checkpoint, s: ComposeSettings): void {
+export function checkComposeHead(base: Checkpoint, s: Pick<ComposeSettings, 'head'>): void {
   const head = s.head ?? 'linear';
   if (head === 'linear') return;
   if (head !== 'zeroshot' && head !== 'zeroshot-init') throw new ComposeInputError(`Compose setting head is ${JSON.stringify(head)}; it takes linear, zeroshot or zeroshot-init.`);
@@ -235,7 +235,7 @@ function estimateFor(spec: ModelSpec, tv: Pick<TaskVectors, 'blocks' | 'unchange
  */
 export function estimateCompose(base: Checkpoint, members: ComposeMember[], settings: ComposeSettings, limitBytes: number): ComposeEstimate {
   const s = { ...COMPOSE_DEFAULTS, ...settings };
-  checkHead(base, s);
+  checkComposeHead(base, s);
   const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })), { imagePath: imagePathOf(s) });
   const numLabels = parseConfig(base.config, `${base.source}/config.json`, base.tensors.keys()).labels?.length ?? 10;
   return estimateFor(tv.spec, tv, members, s, numLabels, limitBytes);
@@ -312,7 +312,7 @@ export async function composeRuns(
   const started = performance.now();
   const s: ComposeSettings = { ...COMPOSE_DEFAULTS, ...settings };
   checkSettings(s);
-  checkHead(base, s);
+  checkComposeHead(base, s);
   const headKind: HeadKind = s.head ?? 'linear';
   const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })), { imagePath: imagePathOf(s) });
   const T = members.length;

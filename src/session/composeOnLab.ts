@@ -84,6 +84,7 @@ export async function composeOnLab(lab: LabInputs, req: ComposeRequest, onProgre
     classNames: data.classNames,
     seconds: result.seconds,
     trainableParams: lambdas + headParams,
+    head,
     composition: files.composition,
     merged: params <= MERGED_EXPORT_LIMIT ? zipFiles(files.merged, `${slug(lab.baseModel)}-composed`) : undefined,
   };
