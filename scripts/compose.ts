@@ -176,7 +176,7 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
   log('accuracy on the same validation images:');
   for (const m of summary.members) log(`  ${pct(m.accuracy)}  member ${m.run}${m.note ? ` (${m.note})` : ''}`);
   log(`  ${pct(result.baseAccuracy)}  base (λ = 0, ${s.head === 'zeroshot' ? 'CLIP zero-shot' : `head trained ${result.steps} steps`})`);
-  log(`  ${pct(result.sumAccuracy)}  plain sum of task vectors (λ = 1, same head recipe)`);
+  log(`  ${pct(result.sumAccuracy)}  plain sum of task vectors (λ = 1, ${s.head === 'zeroshot' ? 'the frozen zero-shot head' : 'same head recipe'})`);
   log(`  ${pct(result.finalValAccuracy)}  composed (learned λ: ${c.taskVectors.length} × ${c.blocks.length} blocks × ${c.groups} groups)`);
   log(`Wrote ${join(out, 'summary.json')}, merged/, composition.json`);
   return summary;
