@@ -2,8 +2,10 @@
  * CLIP's zero-shot head in the page: a generated full CLIP (both towers and tokenizer.json,
  * scripts/make-model.ts) and 100 Fashion-MNIST images; the summary shows the text tower and the
  * tokenizer files, the head picker offers the three heads and the templates, a zero-shot run
- * with no training lands in the runs list and as a reference line, and a LoRA run trains under
- * the frozen zero-shot head. A vision-only CLIP and bare-number class names are explained.
+ * with no training lands in the runs list and as a reference line, a LoRA run trains under
+ * the frozen zero-shot head, and the two are composed (aTLAS) under the frozen zero-shot head,
+ * whose base is then the zero-shot run's number. A vision-only CLIP and bare-number class names
+ * are explained.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +104,26 @@ test('zero-shot heads on a full CLIP: summary, head picker, a zero-shot run and 
   await expect(runs.nth(1).getByTestId('run-name')).toContainText('zero-shot head');
   await expect(runs.nth(1)).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
   await expect(page.getByTestId('accuracy-chart').locator('.reference-line')).toHaveCount(1);
+
+  // Compose the two runs under the frozen zero-shot head: only λ train, so the base is CLIP
+  // zero-shot, the same number as the zero-shot run scored alone with its own (the same) head.
+  await expect(page.getByTestId('combine-panel')).toHaveAttribute('data-ready', 'true', { timeout: 60_000 });
+  const composeHead = page.getByTestId('compose-head');
+  await expect(composeHead.getByTestId('compose-head-option')).toHaveCount(3);
+  await composeHead.locator('input[value=zeroshot]').check();
+  await expect(composeHead).toHaveAttribute('data-head', 'zeroshot');
+  await expect(page.getByTestId('compose-head-prompts')).toContainText('2 prompt templates × 10 class names');
+  await page.getByTestId('compose-steps').fill('2');
+  await page.getByTestId('compose-batchSize').fill('8');
+  await expect(page.getByTestId('compose-estimate')).toHaveAttribute('data-fits', 'true');
+  await page.getByTestId('compose-start').click();
+  const composeRun = page.locator('[data-testid=combined-run][data-kind=compose]');
+  await expect(composeRun).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  const rows = await page.getByTestId('compose-accuracy').getByTestId('accuracy-row').evaluateAll((els) => els.map((e) => ({ kind: e.getAttribute('data-kind'), value: e.getAttribute('data-value') })));
+  expect(rows.map((r) => r.kind)).toEqual(['base', 'member', 'member', 'sum', 'composed']);
+  expect(rows[0].value).not.toBe('');
+  expect(rows[0].value).toBe(rows[1].value);
+  await expect(page.getByTestId('compose-accuracy')).toContainText('the frozen zero-shot head');
   expect(problems).toEqual([]);
 });
 

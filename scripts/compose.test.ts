@@ -157,5 +157,13 @@ describe('npm run compose', () => {
     expect(() => parseComposeArgs(['--model', base, '--data', DATA, '--out', 'x'])).toThrow(UsageError);
     expect(() => parseComposeArgs(['--model', base, '--runs', ' , ', '--data', DATA, '--out', 'x'])).toThrow(/--runs needs at least one run folder/);
     expect(() => parseComposeArgs(['--model', base, '--runs', loraRun, '--data', DATA, '--out', 'x', '--groups', '0'])).toThrow(/--groups is 0/);
+
+    // A zero-shot head needs a CLIP with its text tower: refused on this ViT, naming the model and what to do.
+    const zs = compose(parseComposeArgs(['--model', base, '--runs', loraRun, '--data', DATA, '--train-size', '10', '--val-size', '10', '--steps', '1', '--head', 'zeroshot', '--out', join(dir, 'x')]), quiet);
+    await expect(zs).rejects.toThrow(ComposeInputError);
+    await expect(zs).rejects.toThrow(/base is a ViT\w*; zero-shot heads need a CLIP model, whose text tower reads the class names\. Use a new linear head/);
+    expect(() => parseComposeArgs(['--model', base, '--runs', loraRun, '--data', DATA, '--out', 'x', '--head', 'zero'])).toThrow(/--head is linear, zeroshot or zeroshot-init, got "zero"/);
+    expect(() => parseComposeArgs(['--model', base, '--runs', loraRun, '--data', DATA, '--out', 'x', '--templates', 't.txt'])).toThrow(/--templates is for a zero-shot head/);
+    expect(parseComposeArgs(['--model', base, '--runs', loraRun, '--data', DATA, '--out', 'x', '--head', 'zeroshot-init']).settings.head).toBe('zeroshot-init');
   }, 300_000);
 });

@@ -1,13 +1,16 @@
 /**
  * aTLAS composition of finished runs (Zhang et al.): each run's task vector τ_t = θ_t − θ₀ (its
  * merged model minus the base), scaled per block — per group of a block's elements with
- * --groups K — by coefficients learned from 0 on the target data with a new linear head:
- * θ = θ₀ + Σ_t Σ_b λ_{t,b}·τ_t^(b). Few labelled images are enough, so --k-shot is the usual setting.
+ * --groups K — by coefficients learned from 0 on the target data with a new linear head, or for a
+ * full CLIP its zero-shot head (--head zeroshot: frozen, only λ train, aTLAS's own setting;
+ * --head zeroshot-init: trained from there): θ = θ₀ + Σ_t Σ_b λ_{t,b}·τ_t^(b). Few labelled images
+ * are enough, so --k-shot is the usual setting.
  *
  *   npm run compose -- --model BASE --runs DIR1,DIR2,… --data D --out DIR
  *     [--k-shot K] [--groups K] [--steps N] [--seed N] [--batch N] [--lr X] [--head-lr X]
  *     [--weight-decay X] [--warmup N] [--clip X] [--eval-every N]
  *     [--train-size N] [--val-size N] [--val-fraction F]
+ *     [--head linear|zeroshot|zeroshot-init] [--templates FILE]   (as npm run train takes them)
  *
  * Reads the run folders `npm run train` writes (summary.json and merged/). Writes DIR/summary.json
  * (final_val_accuracy, base_accuracy, sum_accuracy, members with their accuracies on the same
@@ -21,7 +24,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeGpu } from '../src/gpu/node';
 import { loadCheckpointFrom, writeFilesToFolder } from '../src/io/node';
-import { COMPOSE_DEFAULTS, ComposeInputError, composeExportFiles, composeRuns, type ComposeMember, type ComposeSettings } from '../src/session/compose';
+import { checkComposeHead, COMPOSE_DEFAULTS, ComposeInputError, composeExportFiles, composeRuns, type ComposeMember, type ComposeSettings } from '../src/session/compose';
+import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
 import { prepareData } from '../src/session/prepare';
 import { number, readRunFolder } from './runFolder';
 import { UsageError } from './trainRun';
@@ -32,7 +36,9 @@ export { UsageError, ComposeInputError };
 export const USAGE =
   'usage: npm run compose -- --model BASE --runs DIR1,DIR2,… --data <dataset folder> --out DIR\n' +
   '  [--k-shot K] [--groups K] [--steps N] [--seed N] [--batch N] [--lr X] [--head-lr X]\n' +
-  '  [--weight-decay X] [--warmup N] [--clip X] [--eval-every N] [--train-size N] [--val-size N] [--val-fraction F]';
+  '  [--weight-decay X] [--warmup N] [--clip X] [--eval-every N] [--train-size N] [--val-size N] [--val-fraction F]\n' +
+  '  [--head linear|zeroshot|zeroshot-init] [--templates FILE]   (CLIP with its text tower: the zero-shot head, frozen or trained;\n' +
+  '    FILE holds one prompt template per line, "{}" = class)';
 
 export interface ComposeArgs {
   model: string;
@@ -43,6 +49,8 @@ export interface ComposeArgs {
   trainSize?: number;
   valSize?: number;
   valFraction: number;
+  /** A file of prompt templates for a zero-shot head, one per line. */
+  templatesFile?: string;
   settings: ComposeSettings;
 }
 
@@ -74,6 +82,11 @@ export function parseComposeArgs(argv: readonly string[]): ComposeArgs {
     else if (flag === '--warmup') s.warmupSteps = number(flag, next(), 0);
     else if (flag === '--clip') s.clip = number(flag, next(), 0, false);
     else if (flag === '--eval-every') s.evalEvery = number(flag, next(), 1);
+    else if (flag === '--head') {
+      const v = next();
+      if (!isHeadKind(v)) throw new UsageError(`--head is linear, zeroshot or zeroshot-init, got ${JSON.stringify(v)}`);
+      s.head = v;
+    } else if (flag === '--templates') a.templatesFile = next();
     else if (flag === '--help' || flag === '-h') throw new UsageError('');
     else throw new UsageError(`unknown option ${flag}`);
   }
@@ -81,6 +94,7 @@ export function parseComposeArgs(argv: readonly string[]): ComposeArgs {
   if (!a.runs || a.runs.length < 1) throw new UsageError('--runs needs at least one run folder (written by npm run train); separate several with commas');
   if (!a.data) throw new UsageError('--data is required (the target data set)');
   if (!a.out) throw new UsageError('--out is required (the folder to write the composition to)');
+  if (a.templatesFile && (s.head ?? 'linear') === 'linear') throw new UsageError('--templates is for a zero-shot head: add --head zeroshot or --head zeroshot-init');
   return { ...(a as ComposeArgs), settings: s };
 }
 
@@ -96,6 +110,8 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
     ),
   );
   const inputs = await loadRunInputs({ model: args.model, data: args.data }, log);
+  // A zero-shot head on a model without a text tower is refused before anything is read onto the GPU.
+  checkComposeHead(inputs.ckpt, args.settings);
   const members: ComposeMember[] = [];
   for (const r of runs) {
     const ckpt = await loadCheckpointFrom(r.merged).catch((e: Error) => {
@@ -110,9 +126,10 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
       accuracy: typeof r.summary.final_val_accuracy === 'number' ? r.summary.final_val_accuracy : undefined,
     });
   }
-  const s = args.settings;
+  const s: ComposeSettings = { ...args.settings };
+  if (args.templatesFile) s.templates = parseTemplateFile(await readFile(args.templatesFile, 'utf8'), args.templatesFile);
   const data = prepareData(inputs.dataset, { valFraction: args.valFraction, seed: s.seed, trainLimit: args.trainSize, valLimit: args.valSize, kShot: args.kShot }, inputs.validation);
-  log(`Composing ${members.length} task vector(s) on ${data.trainIndices.length} training images (${s.steps} steps, K = ${s.groups}); validating on ${data.valIndices.length}`);
+  log(`Composing ${members.length} task vector(s) on ${data.trainIndices.length} training images (${s.steps} steps, K = ${s.groups}, ${s.head ?? 'linear'} head); validating on ${data.valIndices.length}`);
   const gpu = await nodeGpu();
   let result;
   try {
@@ -134,6 +151,8 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
     members: result.members.map((m, i) => ({ run: m.name, method: members[i].method ?? null, accuracy: m.accuracy, ...(m.note ? { note: m.note } : {}) })),
     coefficients: { task_vectors: c.taskVectors, blocks: c.blocks, layers: c.layerOf, groups: c.groups, values: c.values },
     unchanged_tensors: result.unchangedTensors.length,
+    head: s.head ?? 'linear',
+    trainables: result.trainables,
     settings: result.settings,
     seed: s.seed,
     steps: result.steps,
@@ -156,8 +175,8 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
   log('');
   log('accuracy on the same validation images:');
   for (const m of summary.members) log(`  ${pct(m.accuracy)}  member ${m.run}${m.note ? ` (${m.note})` : ''}`);
-  log(`  ${pct(result.baseAccuracy)}  base (λ = 0, head trained ${result.steps} steps)`);
-  log(`  ${pct(result.sumAccuracy)}  plain sum of task vectors (λ = 1, same head recipe)`);
+  log(`  ${pct(result.baseAccuracy)}  base (λ = 0, ${s.head === 'zeroshot' ? 'CLIP zero-shot' : `head trained ${result.steps} steps`})`);
+  log(`  ${pct(result.sumAccuracy)}  plain sum of task vectors (λ = 1, ${s.head === 'zeroshot' ? 'the frozen zero-shot head' : 'same head recipe'})`);
   log(`  ${pct(result.finalValAccuracy)}  composed (learned λ: ${c.taskVectors.length} × ${c.blocks.length} blocks × ${c.groups} groups)`);
   log(`Wrote ${join(out, 'summary.json')}, merged/, composition.json`);
   return summary;

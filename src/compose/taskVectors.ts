@@ -1,9 +1,10 @@
 /**
  * Task vectors from finished runs: τ_t = θ_t − θ₀ for every backbone tensor, read from each run's
  * merged checkpoint (W₀ + ΔW for adapters, θ_t for full fine-tuning) against the base model. The
- * head is left out: it belongs to its run's own task. A block is a backbone tensor that some τ
- * changes; tensors no run changed are skipped (a LoRA-only composition would otherwise carry
- * hundreds of coefficients that can never matter).
+ * head is left out: it belongs to its run's own task. Under CLIP's zero-shot head the image path
+ * also runs through visual_projection, so the caller may name it (`imagePath`) to be composed too.
+ * A block is a tensor that some τ changes; tensors no run changed are skipped (a LoRA-only
+ * composition would otherwise carry hundreds of coefficients that can never matter).
  *
  * Runs that cannot be composed with this base are refused with `ComposeInputError`, naming the run
  * and the tensor: another architecture (config differs), a missing tensor or another shape, or
@@ -76,10 +77,14 @@ function specOf(ckpt: Checkpoint, name: string): ModelSpec {
  * τ for every member against the base, with the checks above. Throws ComposeInputError for no
  * members, and for the first member and tensor that do not fit.
  */
-export function buildTaskVectors(base: Checkpoint, members: readonly TaskVectorSource[]): TaskVectors {
+export function buildTaskVectors(base: Checkpoint, members: readonly TaskVectorSource[], opts: { imagePath?: readonly string[] } = {}): TaskVectors {
   if (members.length === 0) throw new ComposeInputError('No runs to compose: give at least one finished run on this base model.');
   const spec = specOf(base, `the base model (${base.source})`);
-  const expected = expectedTensors(spec);
+  const expected = new Map(expectedTensors(spec));
+  // Tensors outside the backbone that the composed model's image path also reads (CLIP's
+  // visual_projection under a zero-shot head), under the same name in every CLIP export.
+  const imagePath = new Set((opts.imagePath ?? []).filter((n) => base.tensors.has(n) && !expected.has(n)));
+  for (const n of imagePath) expected.set(n, [...base.tensors.get(n)!.shape]);
   const linearWeights = new Set(linearSites(spec).map((s) => `${s.module}.weight`));
   const thetas: Array<Map<string, Float32Array>> = [];
   for (const m of members) {
@@ -97,8 +102,13 @@ export function buildTaskVectors(base: Checkpoint, members: readonly TaskVectorS
     for (const [name, t] of m.checkpoint.tensors) byHf.set(classificationName(ms, name), t);
     const mine = new Map<string, Float32Array>();
     for (const [name, shape] of expected) {
-      const hf = classificationName(spec, name);
-      const t = byHf.get(hf);
+      const hf = imagePath.has(name) ? name : classificationName(spec, name);
+      const t = imagePath.has(name) ? m.checkpoint.tensors.get(name) : byHf.get(hf);
+      // A run exported without it (a vision-only CLIP classifier) did not change it: τ = 0 there.
+      if (!t && imagePath.has(name)) {
+        mine.set(name, base.tensors.get(name)!.data);
+        continue;
+      }
       if (!t) throw new ComposeInputError(`${m.name}: its merged model has no tensor "${hf}", which the base model has. It was trained from another base model or its merged/model.safetensors is incomplete; leave it out or export it again.`);
       if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
         throw new ComposeInputError(`${m.name}: tensor "${hf}" has shape [${t.shape.join(',')}] but the base model's is [${shape.join(',')}], so it was trained from another base model. Leave it out.`);
@@ -109,6 +119,7 @@ export function buildTaskVectors(base: Checkpoint, members: readonly TaskVectorS
     thetas.push(mine);
   }
   const blocks: TaskVectorBlock[] = [];
+  // `imagePath` tensors last, after the backbone's (expected's order), so block indices of the backbone do not depend on the head.
   const unchanged: string[] = [];
   const sq = new Array<number>(members.length).fill(0);
   for (const [name, shape] of expected) {
@@ -124,7 +135,7 @@ export function buildTaskVectors(base: Checkpoint, members: readonly TaskVectorS
         }
       }
     });
-    const hfName = classificationName(spec, name);
+    const hfName = imagePath.has(name) ? name : classificationName(spec, name);
     if (!changed) {
       unchanged.push(hfName);
       continue;

@@ -1,13 +1,15 @@
 /**
  * Composing finished runs with aTLAS (Zhang et al., "Knowledge Composition using Task Vectors with
  * Learned Anisotropic Scaling"): θ = θ₀ + Σ_t Σ_b λ_{t,b}·τ_t^(b), one coefficient per (task
- * vector, block) — per group of a block's elements under aTLAS×K — learned from 0 with a new
- * linear head on a target data set, usually few-shot. The page's worker and `npm run compose`
+ * vector, block) — per group of a block's elements under aTLAS×K — learned from 0 on a target data
+ * set, usually few-shot, with a new linear head or, for a full CLIP, its zero-shot head (frozen:
+ * only λ train, aTLAS's own setting; or trained from there). The page's worker and `npm run compose`
  * (scripts/compose.ts) call `composeRuns`; the kernels and the task vectors are in src/compose/.
  *
  * Beside the composed accuracy it measures, on the same validation images: the base (λ frozen at
- * 0) and the plain sum of task vectors (λ frozen at 1), each with a head trained by the same recipe
- * for as many steps, and each member with its own head where its classes are the data's.
+ * 0) and the plain sum of task vectors (λ frozen at 1), each with the same kind of head trained by
+ * the same recipe for as many steps (under a frozen zero-shot head nothing trains: the base is
+ * CLIP zero-shot), and each member with its own head where its classes are the data's.
  */
 import { composeBlock64 } from '../compose/reference';
 import { Composition, compositionBytes } from '../compose/composition';
@@ -21,10 +23,13 @@ import { hfJson, preprocessorConfig } from '../models/makeModel';
 import { loadMethod } from '../methods/registry';
 import { expectedTensors, HEAD_MODULE } from '../models/names';
 import { parseConfig, type ModelSpec } from '../models/spec';
+import { VISUAL_PROJECTION } from '../models/textSpec';
 import { VisionTransformer } from '../models/vision';
+import { DEFAULT_TEMPLATES, type HeadKind } from '../models/zeroShot';
 import { Trainer, type MetricRecord, type TrainConfig } from '../train/trainer';
 import { estimateRun } from './estimate';
 import { normalisationFor, type PreparedData } from './prepare';
+import { textSpecOf, zeroShotHead, ZeroShotError } from './zeroShot';
 
 export { ComposeInputError } from '../compose/taskVectors';
 
@@ -46,6 +51,16 @@ export interface ComposeSettings {
   seed: number;
   /** Evaluate every this many steps (default: only at the end). */
   evalEvery?: number;
+  /**
+   * The head: a new linear one (default), or for a full CLIP with its tokenizer the zero-shot head
+   * (class names × templates through the text tower), frozen — only λ train, as aTLAS does — or
+   * trained from there ('zeroshot-init'). The base and the plain sum use the same kind.
+   */
+  head?: HeadKind;
+  /** Prompt templates of a zero-shot head ("{}" is the class name); CLIP's default prompt when absent. */
+  templates?: string[];
+  /** Class names the zero-shot head reads instead of the data's (same count and order), e.g. typed over bare numbers. */
+  classNames?: string[];
 }
 
 export const COMPOSE_DEFAULTS: ComposeSettings = {
@@ -76,7 +91,7 @@ export const COMPOSE_FIELDS: ComposeField[] = [
   { key: 'steps', label: 'Steps', help: 'Optimizer steps of the composition; the base and plain-sum heads train as many.', min: 1, step: 1, integer: true },
   { key: 'batchSize', label: 'Batch size', help: 'Images per step.', min: 1, step: 1, integer: true },
   { key: 'lr', label: 'Coefficient learning rate', help: 'Peak AdamW learning rate of the coefficients λ (aTLAS uses 0.1).', min: 1e-6, step: 0.01 },
-  { key: 'headLr', label: 'Head learning rate', help: 'Peak AdamW learning rate of the new linear head.', min: 1e-6, step: 1e-4 },
+  { key: 'headLr', label: 'Head learning rate', help: 'Peak AdamW learning rate of the head (unused under a frozen zero-shot head).', min: 1e-6, step: 1e-4 },
   { key: 'weightDecay', label: 'Weight decay', help: 'AdamW weight decay; on λ it pulls the composition back towards the base model (aTLAS uses 0.1).', min: 0, step: 0.01 },
   { key: 'clip', label: 'Gradient clipping', help: 'Clip the global gradient norm to this (0: no clipping; aTLAS clips at 1).', min: 0, step: 0.1 },
   { key: 'warmupSteps', label: 'Warmup steps', help: 'Linear warmup before the cosine decay.', min: 0, step: 1, integer: true },
@@ -145,6 +160,8 @@ export interface ComposeResult {
   unchangedTensors: string[];
   /** Steps the composition (and each baseline head) trained. */
   steps: number;
+  /** What trained in the composition, by name: λ, and the head's weights unless it is a frozen zero-shot head. */
+  trainables: string[];
   settings: ComposeSettings;
   seconds: number;
 }
@@ -161,11 +178,31 @@ function checkSettings(s: ComposeSettings): void {
   }
 }
 
+/**
+ * A zero-shot head needs a full CLIP (text tower) with its tokenizer; refused up front, before any
+ * training, with the message the zero-shot runs give (ComposeInputError, like other bad input).
+ */
+export function checkComposeHead(base: Checkpoint, s: Pick<ComposeSettings, 'head'>): void {
+  const head = s.head ?? 'linear';
+  if (head === 'linear') return;
+  if (head !== 'zeroshot' && head !== 'zeroshot-init') throw new ComposeInputError(`Compose setting head is ${JSON.stringify(head)}; it takes linear, zeroshot or zeroshot-init.`);
+  try {
+    textSpecOf(base);
+  } catch (e) {
+    if (e instanceof ZeroShotError) throw new ComposeInputError(`A zero-shot head for the composition: ${e.message}`);
+    throw e;
+  }
+  if (!base.tokenizer?.json) throw new ComposeInputError(`A zero-shot head for the composition: ${base.source} has no tokenizer.json, so the class names cannot be read by its text tower. Download the full checkpoint with its tokenizer files, or use a new linear head.`);
+}
+
+/** Under a zero-shot head the image embedding runs through visual_projection: members that changed it carry it in their task vectors. */
+const imagePathOf = (s: ComposeSettings): string[] => ((s.head ?? 'linear') === 'linear' ? [] : [VISUAL_PROJECTION]);
+
 function estimateFor(spec: ModelSpec, tv: Pick<TaskVectors, 'blocks' | 'unchanged'>, members: readonly ComposeMember[], settings: ComposeSettings, numLabels: number, limitBytes: number): ComposeEstimate {
   const T = members.length;
   const c = compositionBytes(tv.blocks, T, settings.groups);
   // The model, its head's optimizer state and one step's activations, as a probe run counts them …
-  const run = estimateRun(spec, { id: 'compose', name: 'compose', method: 'probe', targets: [], train: { batchSize: settings.batchSize } }, numLabels);
+  const run = estimateRun(spec, { id: 'compose', name: 'compose', method: 'probe', targets: [], train: { batchSize: settings.batchSize, head: settings.head ?? 'linear' } }, numLabels);
   // … plus the gradient of every composed block (the backward makes ∂L/∂θ for them, as under full fine-tuning).
   const gradBytes = 4 * tv.blocks.reduce((s, b) => s + b.n, 0);
   const totalBytes = run.memoryBytes + c.taskVectorBytes + c.baseCopyBytes + c.coefficientBytes + gradBytes;
@@ -197,16 +234,19 @@ function estimateFor(spec: ModelSpec, tv: Pick<TaskVectors, 'blocks' | 'unchange
  * (ComposeInputError naming the run and the tensor).
  */
 export function estimateCompose(base: Checkpoint, members: ComposeMember[], settings: ComposeSettings, limitBytes: number): ComposeEstimate {
-  const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })));
+  const s = { ...COMPOSE_DEFAULTS, ...settings };
+  checkComposeHead(base, s);
+  const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })), { imagePath: imagePathOf(s) });
   const numLabels = parseConfig(base.config, `${base.source}/config.json`, base.tensors.keys()).labels?.length ?? 10;
-  return estimateFor(tv.spec, tv, members, { ...COMPOSE_DEFAULTS, ...settings }, numLabels, limitBytes);
+  return estimateFor(tv.spec, tv, members, s, numLabels, limitBytes);
 }
 
-/** The trainer's config for a head trained with the composition's recipe. */
+/** The trainer's config for a head trained with the composition's recipe (steps 0: evaluate only, under a frozen zero-shot head). */
 function headRecipe(s: ComposeSettings, steps: number): Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'targets'> {
   return {
     method: 'probe',
     targets: [],
+    head: s.head ?? 'linear',
     steps,
     batchSize: s.batchSize,
     lr: s.lr,
@@ -216,7 +256,7 @@ function headRecipe(s: ComposeSettings, steps: number): Partial<TrainConfig> & P
     clipNorm: s.clip,
     seed: s.seed,
     logEvery: Math.max(1, Math.round(steps / 40)),
-    evalEvery: s.evalEvery ?? steps,
+    evalEvery: s.evalEvery ?? Math.max(1, steps),
   };
 }
 
@@ -272,7 +312,9 @@ export async function composeRuns(
   const started = performance.now();
   const s: ComposeSettings = { ...COMPOSE_DEFAULTS, ...settings };
   checkSettings(s);
-  const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })));
+  checkComposeHead(base, s);
+  const headKind: HeadKind = s.head ?? 'linear';
+  const tv = buildTaskVectors(base, members.map((m) => ({ name: m.name, checkpoint: m.checkpoint, method: m.method })), { imagePath: imagePathOf(s) });
   const T = members.length;
   const C = data.classNames.length;
   const limits = ctx.device.limits;
@@ -291,6 +333,17 @@ export async function composeRuns(
   const norm = normalisationFor(tv.spec, base);
   const weights = withoutHead(base);
   const stop = hooks.shouldStop;
+  // A zero-shot head: the text tower reads class names × templates once, for every phase.
+  let zeroShot: { weight: Float32Array } | undefined;
+  if (headKind !== 'linear') {
+    const names = s.classNames?.length === C ? s.classNames : data.classNames;
+    try {
+      zeroShot = { weight: (await zeroShotHead(ctx, base, names, s.templates ?? DEFAULT_TEMPLATES)).weight };
+    } catch (e) {
+      throw new ComposeInputError(`A zero-shot head for the composition: ${(e as Error).message}`);
+    }
+  }
+  const buildModel = () => new VisionTransformer(ctx, tv.spec, weights, { numLabels: C, seed: s.seed, source: base.source, ...(zeroShot ? { zeroShot: { weight: zeroShot.weight.slice() } } : {}) });
 
   // 1. The composition: λ from 0, with a new head.
   const curve: ComposeResult['curve'] = [];
@@ -307,16 +360,18 @@ export async function composeRuns(
       hooks.onProgress?.({ phase, step: m.step, valAccuracy: m.val_accuracy });
     }
   };
-  let model = new VisionTransformer(ctx, tv.spec, weights, { numLabels: C, seed: s.seed, source: base.source });
+  let model = buildModel();
   const extras = new Map(model.extras);
   let lambda: Float32Array;
   let headW: Float32Array;
-  let headB: Float32Array;
+  let headB: Float32Array | undefined;
   let finalValAccuracy: number;
   let steps: number;
+  let trainables: string[];
   {
     const comp = new Composition(ctx, model, tv.blocks, s.groups, s.seed);
     const trainer = new Trainer(model, data, norm, headRecipe(s, s.steps), { transform: comp });
+    trainables = trainer.trainables.map((t) => t.name);
     try {
       const r = await trainer.run({ onMetric: onMetric('compose', true), shouldStop: stop });
       if (r.status === 'diverged') throw new Error(`The composition diverged: ${r.divergence?.message ?? ''}`);
@@ -324,7 +379,8 @@ export async function composeRuns(
       steps = r.steps;
       lambda = await comp.lambda.read();
       headW = await model.param(`${HEAD_MODULE}.weight`).read();
-      headB = await model.param(`${HEAD_MODULE}.bias`).read();
+      // A zero-shot head's bias is 0 by construction and not exported (zero_shot_head.weight only).
+      headB = zeroShot ? undefined : await model.param(`${HEAD_MODULE}.bias`).read();
     } finally {
       trainer.release();
       comp.release();
@@ -332,13 +388,20 @@ export async function composeRuns(
     }
   }
 
-  // 2. and 3. The base (λ = 0) and the plain sum (λ = 1), each with a head trained as long by the same recipe.
+  // 2. and 3. The base (λ = 0) and the plain sum (λ = 1), each with the same kind of head trained as
+  // long by the same recipe; a frozen zero-shot head trains nothing, so they are evaluated as they are
+  // (the base is then exactly CLIP zero-shot).
   const baseline = async (phase: 'base' | 'sum'): Promise<number> => {
-    model = new VisionTransformer(ctx, tv.spec, weights, { numLabels: C, seed: s.seed, source: base.source });
+    model = buildModel();
     const fixed = phase === 'sum' ? new Composition(ctx, model, tv.blocks, s.groups, s.seed, { init: 1, learn: false }) : undefined;
     fixed?.apply();
-    const trainer = new Trainer(model, data, norm, headRecipe(s, Math.max(1, steps)));
+    const trainer = new Trainer(model, data, norm, headRecipe(s, headKind === 'zeroshot' ? 0 : Math.max(1, steps)));
     try {
+      if (headKind === 'zeroshot') {
+        const acc = (await trainer.evaluate()).accuracy;
+        hooks.onProgress?.({ phase, step: 0, valAccuracy: acc });
+        return acc;
+      }
       return (await trainer.run({ onMetric: onMetric(phase, false) })).final_val_accuracy;
     } finally {
       trainer.release();
@@ -360,21 +423,29 @@ export async function composeRuns(
   const merged = new Map<string, Float32Array>();
   const mergedShapes = new Map<string, number[]>();
   const blockIndex = new Map(tv.blocks.map((b, i) => [b.name, i]));
-  for (const [name, shape] of expectedTensors(tv.spec)) {
+  const imagePath = new Map(imagePathOf(s).filter((n) => weights.has(n)).map((n) => [n, [...weights.get(n)!.shape]] as const));
+  for (const [name, shape] of [...expectedTensors(tv.spec), ...imagePath]) {
     const i = blockIndex.get(name);
-    const hf = classificationName(tv.spec, name);
+    const hf = imagePath.has(name) ? name : classificationName(tv.spec, name);
     merged.set(hf, i !== undefined ? composedBlock(tv.blocks[i], i, lambda, s.groups, s.seed) : weights.get(name)!.data);
     mergedShapes.set(hf, [...shape]);
   }
   // A full CLIP's text tower, projections and logit_scale, as loaded (CLIPForImageClassification ignores them).
   for (const [name, w] of extras) {
+    if (merged.has(name)) continue;
     merged.set(name, w.data);
     mergedShapes.set(name, [...w.shape]);
   }
-  merged.set(`${HEAD_MODULE}.weight`, headW);
-  merged.set(`${HEAD_MODULE}.bias`, headB);
-  mergedShapes.set(`${HEAD_MODULE}.weight`, [C, tv.spec.hidden]);
-  mergedShapes.set(`${HEAD_MODULE}.bias`, [C]);
+  if (zeroShot) {
+    // The io/peft merged export's convention: CLIPModel, the head under a name no transformers class claims.
+    merged.set(ZERO_SHOT_HEAD, headW);
+    mergedShapes.set(ZERO_SHOT_HEAD, [C, headW.length / C]);
+  } else {
+    merged.set(`${HEAD_MODULE}.weight`, headW);
+    merged.set(`${HEAD_MODULE}.bias`, headB!);
+    mergedShapes.set(`${HEAD_MODULE}.weight`, [C, tv.spec.hidden]);
+    mergedShapes.set(`${HEAD_MODULE}.bias`, [C]);
+  }
 
   const K = s.groups;
   return {
@@ -394,6 +465,7 @@ export async function composeRuns(
     mergedShapes,
     unchangedTensors: tv.unchanged,
     steps,
+    trainables,
     settings: s,
     seconds: (performance.now() - started) / 1000,
   };
@@ -418,7 +490,8 @@ export function composeExportFiles(base: Checkpoint, result: ComposeResult, info
   const spec = parseConfig(base.config, `${base.source}/config.json`, base.tensors.keys());
   const utf8 = (s: string) => new TextEncoder().encode(s);
   const files = new Map<string, Uint8Array>();
-  files.set('config.json', utf8(hfJson(mergedConfig(spec, info.labels))));
+  const zeroShot = result.merged.has(ZERO_SHOT_HEAD);
+  files.set('config.json', utf8(hfJson(mergedConfig(spec, info.labels, zeroShot))));
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, data] of result.merged) tensors.set(name, { shape: result.mergedShapes.get(name)!, data });
   files.set('model.safetensors', writeSafetensors(tensors, { metadata: { format: 'pt' } }));
@@ -433,6 +506,8 @@ export function composeExportFiles(base: Checkpoint, result: ComposeResult, info
     method: 'aTLAS',
     formula: 'theta[b] = theta0[b] + sum_t coefficients[t][b][g_b(e)] * (theta_t[b] - theta0[b])',
     base_model: info.baseModel,
+    head: result.settings.head ?? 'linear',
+    ...(zeroShot ? { head_note: `Zero-shot head: ${ZERO_SHOT_HEAD} in model.safetensors (classes × projection_dim, logit_scale folded in); logits = normalize(CLIPModel.get_image_features(x)) @ head.T.`, templates: result.settings.templates ?? [...DEFAULT_TEMPLATES] } : {}),
     groups: result.coefficients.groups,
     seed: result.settings.seed,
     group_rule:

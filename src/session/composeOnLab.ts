@@ -6,6 +6,7 @@
  */
 import type { Checkpoint } from '../io/checkpoint';
 import { zipFiles } from '../io/peft';
+import { ZERO_SHOT_HEAD } from '../io/peft/layout';
 import { composeExportFiles, composeRuns, estimateCompose, type ComposeEstimate, type ComposeMember } from './compose';
 import { mergedCheckpoint, slug } from './ensembleRuns';
 import { withKShot } from './kShotData';
@@ -65,7 +66,10 @@ export async function composeOnLab(lab: LabInputs, req: ComposeRequest, onProgre
   let params = 0;
   for (const t of result.merged.values()) params += t.length;
   const lambdas = result.coefficients.values.reduce((s, t) => s + t.length * result.coefficients.groups, 0);
-  const headParams = (result.merged.get(`${HEAD_MODULE}.weight`)?.length ?? 0) + (result.merged.get(`${HEAD_MODULE}.bias`)?.length ?? 0);
+  // The head counts when it trained: a new linear one (weight and bias) or a zero-shot one trained from there (weight only).
+  const head = req.settings.head ?? 'linear';
+  const headParams =
+    head === 'zeroshot' ? 0 : head === 'zeroshot-init' ? (result.merged.get(ZERO_SHOT_HEAD)?.length ?? 0) : (result.merged.get(`${HEAD_MODULE}.weight`)?.length ?? 0) + (result.merged.get(`${HEAD_MODULE}.bias`)?.length ?? 0);
   return {
     finalValAccuracy: result.finalValAccuracy,
     baseAccuracy: result.baseAccuracy,
@@ -80,6 +84,7 @@ export async function composeOnLab(lab: LabInputs, req: ComposeRequest, onProgre
     classNames: data.classNames,
     seconds: result.seconds,
     trainableParams: lambdas + headParams,
+    head,
     composition: files.composition,
     merged: params <= MERGED_EXPORT_LIMIT ? zipFiles(files.merged, `${slug(lab.baseModel)}-composed`) : undefined,
   };

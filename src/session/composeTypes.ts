@@ -3,6 +3,7 @@
  * comes back: plain, structured-cloneable data.
  */
 import type { ComposeEstimate, ComposeSettings } from './compose';
+import type { HeadKind } from '../models/zeroShot';
 import type { CombineMember } from './combineTypes';
 
 export interface ComposeRequest {
@@ -29,6 +30,8 @@ export interface ComposeOutcome {
   seconds: number;
   /** Learned λ plus the trainable head. */
   trainableParams: number;
+  /** The head the composition and its baselines used (absent in outcomes saved before there was a choice: linear). */
+  head?: HeadKind;
   /** composition.json: coefficients, member runs and fingerprints, K, settings. */
   composition: Uint8Array;
   /** The composed model as a Hugging Face checkpoint (config.json, model.safetensors, preprocessor_config.json), zipped; absent past the size the page keeps. */

@@ -7,6 +7,10 @@ import { useDataStore } from '../state/dataStore';
 import { useModelStore } from '../state/modelStore';
 import type { RunView } from '../state/runStore';
 import { combinable, composeRefusal, ensembleRefusal } from './eligible';
+import { ComposeHead, zeroShotUsable } from './ComposeHead';
+import { zeroShotClassNames } from '../method/zeroShotSpec';
+import { useMethodStore } from '../state/methodStore';
+import type { ModelInfo } from '../../session/protocol';
 import { estimateComposition, startCompose, startEnsemble } from './useCombine';
 import { useCombineStore } from './combineStore';
 
@@ -69,7 +73,7 @@ export function CombinePanel({ runs }: { runs: RunView[] }) {
       <LeftOut left={left} />
       <div className="combine-forms">
         <EnsembleForm picked={picked} classNames={data?.classNames} busy={busy} />
-        <ComposeForm picked={picked} busy={busy} />
+        <ComposeForm picked={picked} busy={busy} model={model} classNames={data?.classNames} />
       </div>
     </section>
   );
@@ -131,8 +135,17 @@ function EnsembleForm({ picked, classNames, busy }: { picked: RunView[]; classNa
   );
 }
 
-function ComposeForm({ picked, busy }: { picked: RunView[]; busy: boolean }) {
-  const [settings, setSettings] = useState<ComposeSettings>({ ...COMPOSE_DEFAULTS });
+function ComposeForm({ picked, busy, model, classNames }: { picked: RunView[]; busy: boolean; model?: ModelInfo; classNames?: string[] }) {
+  const [numbers, setSettings] = useState<ComposeSettings>({ ...COMPOSE_DEFAULTS });
+  // The head; a zero-shot one reads the method panel's templates and class names (as zero-shot runs do).
+  const [chosenHead, setHead] = useState<ComposeSettings['head']>('linear');
+  const head = zeroShotUsable(model) ? (chosenHead ?? 'linear') : 'linear';
+  const templates = useMethodStore((s) => s.train.templates);
+  const typed = useMethodStore((s) => s.train.classNames);
+  const settings = useMemo<ComposeSettings>(
+    () => (head === 'linear' ? { ...numbers, head } : { ...numbers, head, ...(templates ? { templates } : {}), classNames: zeroShotClassNames(classNames ?? [], typed) }),
+    [numbers, head, templates, typed, classNames],
+  );
   // The demo's target: a few labels per class, so the coefficients have something to learn.
   const [kShot, setKShot] = useState<number | undefined>(4);
   const [limitMiB, setLimitMiB] = useState(DEFAULT_COMPOSE_LIMIT_MIB);
@@ -169,6 +182,7 @@ function ComposeForm({ picked, busy }: { picked: RunView[]; busy: boolean }) {
   return (
     <fieldset className="combine-form" data-testid="compose-form">
       <legend>Compose: task vectors with learned coefficients (aTLAS)</legend>
+      <ComposeHead info={model} head={head} onChange={setHead} />
       <div className="combine-fields">
         {COMPOSE_FIELDS.map((f) => (
           <NumberField

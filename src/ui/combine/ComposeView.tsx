@@ -12,7 +12,12 @@ export function ComposeView({ outcome }: { outcome: ComposeOutcome }) {
     <div className="combine-view" data-testid="compose-view">
       <p className="explain">
         Target: {outcome.trainImages} training images{outcome.kShot ? ` (${outcome.kShot} per class)` : ''}, scored on the {outcome.valImages} validation
-        images. Every model below gets a head trained by the same recipe, so the rows differ only in the backbone.
+        images.{' '}
+        {outcome.head === 'zeroshot'
+          ? 'Base, plain sum and composition share CLIP’s frozen zero-shot head (only λ train), so the rows differ only in the backbone; the base is CLIP zero-shot.'
+          : outcome.head === 'zeroshot-init'
+            ? 'Base, plain sum and composition each train CLIP’s zero-shot head by the same recipe, so the rows differ only in the backbone.'
+            : 'Every model below gets a head trained by the same recipe, so the rows differ only in the backbone.'}
       </p>
       <AccuracyTable rows={composeRows(outcome)} testId="compose-accuracy" highlight="composed" />
       <figure className="chart" data-testid="compose-heatmap" data-tasks={c.taskVectors.length} data-blocks={c.blocks.length} data-groups={c.groups}>

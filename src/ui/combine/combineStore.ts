@@ -21,8 +21,8 @@ export interface CombineView {
   progress?: CombineProgress;
   error?: string;
   members: Array<{ runId: string; name: string; color: string }>;
-  /** The settings it ran with, for the record (controller or compose settings, k-shot). */
-  settings: Record<string, number | undefined>;
+  /** The settings it ran with, for the record (controller or compose settings, k-shot; a composition's head kind). */
+  settings: Record<string, number | string | undefined>;
   model?: string;
   dataset?: string;
   ensemble?: EnsembleOutcome;

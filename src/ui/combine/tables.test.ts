@@ -89,4 +89,18 @@ describe('compose table', () => {
       ['composed', 0.6, '1 task vectors × 2 block'],
     ]);
   });
+
+  it('says when the head was CLIP’s frozen zero-shot head (the base is then zero-shot)', () => {
+    const o = {
+      baseAccuracy: 0.3,
+      sumAccuracy: 0.5,
+      finalValAccuracy: 0.6,
+      head: 'zeroshot',
+      members: [],
+      coefficients: { taskVectors: [], blocks: [], layerOf: [], groups: 1, values: [] },
+    } as unknown as ComposeOutcome;
+    const rows = composeRows(o);
+    expect(rows[0]).toMatchObject({ label: 'Base model θ₀ (zero-shot)', note: 'λ = 0, the frozen zero-shot head' });
+    expect(rows[1].note).toBe('λ = 1 everywhere, the frozen zero-shot head');
+  });
 });

@@ -20,10 +20,12 @@ export function ensembleRows(o: EnsembleOutcome): AccuracyRow[] {
 }
 
 export function composeRows(o: ComposeOutcome): AccuracyRow[] {
+  // Under a frozen zero-shot head nothing but λ trains: the base is CLIP zero-shot.
+  const head = o.head === 'zeroshot' ? 'the frozen zero-shot head' : o.head === 'zeroshot-init' ? 'the zero-shot head trained by the same recipe' : 'a head trained by the same recipe';
   return [
-    { kind: 'base', label: 'Base model θ₀', accuracy: o.baseAccuracy, note: 'λ = 0, a head trained by the same recipe' },
+    { kind: 'base', label: o.head === 'zeroshot' ? 'Base model θ₀ (zero-shot)' : 'Base model θ₀', accuracy: o.baseAccuracy, note: `λ = 0, ${head}` },
     ...o.members.map((m): AccuracyRow => ({ kind: 'member', label: m.name, accuracy: m.accuracy, note: m.note ?? 'the run alone, with its own head' })),
-    { kind: 'sum', label: 'Plain sum θ₀ + Σ τ', accuracy: o.sumAccuracy, note: 'λ = 1 everywhere, a head trained by the same recipe' },
+    { kind: 'sum', label: 'Plain sum θ₀ + Σ τ', accuracy: o.sumAccuracy, note: `λ = 1 everywhere, ${head}` },
     { kind: 'composed', label: 'Composed (learned λ)', accuracy: o.finalValAccuracy, note: `${o.coefficients.taskVectors.length} task vectors × ${o.coefficients.blocks.length} blocks × K = ${o.coefficients.groups}` },
   ];
 }

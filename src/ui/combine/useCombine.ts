@@ -97,7 +97,9 @@ export function estimateComposition(runs: readonly RunView[], choice: ComposeCho
 
 /** Composes these finished runs' task vectors in the lab; resolves when it is done or failed. */
 export async function startCompose(runs: readonly RunView[], choice: ComposeChoice): Promise<string> {
-  const view = begin('compose', runs, { ...choice.settings, kShot: choice.kShot, limitMiB: choice.limitBytes / 2 ** 20 });
+  // The record keeps the head kind and how many templates, not the lists (composition.json has the templates).
+  const { head, templates, classNames, ...numbers } = choice.settings;
+  const view = begin('compose', runs, { ...numbers, head: head ?? 'linear', templates: templates?.length, classNames: classNames?.length, kShot: choice.kShot, limitMiB: choice.limitBytes / 2 ** 20 });
   await finish(view.id, async () => ({ compose: await getLab().composeRuns(composeRequest(runs, choice), onProgress(view.id)) }));
   return view.id;
 }
