@@ -1,0 +1,307 @@
+/**
+ * GEMM autotuning: times the candidate tilings (matmulTiling.ts) on the shape classes a model
+ * uses, on this device, and keeps the fastest per class — in memory for `matmul`, and in a store
+ * per adapter so the next session starts tuned.
+ *
+ * When it runs: switched on per device with `enableAutotune`; dense GEMMs then record their shape
+ * classes as they launch. `Trainer.run` loads stored winners before its first step and tunes the
+ * classes still unknown right after that step (outside any timed step, within a time budget, and
+ * reported through its `onAutotune` hook); the bench does the same in its warm-up. Classes left
+ * over when the budget runs out keep the default tiling and are tuned by a later run.
+ *
+ * Timing: GPU timestamps around each launch where the device has 'timestamp-query', else wall
+ * time around a submitted and awaited launch. Each candidate is launched once untimed (pipeline
+ * compilation), then `REPS` times; the fastest repetition counts.
+ */
+import type { GpuContext } from '../../gpu/context';
+import { GpuProfiler } from '../../gpu/profiler';
+import { Tensor } from '../tensor';
+import { matmul } from '../ops/matmul';
+import { defaultTiling, parseTilingId, shapeClass, TILING_CANDIDATES, tilingId, tilingTable, type GemmShape } from '../ops/matmulTiling';
+import { adapterKey, TUNING_VERSION, type TuningRecord, type TuningStore } from './store';
+
+const REPS = 3;
+/** What a trainer may spend tuning at one time: "≤ 2 s" on SwiftShader for the demo model. */
+export const DEFAULT_BUDGET_MS = 2000;
+
+export interface AutotuneSettings {
+  /** Wall-clock ms one `autotuneMatmuls` call may spend; classes past it keep their defaults. */
+  budgetMs?: number;
+  store?: TuningStore;
+}
+
+export type TunedSource = 'measured' | 'cache' | 'default';
+
+/** One shape class as the page and the bench show it. */
+export interface TunedClass {
+  key: string;
+  /** The representative shape timed (or seen), "MxNxK", with "×batch" when batched. */
+  shape: string;
+  tiling: string;
+  defaultTiling: string;
+  /** measured: timed in this session; cache: from the store; default: not tuned (yet). */
+  source: TunedSource;
+  /** ms per launch of each candidate, fastest first (measured or cached classes). */
+  timings: Array<{ tiling: string; ms: number }>;
+  /** Why a class kept its default ("budget spent", "failed: …"). */
+  note?: string;
+}
+
+export interface TuningSummary {
+  enabled: boolean;
+  /** Why tuning is off, when it is (e.g. "RANKSCOPE_AUTOTUNE=0"). */
+  disabledReason?: string;
+  adapter: string;
+  store: string;
+  timer: 'timestamp-query' | 'wall-clock';
+  budgetMs: number;
+  /** Wall ms spent tuning in this session, over `runs` calls. */
+  spentMs: number;
+  runs: number;
+  classes: TunedClass[];
+  /** A store that could not be read or written: tuning still applies for this session. */
+  storeError?: string;
+}
+
+/** What one `autotuneMatmuls` call did. */
+export interface AutotuneReport {
+  measured: number;
+  /** Classes left at their default because the budget ran out: a later run tunes them. */
+  deferred: number;
+  spentMs: number;
+  budgetMs: number;
+  timer: TuningSummary['timer'];
+  /** The winners of this call's classes, "tA0 tB1 M256 N64 K64 b1 → 8x16k16". */
+  chosen: Array<{ key: string; tiling: string; defaultTiling: string }>;
+}
+
+interface TunerState {
+  enabled: boolean;
+  disabledReason?: string;
+  budgetMs: number;
+  store?: TuningStore;
+  loaded: boolean;
+  record: TuningRecord;
+  measuredNow: Set<string>;
+  notes: Map<string, string>;
+  spentMs: number;
+  runs: number;
+  storeError?: string;
+}
+
+const states = new WeakMap<GpuContext, TunerState>();
+
+function freshState(ctx: GpuContext, enabled: boolean, settings: AutotuneSettings, disabledReason?: string): TunerState {
+  return {
+    enabled,
+    disabledReason,
+    budgetMs: settings.budgetMs ?? DEFAULT_BUDGET_MS,
+    store: settings.store,
+    loaded: false,
+    record: { version: TUNING_VERSION, adapter: adapterKey(ctx.device), classes: {} },
+    measuredNow: new Set(),
+    notes: new Map(),
+    spentMs: 0,
+    runs: 0,
+  };
+}
+
+/** Turns tuning on for a device: GEMMs record their shape classes from now on. */
+export function enableAutotune(ctx: GpuContext, settings: AutotuneSettings = {}): void {
+  states.set(ctx, freshState(ctx, true, settings));
+  tilingTable(ctx).seen ??= new Map();
+}
+
+/** Records that tuning is off for this device and why, so the summary can say so. */
+export function disableAutotune(ctx: GpuContext, reason: string): void {
+  states.set(ctx, freshState(ctx, false, {}, reason));
+  const table = tilingTable(ctx);
+  table.seen = undefined;
+  table.chosen.clear();
+}
+
+export function autotuneEnabled(ctx: GpuContext): boolean {
+  return states.get(ctx)?.enabled ?? false;
+}
+
+/** Puts the store's winners for this adapter in place (once per device); a failing store is noted, not thrown. */
+export async function loadTuning(ctx: GpuContext): Promise<void> {
+  const st = states.get(ctx);
+  if (!st?.enabled || st.loaded) return;
+  st.loaded = true;
+  if (!st.store) return;
+  try {
+    const rec = await st.store.load(st.record.adapter);
+    if (!rec) return;
+    const table = tilingTable(ctx);
+    for (const [cls, entry] of Object.entries(rec.classes)) {
+      const t = parseTilingId(entry.tiling);
+      // A tiling no longer among the candidates is dropped: that class is tuned again.
+      if (!t || st.record.classes[cls]) continue;
+      st.record.classes[cls] = entry;
+      table.chosen.set(cls, t);
+    }
+  } catch (e) {
+    st.storeError = `could not read ${st.store.description}: ${(e as Error).message}`;
+  }
+}
+
+/** Shape classes met since tuning was switched on that have no winner yet. */
+export function pendingClasses(ctx: GpuContext): number {
+  const table = tilingTable(ctx);
+  if (!autotuneEnabled(ctx) || !table.seen) return 0;
+  let n = 0;
+  for (const cls of table.seen.keys()) if (!table.chosen.has(cls)) n++;
+  return n;
+}
+
+function shapeText(s: GemmShape): string {
+  return `${s.M}x${s.N}x${s.K}${s.batch > 1 ? `×${s.batch}` : ''}`;
+}
+
+/** ms of the fastest of REPS launches of `launch`, by GPU timestamps or wall clock. */
+async function timeLaunches(ctx: GpuContext, launch: (op: string) => void, timer: TuningSummary['timer']): Promise<number> {
+  if (timer === 'timestamp-query') {
+    const saved = ctx.profiler;
+    const profiler = new GpuProfiler(ctx.device, REPS);
+    ctx.profiler = profiler;
+    try {
+      for (let r = 0; r < REPS; r++) launch(`autotune #${r}`);
+      await ctx.flush();
+    } finally {
+      ctx.profiler = saved;
+      profiler.destroy();
+    }
+    const times = profiler.report().map((x) => x.ms);
+    // Some drivers quantise timestamps to 0 for tiny passes; then wall time is the better guess.
+    if (times.length === REPS && times.some((t) => t > 0)) return Math.min(...times.filter((t) => t > 0));
+  }
+  let best = Infinity;
+  for (let r = 0; r < REPS; r++) {
+    const t0 = performance.now();
+    launch(`autotune #${r}`);
+    await ctx.flush();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/**
+ * Times every candidate tiling on each shape class met and not yet tuned, largest total work
+ * first, until the budget is spent; keeps the winners and saves them to the store. Must be called
+ * between steps: it submits and awaits GPU work of its own.
+ */
+export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: number } = {}): Promise<AutotuneReport> {
+  const st = states.get(ctx);
+  const timer: TuningSummary['timer'] = GpuProfiler.supported(ctx.device) ? 'timestamp-query' : 'wall-clock';
+  const budgetMs = options.budgetMs ?? st?.budgetMs ?? DEFAULT_BUDGET_MS;
+  const report: AutotuneReport = { measured: 0, deferred: 0, spentMs: 0, budgetMs, timer, chosen: [] };
+  if (!st?.enabled) return report;
+  await loadTuning(ctx);
+  const table = tilingTable(ctx);
+  const pending = [...(table.seen ?? new Map()).entries()].filter(([cls]) => !table.chosen.has(cls)).sort((a, b) => b[1].flops - a[1].flops);
+  if (pending.length === 0) return report;
+  const t0 = performance.now();
+  // Work queued before tuning is not the tuner's to time.
+  await ctx.flush();
+  // A class starts only if one more like the last would still fit the budget (the first always
+  // starts; a budget of 0 starts none); a class still running at twice the budget is abandoned.
+  // Either way the class keeps its default tiling until a later run tunes it.
+  let lastClassMs = 0;
+  for (const [cls, { shape: s }] of pending) {
+    const classStart = performance.now();
+    if (budgetMs <= 0 || (classStart - t0 + lastClassMs > budgetMs && report.measured + report.deferred > 0)) {
+      report.deferred++;
+      st.notes.set(cls, `budget of ${budgetMs} ms spent; tuned by a later run`);
+      continue;
+    }
+    const lead = s.batch > 1 ? [s.batch] : [];
+    const a = Tensor.zeros(ctx, [...lead, ...(s.transA ? [s.K, s.M] : [s.M, s.K])], 'autotune-a');
+    const b = Tensor.zeros(ctx, [...lead, ...(s.transB ? [s.N, s.K] : [s.K, s.N])], 'autotune-b');
+    const out = Tensor.empty(ctx, [...lead, s.M, s.N], 'autotune-c');
+    const ms: Record<string, number> = {};
+    let outOfBudget = false;
+    try {
+      for (const tiling of TILING_CANDIDATES) {
+        if (performance.now() - t0 >= 2 * budgetMs) {
+          outOfBudget = true;
+          break;
+        }
+        const id = tilingId(tiling);
+        const launch = (op: string) => void matmul(a, b, { transA: s.transA, transB: s.transB, out, tiling, op });
+        try {
+          // Untimed: compiles the pipeline.
+          launch('autotune warm-up');
+          await ctx.flush();
+          ms[id] = await timeLaunches(ctx, launch, timer);
+        } catch (e) {
+          // A tiling this device rejects is simply not a candidate here.
+          st.notes.set(cls, `${id} failed: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+    } finally {
+      for (const t of [a, b, out]) t.release();
+    }
+    lastClassMs = performance.now() - classStart;
+    const ranked = Object.entries(ms).sort((x, y) => x[1] - y[1]);
+    if (outOfBudget || ranked.length === 0) {
+      report.deferred++;
+      if (outOfBudget) st.notes.set(cls, `budget of ${budgetMs} ms spent; tuned by a later run`);
+      continue;
+    }
+    const winner = ranked[0][0];
+    table.chosen.set(cls, parseTilingId(winner)!);
+    st.record.classes[cls] = { tiling: winner, ms, shape: shapeText(s), measuredAt: new Date().toISOString() };
+    st.measuredNow.add(cls);
+    st.notes.delete(cls);
+    report.measured++;
+    report.chosen.push({ key: cls, tiling: winner, defaultTiling: tilingId(defaultTiling(s.M, s.N)) });
+  }
+  report.spentMs = performance.now() - t0;
+  st.spentMs += report.spentMs;
+  st.runs++;
+  if (st.store && report.measured > 0) {
+    try {
+      await st.store.save(st.record);
+    } catch (e) {
+      st.storeError = `could not write ${st.store.description}: ${(e as Error).message}`;
+    }
+  }
+  return report;
+}
+
+/** The device's tuning state for the page's GPU dialog and the bench: every class met or stored. */
+export function tuningSummary(ctx: GpuContext): TuningSummary {
+  const st = states.get(ctx) ?? freshState(ctx, false, {}, 'not switched on for this device');
+  const table = tilingTable(ctx);
+  const classes: TunedClass[] = [];
+  const keys = new Set([...Object.keys(st.record.classes), ...(table.seen?.keys() ?? [])]);
+  for (const key of [...keys].sort()) {
+    const rec = st.record.classes[key];
+    const seen = table.seen?.get(key)?.shape;
+    const shape = rec?.shape ?? (seen ? shapeText(seen) : '?');
+    const dims = /^(\d+)x(\d+)x/.exec(shape);
+    const def = dims ? tilingId(defaultTiling(+dims[1], +dims[2])) : '?';
+    classes.push({
+      key,
+      shape,
+      tiling: rec ? rec.tiling : def,
+      defaultTiling: def,
+      source: rec ? (st.measuredNow.has(key) ? 'measured' : 'cache') : 'default',
+      timings: rec ? Object.entries(rec.ms).sort((x, y) => x[1] - y[1]).map(([tiling, v]) => ({ tiling, ms: v })) : [],
+      ...(st.notes.has(key) ? { note: st.notes.get(key) } : {}),
+    });
+  }
+  return {
+    enabled: st.enabled,
+    ...(st.disabledReason ? { disabledReason: st.disabledReason } : {}),
+    adapter: st.record.adapter,
+    store: st.store?.description ?? 'none (this session only)',
+    timer: GpuProfiler.supported(ctx.device) ? 'timestamp-query' : 'wall-clock',
+    budgetMs: st.budgetMs,
+    spentMs: st.spentMs,
+    runs: st.runs,
+    classes,
+    ...(st.storeError ? { storeError: st.storeError } : {}),
+  };
+}
