@@ -102,6 +102,33 @@ describe('GEMM autotuning', () => {
     disableAutotune(ctx, 'test');
   });
 
+  it('goes on in a later session from the tilings a budget cut short', async () => {
+    const { ctx } = gpu();
+    const file = join(dir, 'c', 'gemm-tuning.json');
+    enableAutotune(ctx, { store: new FileTuningStore(file), budgetMs: 1 });
+    await twoGemms();
+    // A 1 ms budget still times one tiling, so every call makes progress.
+    expect(await autotuneMatmuls(ctx)).toMatchObject({ measured: 0, deferred: 2 });
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { adapters: Record<string, { partial: Record<string, { ms: Record<string, number> }> }> };
+    const partial = Object.values(stored.adapters[adapterKey(ctx.device)].partial);
+    expect(partial).toHaveLength(1);
+    const [firstTiling] = Object.keys(partial[0].ms);
+    expect(firstTiling).toBe(tilingId(TILING_CANDIDATES[0]));
+    expect(tuningSummary(ctx).classes.find((c) => c.timings.length === 1)?.note).toMatch(/after 1 of 6 tilings/);
+
+    disableAutotune(ctx, 'test');
+    enableAutotune(ctx, { store: new FileTuningStore(file), budgetMs: 60_000 });
+    await twoGemms();
+    expect(await autotuneMatmuls(ctx)).toMatchObject({ measured: 2, deferred: 0 });
+    const done = JSON.parse(readFileSync(file, 'utf8')) as { adapters: Record<string, { partial: object; classes: Record<string, { ms: Record<string, number> }> }> };
+    const rec = done.adapters[adapterKey(ctx.device)];
+    expect(rec.partial).toEqual({});
+    // The tiling timed in the first session is among the finished class's timings, as it was measured then.
+    const finished = Object.values(rec.classes).find((c) => c.ms[firstTiling] === partial[0].ms[firstTiling]);
+    expect(finished).toBeDefined();
+    disableAutotune(ctx, 'test');
+  });
+
   it('is switched off by RANKSCOPE_AUTOTUNE=0 and otherwise keeps its file under XDG_CACHE_HOME', () => {
     const { ctx } = gpu();
     expect(autotuneFromEnv(ctx, { RANKSCOPE_AUTOTUNE: '0' })).toBe(false);

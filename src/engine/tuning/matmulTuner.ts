@@ -41,7 +41,7 @@ export interface TunedClass {
   defaultTiling: string;
   /** measured: timed in this session; cache: from the store; default: not tuned (yet). */
   source: TunedSource;
-  /** ms per launch of each candidate, fastest first (measured or cached classes). */
+  /** ms per launch of each candidate timed, fastest first (all of them once measured or cached; those so far while a budget holds a class back). */
   timings: Array<{ tiling: string; ms: number }>;
   /** Why a class kept its default ("budget spent", "failed: …"). */
   note?: string;
@@ -141,6 +141,8 @@ export async function loadTuning(ctx: GpuContext): Promise<void> {
       st.record.classes[cls] = entry;
       table.chosen.set(cls, t);
     }
+    // Classes a budget cut short in an earlier session go on from the tilings already timed.
+    if (rec.partial) st.record.partial = { ...rec.partial, ...st.record.partial };
   } catch (e) {
     st.storeError = `could not read ${st.store.description}: ${(e as Error).message}`;
   }
@@ -204,31 +206,34 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
   const t0 = performance.now();
   // Work queued before tuning is not the tuner's to time.
   await ctx.flush();
-  // A class starts only if one more like the last would still fit the budget (the first always
-  // starts; a budget of 0 starts none); a class still running at twice the budget is abandoned.
-  // Either way the class keeps its default tiling until a later run tunes it.
-  let lastClassMs = 0;
-  for (const [cls, { shape: s }] of pending) {
-    const classStart = performance.now();
-    if (budgetMs <= 0 || (classStart - t0 + lastClassMs > budgetMs && report.measured + report.deferred > 0)) {
+  const partial = (st.record.partial ??= {});
+  let candidatesTimed = 0;
+  // Candidates are timed one at a time until the budget is spent: the first always runs (so each
+  // call makes progress even where one pipeline takes longer than the budget to compile, as on
+  // SwiftShader), and a class's timings so far are kept (and stored) until its last candidate is
+  // done. A budget of 0 times nothing. Untuned classes keep the default tiling meanwhile.
+  const spent = () => performance.now() - t0;
+  for (const [cls, seen] of pending) {
+    const started = partial[cls];
+    const s = started?.shape ?? seen.shape;
+    const ms: Record<string, number | null> = started?.ms ?? {};
+    const todo = TILING_CANDIDATES.filter((t) => !(tilingId(t) in ms));
+    if (todo.length > 0 && (budgetMs <= 0 || (candidatesTimed > 0 && spent() >= budgetMs))) {
       report.deferred++;
-      st.notes.set(cls, `budget of ${budgetMs} ms spent; tuned by a later run`);
+      st.notes.set(cls, `budget of ${budgetMs} ms spent after ${Object.keys(ms).length} of ${TILING_CANDIDATES.length} tilings; a later run goes on`);
       continue;
     }
+    partial[cls] = { shape: { ...s }, ms };
     const lead = s.batch > 1 ? [s.batch] : [];
     const a = Tensor.zeros(ctx, [...lead, ...(s.transA ? [s.K, s.M] : [s.M, s.K])], 'autotune-a');
     const b = Tensor.zeros(ctx, [...lead, ...(s.transB ? [s.N, s.K] : [s.K, s.N])], 'autotune-b');
     const out = Tensor.empty(ctx, [...lead, s.M, s.N], 'autotune-c');
-    const ms: Record<string, number> = {};
-    let outOfBudget = false;
     try {
-      for (const tiling of TILING_CANDIDATES) {
-        if (performance.now() - t0 >= 2 * budgetMs) {
-          outOfBudget = true;
-          break;
-        }
+      for (const tiling of todo) {
+        if (candidatesTimed > 0 && spent() >= budgetMs) break;
         const id = tilingId(tiling);
         const launch = (op: string) => void matmul(a, b, { transA: s.transA, transB: s.transB, out, tiling, op });
+        candidatesTimed++;
         try {
           // Untimed: compiles the pipeline.
           launch('autotune warm-up');
@@ -236,31 +241,33 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
           ms[id] = await timeLaunches(ctx, launch, timer);
         } catch (e) {
           // A tiling this device rejects is simply not a candidate here.
+          ms[id] = null;
           st.notes.set(cls, `${id} failed: ${(e as Error).message.split('\n')[0]}`);
         }
       }
     } finally {
       for (const t of [a, b, out]) t.release();
     }
-    lastClassMs = performance.now() - classStart;
-    const ranked = Object.entries(ms).sort((x, y) => x[1] - y[1]);
-    if (outOfBudget || ranked.length === 0) {
+    const done = TILING_CANDIDATES.every((t) => tilingId(t) in ms);
+    const ranked = Object.entries(ms).filter((e): e is [string, number] => e[1] !== null).sort((x, y) => x[1] - y[1]);
+    if (!done || ranked.length === 0) {
       report.deferred++;
-      if (outOfBudget) st.notes.set(cls, `budget of ${budgetMs} ms spent; tuned by a later run`);
+      if (!done) st.notes.set(cls, `budget of ${budgetMs} ms spent after ${Object.keys(ms).length} of ${TILING_CANDIDATES.length} tilings; a later run goes on`);
       continue;
     }
+    delete partial[cls];
     const winner = ranked[0][0];
     table.chosen.set(cls, parseTilingId(winner)!);
-    st.record.classes[cls] = { tiling: winner, ms, shape: shapeText(s), measuredAt: new Date().toISOString() };
+    st.record.classes[cls] = { tiling: winner, ms: Object.fromEntries(ranked), shape: shapeText(s), measuredAt: new Date().toISOString() };
     st.measuredNow.add(cls);
-    st.notes.delete(cls);
+    if (!st.notes.get(cls)?.includes('failed')) st.notes.delete(cls);
     report.measured++;
     report.chosen.push({ key: cls, tiling: winner, defaultTiling: tilingId(defaultTiling(s.M, s.N)) });
   }
   report.spentMs = performance.now() - t0;
   st.spentMs += report.spentMs;
   st.runs++;
-  if (st.store && report.measured > 0) {
+  if (st.store && candidatesTimed > 0) {
     try {
       await st.store.save(st.record);
     } catch (e) {
@@ -275,11 +282,13 @@ export function tuningSummary(ctx: GpuContext): TuningSummary {
   const st = states.get(ctx) ?? freshState(ctx, false, {}, 'not switched on for this device');
   const table = tilingTable(ctx);
   const classes: TunedClass[] = [];
-  const keys = new Set([...Object.keys(st.record.classes), ...(table.seen?.keys() ?? [])]);
+  const keys = new Set([...Object.keys(st.record.classes), ...Object.keys(st.record.partial ?? {}), ...(table.seen?.keys() ?? [])]);
   for (const key of [...keys].sort()) {
     const rec = st.record.classes[key];
-    const seen = table.seen?.get(key)?.shape;
+    const part = st.record.partial?.[key];
+    const seen = part?.shape ?? table.seen?.get(key)?.shape;
     const shape = rec?.shape ?? (seen ? shapeText(seen) : '?');
+    const sofar = Object.entries(part?.ms ?? {}).filter((e): e is [string, number] => e[1] !== null);
     const dims = /^(\d+)x(\d+)x/.exec(shape);
     const def = dims ? tilingId(defaultTiling(+dims[1], +dims[2])) : '?';
     classes.push({
@@ -288,7 +297,8 @@ export function tuningSummary(ctx: GpuContext): TuningSummary {
       tiling: rec ? rec.tiling : def,
       defaultTiling: def,
       source: rec ? (st.measuredNow.has(key) ? 'measured' : 'cache') : 'default',
-      timings: rec ? Object.entries(rec.ms).sort((x, y) => x[1] - y[1]).map(([tiling, v]) => ({ tiling, ms: v })) : [],
+      // A class still being tuned shows the tilings timed so far.
+      timings: (rec ? Object.entries(rec.ms) : sofar).sort((x, y) => x[1] - y[1]).map(([tiling, v]) => ({ tiling, ms: v })),
       ...(st.notes.has(key) ? { note: st.notes.get(key) } : {}),
     });
   }

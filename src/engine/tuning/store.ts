@@ -5,6 +5,8 @@
  * tuned afresh.
  */
 
+import type { GemmShape } from '../ops/matmulTiling';
+
 /** Bumped when matmul.wgsl or the candidate tilings change in a way that makes old timings stale. */
 export const TUNING_VERSION = 1;
 
@@ -22,6 +24,11 @@ export interface TuningRecord {
   version: number;
   adapter: string;
   classes: Record<string, TunedClassRecord>;
+  /**
+   * Classes whose tuning a budget cut short: the shape timed and the ms of the tilings done so far
+   * (null where the device rejected one). A later session times the rest.
+   */
+  partial?: Record<string, { shape: GemmShape; ms: Record<string, number | null> }>;
 }
 
 export interface TuningStore {
