@@ -83,6 +83,8 @@ export interface TilingTable {
   readonly chosen: Map<string, Tiling>;
   /** When set, dense GEMMs record their class here (largest shape and total work), for the tuner. */
   seen: Map<string, { shape: GemmShape; flops: number; launches: number }> | undefined;
+  /** False: launches use the default tilings though winners are known (the bench's tuned-vs-default comparison). */
+  active: boolean;
 }
 
 const tables = new WeakMap<GpuContext, TilingTable>();
@@ -90,7 +92,7 @@ const tables = new WeakMap<GpuContext, TilingTable>();
 export function tilingTable(ctx: GpuContext): TilingTable {
   let t = tables.get(ctx);
   if (!t) {
-    t = { chosen: new Map(), seen: undefined };
+    t = { chosen: new Map(), seen: undefined, active: true };
     tables.set(ctx, t);
   }
   return t;
@@ -116,5 +118,10 @@ export function tilingFor(ctx: GpuContext, s: GemmShape, dense: boolean): Tiling
       entry.launches++;
     }
   }
-  return table.chosen.get(cls) ?? defaultTiling(s.M, s.N);
+  return (table.active && table.chosen.get(cls)) || defaultTiling(s.M, s.N);
+}
+
+/** Uses the tuned winners (true, the default) or the default tilings (false) from the next launch on. */
+export function useTunedTilings(ctx: GpuContext, on: boolean): void {
+  tilingTable(ctx).active = on;
 }
