@@ -81,7 +81,10 @@ describe('npm run bench -- --only step --quick', () => {
     const out = join(dir, 'step.json');
     // Tuning results go to a file under XDG_CACHE_HOME: here a temporary folder, not the user's cache.
     const cacheHome = process.env.XDG_CACHE_HOME;
+    const flag = process.env.RANKSCOPE_AUTOTUNE;
     process.env.XDG_CACHE_HOME = join(dir, 'cache');
+    // vite.config.ts turns tuning off for tests; this one is about tuning on.
+    delete process.env.RANKSCOPE_AUTOTUNE;
     const printed: string[] = [];
     let result: BenchResult;
     try {
@@ -93,6 +96,7 @@ describe('npm run bench -- --only step --quick', () => {
     } finally {
       if (cacheHome === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = cacheHome;
+      if (flag !== undefined) process.env.RANKSCOPE_AUTOTUNE = flag;
     }
     const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
     expect(json.steps?.map((r) => `${r.method} ${r.autotune}`)).toEqual(['lora off', 'lora on', 'full off', 'full on']);
