@@ -16,6 +16,7 @@ import { VisionTransformer } from '../models/vision';
 import { loadMethod } from '../methods/registry';
 import { FileTuningStore } from '../engine/tuning/fileTuningStore';
 import { disableAutotune, enableAutotune, tuningSummary, type AutotuneReport } from '../engine/tuning/matmulTuner';
+import { tilingTable } from '../engine/ops/matmulTiling';
 import type { PackedImages } from './data';
 import { Trainer } from './trainer';
 
@@ -83,6 +84,14 @@ describe('trainer with autotuning on', () => {
     expect(r.spentMs).toBeLessThan(1500 + 10_000);
     expect(on).toHaveLength(off.length);
     on.forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from(off[i].buffer)), `trainable ${i}`).toBe(true));
+
+    // The budget may have tuned few classes; put a non-default tiling on every class the run met
+    // (the one SwiftShader picks most) and train again: still the same bits.
+    const table = tilingTable(ctx);
+    for (const cls of table.seen!.keys()) table.chosen.set(cls, { wgX: 4, wgY: 4, tk: 16 });
+    expect(table.chosen.size).toBe(summary.classes.length);
+    const forced = await train();
+    forced.forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from(off[i].buffer)), `trainable ${i} (4x4k16 everywhere)`).toBe(true));
     disableAutotune(ctx, 'test');
   });
 });
