@@ -81,6 +81,10 @@ test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finis
   await expect(headline).toContainText(/^on · \d+ shape classes/);
   await expect.poll(() => page.getByTestId('gpu-tuning-row').count()).toBeGreaterThan(3);
   console.log(`demo autotuning: ${await headline.innerText()}`);
+  for (const line of await page.getByTestId('gpu-tuning-recent').locator('li').allInnerTexts()) console.log(`  tuning call: ${line}`);
+  for (const row of (await page.getByTestId('gpu-tuning-row').evaluateAll((els) => els.map((e) => `${(e as HTMLElement).innerText} ${e.getAttribute('title') ?? ''}`))).slice(0, 6)) {
+    console.log(`  tuning row: ${row.replace(/\s+/g, ' ')}`);
+  }
   await page.getByTestId('gpu-tuning').screenshot({ path: `${ARTIFACTS}/demo-tuning.png` });
   await page.getByTestId('gpu-close').click();
 

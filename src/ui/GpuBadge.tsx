@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { MINIMUM_LIMITS, type AdapterSummary } from '../gpu/device';
 import { WebGpuUnavailableError } from '../gpu/errors';
-import { tuningHeadline, tuningRows } from '../engine/tuning/describe';
+import { autotuneMessage, tuningHeadline, tuningRows } from '../engine/tuning/describe';
 import { useGpu } from './useGpu';
 import { getLab } from './lab';
 
@@ -213,6 +213,13 @@ function TuningDetails() {
             Tilings change speed only, never results. Open the page with <code>?autotune=0</code> to turn this off.
           </p>
           {tuning.data.storeError && <p className="notice notice-warn">{tuning.data.storeError}</p>}
+          {tuning.data.recent.length > 0 && (
+            <ul className="muted" data-testid="gpu-tuning-recent">
+              {tuning.data.recent.map((r, i) => (
+                <li key={i}>{autotuneMessage(r).replace(/ The GPU badge shows the details\.$/, '')}</li>
+              ))}
+            </ul>
+          )}
           {tuning.data.classes.length === 0 ? (
             <p className="muted" data-testid="gpu-tuning-empty">
               No run has trained on this device yet, and nothing is stored for it.

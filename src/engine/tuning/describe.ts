@@ -12,7 +12,7 @@ function seconds(ms: number): string {
 export function autotuneMessage(r: AutotuneReport): string {
   const changed = r.chosen.filter((c) => c.tiling !== c.defaultTiling).length;
   const classes = (n: number) => `${n} shape class${n === 1 ? '' : 'es'}`;
-  let text = `Tuned the GEMM tiling of ${classes(r.measured)} for this GPU in ${seconds(r.spentMs)} (${r.timer}), between steps 1 and 2`;
+  let text = `Tuned the GEMM tiling of ${classes(r.measured)} for this GPU in ${seconds(r.spentMs)} (${r.tilingsTimed} tilings timed by ${r.timer}; ${seconds(r.warmupMs)} of it compiling), between steps 1 and 2`;
   text += r.measured ? `: ${changed} differ from the default tiling.` : '.';
   if (r.deferred) text += ` ${classes(r.deferred)} did not fit the ${seconds(r.budgetMs)} budget and keep the default until a later run tunes them.`;
   return `${text} The GPU badge shows the details.`;

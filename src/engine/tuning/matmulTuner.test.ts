@@ -74,7 +74,10 @@ describe('GEMM autotuning', () => {
     expect(rows[0].bestMs).toBeGreaterThan(0);
     expect(rows[0].speedup).toBeGreaterThanOrEqual(1);
     expect(tuningHeadline(summary)).toMatch(/^on · 2 shape classes \(2 measured now, 0 from cache, 0 default\)/);
-    expect(autotuneMessage(report)).toMatch(/^Tuned the GEMM tiling of 2 shape classes for this GPU in .* \(timestamp-query\)/);
+    expect(report.tilingsTimed).toBe(12);
+    expect(report.warmupMs).toBeGreaterThan(0);
+    expect(report.warmupMs).toBeLessThan(report.spentMs);
+    expect(autotuneMessage(report)).toMatch(/^Tuned the GEMM tiling of 2 shape classes for this GPU in .* \(12 tilings timed by timestamp-query; .* of it compiling\)/);
 
     // A later session on the same adapter starts from the file: nothing to measure.
     disableAutotune(ctx, 'test');

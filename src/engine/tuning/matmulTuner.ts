@@ -63,6 +63,8 @@ export interface TuningSummary {
   classes: TunedClass[];
   /** A store that could not be read or written: tuning still applies for this session. */
   storeError?: string;
+  /** The last few tuning calls (newest last): what each measured, how long, how much compiling. */
+  recent: AutotuneReport[];
 }
 
 /** What one `autotuneMatmuls` call did. */
@@ -70,7 +72,14 @@ export interface AutotuneReport {
   measured: number;
   /** Classes left at their default because the budget ran out: a later run tunes them. */
   deferred: number;
+  /** Candidate tilings timed in this call (over all classes). */
+  tilingsTimed: number;
+  /** Wall ms tuning took (the budget counts this). */
   spentMs: number;
+  /** Of `spentMs`, the untimed first launches of the candidates: mostly pipeline compilation. */
+  warmupMs: number;
+  /** Waiting for work queued before tuning (not counted in the budget). */
+  waitedMs: number;
   budgetMs: number;
   timer: TuningSummary['timer'];
   /** The winners of this call's classes, "tA0 tB1 M256 N64 K64 b1 → 8x16k16". */
@@ -89,6 +98,7 @@ interface TunerState {
   spentMs: number;
   runs: number;
   storeError?: string;
+  recent: AutotuneReport[];
 }
 
 const states = new WeakMap<GpuContext, TunerState>();
@@ -105,6 +115,7 @@ function freshState(ctx: GpuContext, enabled: boolean, settings: AutotuneSetting
     notes: new Map(),
     spentMs: 0,
     runs: 0,
+    recent: [],
   };
 }
 
@@ -207,15 +218,18 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
   const st = states.get(ctx);
   const timer: TuningSummary['timer'] = GpuProfiler.supported(ctx.device) ? 'timestamp-query' : 'wall-clock';
   const budgetMs = options.budgetMs ?? st?.budgetMs ?? DEFAULT_BUDGET_MS;
-  const report: AutotuneReport = { measured: 0, deferred: 0, spentMs: 0, budgetMs, timer, chosen: [] };
+  const report: AutotuneReport = { measured: 0, deferred: 0, tilingsTimed: 0, spentMs: 0, warmupMs: 0, waitedMs: 0, budgetMs, timer, chosen: [] };
   if (!st?.enabled) return report;
   await loadTuning(ctx);
   const table = tilingTable(ctx);
   const pending = [...(table.seen ?? new Map()).entries()].filter(([cls]) => !table.chosen.has(cls)).sort((a, b) => b[1].flops - a[1].flops);
   if (pending.length === 0) return report;
-  const t0 = performance.now();
-  // Work queued before tuning is not the tuner's to time.
+  // Work queued before tuning (the step just encoded) is not the tuner's: it is waited for first,
+  // outside the budget, as the next step would have waited for it anyway.
+  const w0 = performance.now();
   await ctx.flush();
+  const t0 = performance.now();
+  report.waitedMs = t0 - w0;
   const partial = (st.record.partial ??= {});
   let candidatesTimed = 0;
   // Candidates are timed one at a time until the budget is spent: the first always runs (so each
@@ -246,8 +260,10 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
         candidatesTimed++;
         try {
           // Untimed: compiles the pipeline.
+          const c0 = performance.now();
           launch('autotune warm-up');
           await ctx.flush();
+          report.warmupMs += performance.now() - c0;
           ms[id] = await timeLaunches(ctx, launch, timer);
         } catch (e) {
           // A tiling this device rejects is simply not a candidate here.
@@ -274,9 +290,11 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
     report.measured++;
     report.chosen.push({ key: cls, tiling: winner, defaultTiling: tilingId(defaultTiling(s.M, s.N)) });
   }
+  report.tilingsTimed = candidatesTimed;
   report.spentMs = performance.now() - t0;
   st.spentMs += report.spentMs;
   st.runs++;
+  st.recent = [...st.recent.slice(-4), report];
   if (st.store && candidatesTimed > 0) {
     try {
       await st.store.save(st.record);
@@ -323,5 +341,6 @@ export function tuningSummary(ctx: GpuContext): TuningSummary {
     runs: st.runs,
     classes,
     ...(st.storeError ? { storeError: st.storeError } : {}),
+    recent: st.recent,
   };
 }
