@@ -15,6 +15,7 @@
  */
 import type { GpuContext } from '../../gpu/context';
 import { GpuProfiler } from '../../gpu/profiler';
+import { DeviceLostError, GpuOutOfMemoryError } from '../../gpu/errors';
 import { Tensor } from '../tensor';
 import { matmul } from '../ops/matmul';
 import { defaultTiling, parseTilingId, shapeClass, TILING_CANDIDATES, tilingId, tilingTable, type GemmShape } from '../ops/matmulTiling';
@@ -266,6 +267,9 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
           report.warmupMs += performance.now() - c0;
           ms[id] = await timeLaunches(ctx, launch, timer);
         } catch (e) {
+          // A lost device or exhausted memory is not the tiling's fault: that goes to the caller
+          // (the run's own recovery), and nothing about this tiling is recorded.
+          if (ctx.lost || e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError) throw e;
           // A tiling this device rejects is simply not a candidate here.
           ms[id] = null;
           st.notes.set(cls, `${id} failed: ${(e as Error).message.split('\n')[0]}`);
