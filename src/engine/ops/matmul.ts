@@ -95,7 +95,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
   // The autotuner's winner for this shape class on this device, else small tiles when the output
   // is small in either direction (a 64-wide tile would mostly idle) and 64×64 otherwise.
-  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB }, !custom);
+  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act }, !custom);
   const code = kernelCode(
     matmulWgsl,
     {

@@ -6,6 +6,7 @@
  * changes speed only; tests hold every candidate to the float64 reference.
  */
 import type { GpuContext } from '../../gpu/context';
+import type { Activation } from './matmul';
 
 /** A workgroup of wgX×wgY invocations computes a (4·wgY)×(4·wgX) tile of C, staging tk-deep slices. */
 export interface Tiling {
@@ -62,6 +63,12 @@ export interface GemmShape {
   batch: number;
   transA: boolean;
   transB: boolean;
+  /**
+   * The epilogue it ran with (not part of the class): the tuner times the same kernel variant, so
+   * the default tiling's pipeline is already compiled and the winner's is ready for the next step.
+   */
+  bias?: boolean;
+  activation?: Activation;
 }
 
 /** Powers of two from 16 up: sizes within a factor of two share a class, so a model has few classes. */

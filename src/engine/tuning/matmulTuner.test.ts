@@ -23,16 +23,17 @@ const gpu = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'rankscope-tune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Two GEMMs of different classes (a forward x·Wᵀ and a weight gradient dYᵀ·x), odd sizes. */
+/** Two GEMMs of different classes (a forward x·Wᵀ + b with GELU and a weight gradient dYᵀ·x), odd sizes. */
 async function twoGemms(): Promise<Float32Array[]> {
   const { ctx } = gpu();
   const x = Tensor.from(ctx, [37, 19], Float32Array.from(testData(37 * 19, 1)));
   const w = Tensor.from(ctx, [70, 19], Float32Array.from(testData(70 * 19, 2)));
   const dy = Tensor.from(ctx, [37, 70], Float32Array.from(testData(37 * 70, 3)));
-  const y = matmul(x, w, { transB: true });
+  const bias = Tensor.from(ctx, [70], Float32Array.from(testData(70, 4)));
+  const y = matmul(x, w, { transB: true, bias, activation: 'gelu' });
   const dw = matmul(dy, x, { transA: true });
   const out = [await y.read(), await dw.read()];
-  for (const t of [x, w, dy, y, dw]) t.release();
+  for (const t of [x, w, dy, bias, y, dw]) t.release();
   return out;
 }
 
@@ -63,8 +64,12 @@ describe('GEMM autotuning', () => {
     }
     expect(tilingId(tilingTable(ctx).chosen.get(fwd)!)).toBe(rec.classes[fwd].tiling);
 
-    // Tuned launches give the same bits as the default tilings did.
+    // The tuner timed each class with its own epilogue, so the winners' pipelines are compiled
+    // already: tuned launches compile nothing, and give the same bits as the default tilings did.
+    expect(tilingTable(ctx).seen!.get(fwd)!.shape).toMatchObject({ bias: true, activation: 'gelu' });
+    const compiled = ctx.pipelines.compiled;
     const after = await twoGemms();
+    expect(ctx.pipelines.compiled).toBe(compiled);
     after.forEach((r, i) => expect(Buffer.from(r.buffer).equals(Buffer.from(before[i].buffer))).toBe(true));
 
     const summary = tuningSummary(ctx);

@@ -212,7 +212,8 @@ async function timeLaunches(ctx: GpuContext, launch: (op: string) => void, timer
 
 /**
  * Times every candidate tiling on each shape class met and not yet tuned, largest total work
- * first, until the budget is spent; keeps the winners and saves them to the store. Must be called
+ * first (on zero-filled operands of the class's largest shape seen, with that launch's bias and
+ * activation, so the timed kernel is the one the step runs), until the budget is spent; keeps the winners and saves them to the store. Must be called
  * between steps: it submits and awaits GPU work of its own.
  */
 export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: number } = {}): Promise<AutotuneReport> {
@@ -253,11 +254,12 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
     const a = Tensor.zeros(ctx, [...lead, ...(s.transA ? [s.K, s.M] : [s.M, s.K])], 'autotune-a');
     const b = Tensor.zeros(ctx, [...lead, ...(s.transB ? [s.N, s.K] : [s.K, s.N])], 'autotune-b');
     const out = Tensor.empty(ctx, [...lead, s.M, s.N], 'autotune-c');
+    const bias = s.bias ? Tensor.zeros(ctx, [s.N], 'autotune-bias') : undefined;
     try {
       for (const tiling of todo) {
         if (candidatesTimed > 0 && spent() >= budgetMs) break;
         const id = tilingId(tiling);
-        const launch = (op: string) => void matmul(a, b, { transA: s.transA, transB: s.transB, out, tiling, op });
+        const launch = (op: string) => void matmul(a, b, { transA: s.transA, transB: s.transB, bias, activation: s.activation, out, tiling, op });
         candidatesTimed++;
         try {
           // Untimed: compiles the pipeline.
@@ -276,7 +278,7 @@ export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: num
         }
       }
     } finally {
-      for (const t of [a, b, out]) t.release();
+      for (const t of [a, b, out, bias]) t?.release();
     }
     const done = TILING_CANDIDATES.every((t) => tilingId(t) in ms);
     const ranked = Object.entries(ms).filter((e): e is [string, number] => e[1] !== null).sort((x, y) => x[1] - y[1]);
