@@ -213,8 +213,9 @@ async function timeLaunches(ctx: GpuContext, launch: (op: string) => void, timer
 /**
  * Times every candidate tiling on each shape class met and not yet tuned, largest total work
  * first (on zero-filled operands of the class's largest shape seen, with that launch's bias and
- * activation, so the timed kernel is the one the step runs), until the budget is spent; keeps the winners and saves them to the store. Must be called
- * between steps: it submits and awaits GPU work of its own.
+ * activation, so the timed kernel is the one the step runs), until the budget is spent; keeps the
+ * winners and saves them to the store. Must be called between steps: it submits and awaits GPU
+ * work of its own.
  */
 export async function autotuneMatmuls(ctx: GpuContext, options: { budgetMs?: number } = {}): Promise<AutotuneReport> {
   const st = states.get(ctx);
