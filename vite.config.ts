@@ -25,6 +25,9 @@ export default defineConfig({
     // Dawn + SwiftShader already spreads each kernel over every core; parallel test files only thrash.
     fileParallelism: false,
     pool: 'forks',
+    // GEMM autotuning off unless a test switches it on (src/engine/tuning tests, the bench's step
+    // test): timings would make runs differ in speed and the CLIs would write the user's cache.
+    env: { RANKSCOPE_AUTOTUNE: '0' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

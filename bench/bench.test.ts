@@ -36,6 +36,9 @@ describe('bench options', () => {
     expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
     expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);
+    expect(parseArgs([]).autotune).toBe('on');
+    expect(parseArgs(['--autotune', 'both', '--tune-budget', '500'])).toMatchObject({ autotune: 'both', tuneBudgetMs: 500 });
+    expect(() => parseArgs(['--autotune', 'maybe'])).toThrow(/on, off or both/);
   });
 });
 
@@ -74,14 +77,35 @@ describe('npm run bench -- --quick', () => {
 });
 
 describe('npm run bench -- --only step --quick', () => {
-  it('writes one row per method with the figures the issue asks for, and a launch-path row', async () => {
+  it('writes one row per method and tuning mode with the figures the issue asks for, and a launch-path row', async () => {
     const out = join(dir, 'step.json');
-    const { result } = await main(['--only', 'step', '--quick', '--batch', '2', '--methods', 'lora,full', '--out', out], {
-      out: () => {},
-      progress: () => {},
-    });
+    // Tuning results go to a file under XDG_CACHE_HOME: here a temporary folder, not the user's cache.
+    const cacheHome = process.env.XDG_CACHE_HOME;
+    const flag = process.env.RANKSCOPE_AUTOTUNE;
+    process.env.XDG_CACHE_HOME = join(dir, 'cache');
+    // vite.config.ts turns tuning off for tests; this one is about tuning on.
+    delete process.env.RANKSCOPE_AUTOTUNE;
+    const printed: string[] = [];
+    let result: BenchResult;
+    try {
+      // A 1 ms budget times one tiling per method's warm-up: enough to see tuning run, cheap.
+      ({ result } = await main(['--only', 'step', '--quick', '--batch', '2', '--methods', 'lora,full', '--autotune', 'both', '--tune-budget', '1', '--out', out], {
+        out: (t) => printed.push(t),
+        progress: () => {},
+      }));
+    } finally {
+      if (cacheHome === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = cacheHome;
+      if (flag !== undefined) process.env.RANKSCOPE_AUTOTUNE = flag;
+    }
     const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
-    expect(json.steps?.map((r) => r.method)).toEqual(['lora', 'full']);
+    expect(json.steps?.map((r) => `${r.method} ${r.autotune}`)).toEqual(['lora off', 'lora on', 'full off', 'full on']);
+    expect(json.autotune?.mode).toBe('both');
+    expect(json.autotune?.reports).toHaveLength(2);
+    expect(json.autotune?.summary?.store).toBe(join(dir, 'cache', 'rankscope', 'gemm-tuning.json'));
+    expect(json.autotune?.summary?.classes.some((c) => c.timings.length > 0)).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'cache', 'rankscope', 'gemm-tuning.json'), 'utf8'))).toHaveProperty('adapters');
+    expect(printed.join('\n')).toMatch(/GEMM autotuning \(both;/);
     for (const r of json.steps ?? []) {
       expect(r.model).toBe('demo (3 blocks)');
       for (const v of [r.launches_per_block, r.host_us_per_launch, r.launch_us_per_launch, r.ms_per_step, r.images_per_second, r.peak_gpu_bytes]) {
@@ -92,7 +116,7 @@ describe('npm run bench -- --only step --quick', () => {
       expect(r.bind_groups_per_step).toBe(0);
     }
     // Full fine-tuning launches the frozen weights' gradients too.
-    expect(json.steps![1].launches_per_step).toBeGreaterThan(json.steps![0].launches_per_step);
+    expect(json.steps![2].launches_per_step).toBeGreaterThan(json.steps![0].launches_per_step);
     expect(result.launchPath?.encode_us_per_launch).toBeGreaterThan(0);
   }, 300_000);
 });

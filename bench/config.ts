@@ -29,6 +29,13 @@ export interface BenchOptions {
   stepTargets: string[];
   /** Also time PyTorch fp32 eager on the same ViT-B/16 LoRA step (needs python3 with torch). */
   torch: boolean;
+  /**
+   * GEMM autotuning in the step suite: on (tune in the warm-up, time tuned steps), off (default
+   * tilings), or both (each method timed both ways, interleaved). RANKSCOPE_AUTOTUNE=0 forces off.
+   */
+  autotune: 'on' | 'off' | 'both';
+  /** Tuning budget in ms per method's warm-up (default: RANKSCOPE_AUTOTUNE_BUDGET_MS, else 2000). */
+  tuneBudgetMs?: number;
   /** Restrict the methods suite to these method names. */
   methods?: string[];
   /** Budget of each matmul and tfjs measurement. */
@@ -80,6 +87,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --shapes LIST     step suite models: ${STEP_SHAPES.join(', ')} (default demo; the ViT shapes are slow on SwiftShader)
   --depth N         step suite: keep only the first N blocks of the ViT shapes
   --targets LIST    step suite: modules to adapt (default query,value)
+  --autotune M      step suite: GEMM autotuning on (default; tuned in each method's warm-up), off, or
+                    both (every method timed with default and tuned tilings, interleaved);
+                    RANKSCOPE_AUTOTUNE=0 forces off; winners kept in ~/.cache/rankscope/
+  --tune-budget MS  step suite: tuning budget per method's warm-up (default 2000, or
+                    RANKSCOPE_AUTOTUNE_BUDGET_MS)
   --torch           step suite: also time PyTorch fp32 eager on the ViT-B/16 LoRA step (python3 + torch)
   --methods LIST    comma-separated adapter methods for the methods suite (default all present)
   --out PATH        write the JSON here (default bench-results/bench-<date>.json)
@@ -112,6 +124,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let shapes: StepShape[] | undefined;
   let targets: string[] | undefined;
   let torch = false;
+  let autotune: BenchOptions['autotune'] = 'on';
+  let tuneBudgetMs: number | undefined;
   let maxIters: number | undefined;
   let seconds: number | undefined;
   let maxSeconds: number | undefined;
@@ -161,6 +175,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
             return x as StepShape;
           });
         break;
+      case '--autotune': {
+        const v = value();
+        if (v !== 'on' && v !== 'off' && v !== 'both') throw new UsageError(`--autotune takes on, off or both, not "${v}"`);
+        autotune = v;
+        break;
+      }
+      case '--tune-budget': {
+        const v = Number(value());
+        if (!(Number.isFinite(v) && v >= 0)) throw new UsageError('--tune-budget needs milliseconds ≥ 0');
+        tuneBudgetMs = v;
+        break;
+      }
       case '--torch':
         torch = true;
         break;
@@ -216,6 +242,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     stepRounds: rounds ?? (quick ? 1 : 2),
     stepTargets: targets ?? ['query', 'value'],
     torch,
+    autotune,
+    tuneBudgetMs,
     budget,
     methodBudget,
     noProfile,

@@ -14,6 +14,9 @@ import { benchStep, formatStepRows, type StepRow } from './step';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
 import { now } from './timing';
+import { autotuneFromEnv } from '../src/engine/tuning/nodeAutotune';
+import { tuningSummary, type AutotuneReport } from '../src/engine/tuning/matmulTuner';
+import { tuningHeadline, tuningRows } from '../src/engine/tuning/describe';
 
 export interface BenchIo {
   /** The table and the JSON path. */
@@ -46,7 +49,18 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     let steps: StepRow[] | undefined;
     let launchPath: LaunchPathRow | undefined;
     let torchStep: TorchStepRow | undefined;
+    let autotune: BenchResult['autotune'];
     if (opts.suites.includes('step')) {
+      // Tuning as the train CLI does it (file under ~/.cache/rankscope/), unless --autotune off or
+      // RANKSCOPE_AUTOTUNE=0; the budget from --tune-budget, else the environment.
+      let mode = opts.autotune;
+      const env = { ...process.env, ...(opts.tuneBudgetMs !== undefined ? { RANKSCOPE_AUTOTUNE_BUDGET_MS: String(opts.tuneBudgetMs) } : {}) };
+      if (mode !== 'off' && !autotuneFromEnv(ctx, env)) {
+        io.progress(`autotune: off (RANKSCOPE_AUTOTUNE=${process.env.RANKSCOPE_AUTOTUNE}), though --autotune ${mode} was asked`);
+        mode = 'off';
+      }
+      const reports: AutotuneReport[] = [];
+      autotune = { mode, headline: '', reports };
       // Wall and host time of whole steps: timestamp queries would add their own cost to both.
       const profiler = ctx.profiler;
       ctx.profiler = undefined;
@@ -66,9 +80,14 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
             shapes: opts.stepShapes,
             depth: opts.stepDepth,
             targets: opts.stepTargets,
+            autotune: mode,
           },
           io.progress,
+          reports,
         );
+        const summary = tuningSummary(ctx);
+        autotune.headline = tuningHeadline(summary);
+        if (mode !== 'off') autotune.summary = summary;
       } finally {
         ctx.profiler = profiler;
       }
@@ -118,6 +137,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       tfjs,
       rows,
       steps,
+      autotune,
       launchPath,
       torchStep,
       skipped,
@@ -133,6 +153,17 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       );
     }
     if (steps) io.out(`\nstep suite (targets ${opts.stepTargets.join(',')}; median of ${opts.stepRounds} interleaved rounds × ${opts.steps} steps):\n${formatStepRows(steps)}`);
+    if (autotune?.summary) {
+      const lines = tuningRows(autotune.summary).map(
+        (r) =>
+          `  ${r.key.padEnd(26)} ${r.shape.padEnd(16)} ${r.tiling.padEnd(9)} ${r.source.padEnd(8)}` +
+          (r.bestMs !== undefined ? ` ${r.bestMs.toFixed(2)} ms` : '') +
+          (r.defaultMs !== undefined && r.tiling !== r.defaultTiling ? ` (default ${r.defaultTiling} ${r.defaultMs.toFixed(2)} ms)` : '') +
+          (r.note ? ` — ${r.note}` : ''),
+      );
+      const spent = autotune.reports.reduce((a, r) => a + r.spentMs, 0);
+      io.out(`\nGEMM autotuning (${autotune.mode}; ${spent.toFixed(0)} ms spent in the warm-ups; ${autotune.summary.store}): ${autotune.headline}\n${lines.join('\n')}`);
+    } else if (autotune) io.out(`\nGEMM autotuning: ${autotune.headline}`);
     if (torchStep) {
       io.out(
         `\nPyTorch ${torchStep.torch} fp32 eager (${torchStep.runtime}, ${torchStep.threads} threads): ${torchStep.model} ${torchStep.method} ` +

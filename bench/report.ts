@@ -1,3 +1,4 @@
+import type { AutotuneReport, TuningSummary } from '../src/engine/tuning/matmulTuner';
 /** The benchmark's result: rows of figures, the machine they came from, JSON output and an aligned table. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -69,6 +70,8 @@ export interface BenchResult {
   launchPath?: LaunchPathRow;
   /** PyTorch fp32 eager on the ViT-B/16 LoRA step (`--torch`). */
   torchStep?: TorchStepRow;
+  /** GEMM autotuning in the step suite: mode, what each method's warm-up tuned, and the winners per shape class. */
+  autotune?: { mode: 'on' | 'off' | 'both'; headline: string; reports: AutotuneReport[]; summary?: TuningSummary };
   skipped: Skipped[];
   seconds: number;
 }

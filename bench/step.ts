@@ -17,6 +17,8 @@ import { loadDatasetFolder } from '../src/io/node';
 import { parseConfig } from '../src/models/spec';
 import { buildModel, normalisationFor, prepareData } from '../src/session/prepare';
 import { Trainer } from '../src/train/trainer';
+import { useTunedTilings } from '../src/engine/ops/matmulTiling';
+import { autotuneEnabled, autotuneMatmuls, type AutotuneReport } from '../src/engine/tuning/matmulTuner';
 import { table } from './report';
 import { DEMO_DATA, defaultBatch, stepCheckpoint, type StepShape } from './stepModels';
 import { now } from './timing';
@@ -49,6 +51,11 @@ export interface StepRow {
   host_ms_per_step: number;
   /** The pool's peak bytes while this method's trainer was built and stepped (trimmed before it). */
   peak_gpu_bytes: number;
+  /**
+   * GEMM tilings in these steps: "on" (the autotuner's winners for this GPU, tuned in the warm-up
+   * or read from the cache) or "off" (the default tilings).
+   */
+  autotune: 'on' | 'off';
   /** Pipelines compiled during timed steps: should be 0 (all compiled in the warm-up step). */
   compiled_while_timed: number;
   /** Bind groups made per timed step (the rest came from the cache); absent where the context has no cache. */
@@ -68,6 +75,8 @@ export interface StepOptions {
   /** Keep only this many blocks of the ViT shapes. */
   depth?: number;
   targets: string[];
+  /** Time default tilings, tuned ones, or both (interleaved); tuning must be switched on for the context to time "on". */
+  autotune?: 'on' | 'off' | 'both';
 }
 
 function median(xs: number[]): number {
@@ -101,7 +110,17 @@ interface Sample {
   groups?: number;
 }
 
-export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (line: string) => void): Promise<StepRow[]> {
+export async function benchStep(
+  ctx: GpuContext,
+  opts: StepOptions,
+  progress: (line: string) => void,
+  tuning: AutotuneReport[] = [],
+): Promise<StepRow[]> {
+  const tuned = autotuneEnabled(ctx);
+  const wanted = opts.autotune ?? (tuned ? 'on' : 'off');
+  if (wanted !== 'off' && !tuned) throw new Error('bench step: --autotune on/both needs autotuning switched on for the context (it is off: RANKSCOPE_AUTOTUNE=0?)');
+  // Each timed block of a method runs once per mode; "both" interleaves default and tuned tilings.
+  const modes: Array<'on' | 'off'> = wanted === 'both' ? ['off', 'on'] : [wanted];
   const dataset = await loadDatasetFolder(resolve(DEMO_DATA));
   const data = prepareData(dataset, { valFraction: 0.1, seed: 0 });
   const ids = opts.methods ?? Object.keys(METHODS);
@@ -116,7 +135,7 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
     const norm = normalisationFor(spec, ckpt);
     const batch = opts.batch ?? defaultBatch(shape);
     // One model and trainer per method, all alive at once, so rounds can interleave methods.
-    const runs: Array<{ id: string; trainer: Trainer; release: () => void; peak: number; samples: Sample[] }> = [];
+    const runs: Array<{ id: string; trainer: Trainer; release: () => void; peak: number; samples: Record<'on' | 'off', Sample[]> }> = [];
     const timer = timeLaunches(ctx);
     try {
       for (const id of ids) {
@@ -142,43 +161,61 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
         await trainer.trainStep();
         await ctx.flush();
         // Peak of this method alone: what earlier methods' live trainers hold is subtracted.
-        runs.push({ id, trainer, release, peak: ctx.pool.peakAllocatedBytes - base, samples: [] });
+        runs.push({ id, trainer, release, peak: ctx.pool.peakAllocatedBytes - base, samples: { on: [], off: [] } });
+        // Tuning, as a trainer does it after its first step: the classes this method met and the
+        // cache lacks, within the budget. Never inside a timed step.
+        if (tuned) {
+          const r = await autotuneMatmuls(ctx);
+          tuning.push(r);
+          progress(`step ${name} ${id}: autotune measured ${r.measured} shape classes (${r.deferred} deferred) in ${r.spentMs.toFixed(0)} ms`);
+        }
         progress(`step ${name} ${id}: warmed up`);
       }
       // A settling round, untimed: once every method's temporaries are in the pool, each step
       // starts from the same free set, so it gets the same buffers at every later step (see
       // BufferPool) and its bind groups are made here.
-      for (const run of runs) await run.trainer.trainStep();
+      // Each mode settles too: the tuned tilings' pipelines compile here, not in a timed step.
+      for (const run of runs) {
+        for (const mode of modes) {
+          useTunedTilings(ctx, mode === 'on');
+          await run.trainer.trainStep();
+        }
+      }
       await ctx.flush();
       for (let round = 0; round < opts.rounds; round++) {
         for (const run of runs) {
-          for (let i = 0; i < opts.steps; i++) {
-            const before = ctx.launches;
-            const compiledBefore = ctx.pipelines.compiled;
-            // Optional: the same bench also runs against a context without the bind group cache.
-            const groupsBefore = (ctx as Partial<GpuContext>).bindGroups?.created;
-            const launchMs = timer.ms();
-            const c0 = process.cpuUsage();
-            const t0 = now();
-            await run.trainer.trainStep();
-            const t1 = now();
-            const c1 = process.cpuUsage(c0);
-            await ctx.flush();
-            const t2 = now();
-            run.samples.push({
-              host: t1 - t0,
-              cpuUs: c1.user + c1.system,
-              wall: t2 - t0,
-              launchMs: timer.ms() - launchMs,
-              launches: ctx.launches - before,
-              compiled: ctx.pipelines.compiled - compiledBefore,
-              groups: groupsBefore === undefined ? undefined : ctx.bindGroups.created - groupsBefore,
-            });
+          // Alternate which mode goes first, so neither always follows the other method's steps.
+          for (const mode of round % 2 ? [...modes].reverse() : modes) {
+            useTunedTilings(ctx, mode === 'on');
+            for (let i = 0; i < opts.steps; i++) {
+              const before = ctx.launches;
+              const compiledBefore = ctx.pipelines.compiled;
+              // Optional: the same bench also runs against a context without the bind group cache.
+              const groupsBefore = (ctx as Partial<GpuContext>).bindGroups?.created;
+              const launchMs = timer.ms();
+              const c0 = process.cpuUsage();
+              const t0 = now();
+              await run.trainer.trainStep();
+              const t1 = now();
+              const c1 = process.cpuUsage(c0);
+              await ctx.flush();
+              const t2 = now();
+              run.samples[mode].push({
+                host: t1 - t0,
+                cpuUs: c1.user + c1.system,
+                wall: t2 - t0,
+                launchMs: timer.ms() - launchMs,
+                launches: ctx.launches - before,
+                compiled: ctx.pipelines.compiled - compiledBefore,
+                groups: groupsBefore === undefined ? undefined : ctx.bindGroups.created - groupsBefore,
+              });
+            }
           }
         }
       }
-      for (const run of runs) {
-        const s = run.samples;
+      const measured = runs.flatMap((run) => modes.map((mode) => ({ run, mode })));
+      for (const { run, mode } of measured) {
+        const s = run.samples[mode];
         const launches = s[s.length - 1].launches;
         const host = median(s.map((x) => x.host));
         const wall = median(s.map((x) => x.wall));
@@ -187,6 +224,7 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
           model: name,
           batch,
           targets: opts.targets,
+          autotune: mode,
           launches_per_step: launches,
           launches_per_block: launches / spec.layers,
           host_us_per_launch: (host * 1000) / Math.max(1, launches),
@@ -201,13 +239,14 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
           steps_timed: s.length,
         };
         progress(
-          `step ${name} ${run.id}: ${launches} launches, ${row.host_us_per_launch.toFixed(1)} µs/launch host ` +
+          `step ${name} ${run.id} (tuning ${mode}): ${launches} launches, ${row.host_us_per_launch.toFixed(1)} µs/launch host ` +
             `(${row.launch_us_per_launch.toFixed(1)} in ctx.launch), ${row.ms_per_step.toFixed(0)} ms/step` +
             (row.bind_groups_per_step === undefined ? '' : `, ${row.bind_groups_per_step} bind groups made per step`),
         );
         rows.push(row);
       }
     } finally {
+      useTunedTilings(ctx, true);
       timer.restore();
       for (const run of runs) run.release();
       await ctx.flush();
@@ -217,14 +256,15 @@ export async function benchStep(ctx: GpuContext, opts: StepOptions, progress: (l
 }
 
 export function formatStepRows(rows: StepRow[]): string {
-  const lora = new Map(rows.filter((r) => r.method === 'lora').map((r) => [r.model, r.ms_per_step]));
+  const lora = new Map(rows.filter((r) => r.method === 'lora').map((r) => [`${r.model}|${r.autotune}`, r.ms_per_step]));
   return table(
-    ['model', 'method', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'CPU µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB'],
+    ['model', 'method', 'tuning', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'CPU µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB'],
     rows.map((r) => {
-      const l = lora.get(r.model);
+      const l = lora.get(`${r.model}|${r.autotune}`);
       return [
         r.model,
         r.method,
+        r.autotune,
         String(r.batch),
         String(r.launches_per_step),
         r.launches_per_block.toFixed(1),
@@ -237,6 +277,6 @@ export function formatStepRows(rows: StepRow[]): string {
         (r.peak_gpu_bytes / 2 ** 20).toFixed(1),
       ];
     }),
-    [false, false, true, true, true, true, true, true, true, true, true, true],
+    [false, false, false, true, true, true, true, true, true, true, true, true, true],
   );
 }

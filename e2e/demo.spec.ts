@@ -73,6 +73,21 @@ test('the one-click demo runs offline: LoRA, RandLoRA and full fine-tuning finis
   console.log(`demo ranks (LoRA / RandLoRA / full): ${ranks.join(' / ')}`);
   await page.screenshot({ path: `${ARTIFACTS}/demo-finished.png`, fullPage: true });
 
+  // The worker tuned GEMM tilings after each run's first step (2 s budget each): the GPU dialog
+  // says tuning is on and lists the shape classes the runs met, with timings for those tuned.
+  await page.getByTestId('gpu-badge').click();
+  const headline = page.getByTestId('gpu-tuning-headline');
+  await expect(headline).toHaveAttribute('data-enabled', 'true');
+  await expect(headline).toContainText(/^on · \d+ shape classes/);
+  await expect.poll(() => page.getByTestId('gpu-tuning-row').count()).toBeGreaterThan(3);
+  console.log(`demo autotuning: ${await headline.innerText()}`);
+  for (const line of await page.getByTestId('gpu-tuning-recent').locator('li').allInnerTexts()) console.log(`  tuning call: ${line}`);
+  for (const row of (await page.getByTestId('gpu-tuning-row').evaluateAll((els) => els.map((e) => `${(e as HTMLElement).innerText} ${e.getAttribute('title') ?? ''}`))).slice(0, 6)) {
+    console.log(`  tuning row: ${row.replace(/\s+/g, ' ')}`);
+  }
+  await page.getByTestId('gpu-tuning').screenshot({ path: `${ARTIFACTS}/demo-tuning.png` });
+  await page.getByTestId('gpu-close').click();
+
   expect(external).toEqual([]);
   expect(problems).toEqual([]);
 });

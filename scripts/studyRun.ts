@@ -30,6 +30,7 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { autotuneFromEnv } from '../src/engine/tuning/nodeAutotune';
 import { nodeGpu } from '../src/gpu/node';
 import { methodById, METHODS } from '../src/methods/registry';
 import { DEFAULT_TARGETS } from '../src/models/names';
@@ -379,6 +380,8 @@ export async function study(a: StudyArgs, log: (line: string) => void = console.
   if (a.planOnly) return { rows, cells, skipped };
   const gpu = await nodeGpu();
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
+  // As the train CLI: tilings tuned after the first run's first step (RANKSCOPE_AUTOTUNE=0: off).
+  autotuneFromEnv(gpu.ctx);
   const started = performance.now();
   try {
     for (const [i, cell] of cells.entries()) {

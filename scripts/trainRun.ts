@@ -36,6 +36,8 @@ import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadMethod, methodById } from '../src/methods/registry';
 import { nodeGpu, type NodeGpu } from '../src/gpu/node';
+import { autotuneFromEnv } from '../src/engine/tuning/nodeAutotune';
+import { autotuneMessage } from '../src/engine/tuning/describe';
 import type { Checkpoint } from '../src/io/checkpoint';
 import type { ImageDataset } from '../src/io/datasets/types';
 import { analyseLayers, analysedModules, releaseSnapshot, snapshotWeights } from '../src/train/layerAnalysis';
@@ -310,6 +312,8 @@ export async function train(args: TrainArgs, log: (line: string) => void = conso
   const inputs = await loadRunInputs(args, log);
   const gpu = await nodeGpu();
   log(`GPU: ${gpu.summary.vendor} ${gpu.summary.architecture} ${gpu.summary.description}`.trim());
+  // GEMM tilings tuned for this GPU after the first step, kept in ~/.cache/rankscope/ (RANKSCOPE_AUTOTUNE=0: off).
+  autotuneFromEnv(gpu.ctx);
   try {
     return await trainLoaded(args, inputs, gpu, log);
   } finally {
@@ -388,7 +392,7 @@ export async function trainLoaded(args: TrainArgs, inputs: RunInputs, gpu: NodeG
     };
     let s;
     try {
-      s = await trainer.run({ onMetric, afterStep });
+      s = await trainer.run({ onMetric, afterStep, onAutotune: (r) => log(autotuneMessage(r)) });
     } catch (e) {
       if (!(e instanceof StopForResume)) throw e;
       await Promise.all(pending);

@@ -1,9 +1,12 @@
 // Tiled, register-blocked GEMM: C[b] = act(alpha * opA(A[b]) * opB(B[b]) + beta * C[b] + bias).
 // opA(A) is M x K (A stored K x M when TRANS_A), opB(B) is K x N (B stored N x K when TRANS_B).
-// A WGxWG workgroup computes a (4·WG)² tile of C, each invocation a 4x4 block held in four vec4
-// accumulators: SwiftShader never finished a variant that indexed a private array in its loops.
-// WG is 16 (64x64 tiles) for large products and 8 (32x32) for small ones, where a 64-wide tile
-// would mostly idle; SwiftShader's cost grows with invocations, so small tiles matter there most.
+// A WG_X×WG_Y workgroup computes a (4·WG_Y)×(4·WG_X) tile of C, each invocation a 4x4 block held
+// in four vec4 accumulators: SwiftShader never finished a variant that indexed a private array in
+// its loops. TK is the depth of one staged slice of A and B. By default WG is 16×16 (64x64 tiles)
+// for large products and 8×8 (32x32) for small ones, where a 64-wide tile would mostly idle;
+// the autotuner (src/engine/tuning) may pick another shape per GEMM shape class and GPU. Every
+// tiling sums each output over k in the same order (k = 0, 1, …, K-1 into one accumulator), so
+// the tiling changes speed, not results.
 // An operand can be generated instead of read (A_CUSTOM / B_CUSTOM): the including kernel then
 // supplies `fn custom_a(b, row, k) -> f32` or `fn custom_b(b, k, col) -> f32` and its own bindings
 // from 8 up. That is how the fused adapter kernels build their operands inside the tile loads.
@@ -29,12 +32,15 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
 
-const WG: u32 = ${WG}u;
-const TILE: u32 = 4u * WG;
-const TK: u32 = 16u;
+const WG_X: u32 = ${WG_X}u;
+const WG_Y: u32 = ${WG_Y}u;
+const THREADS: u32 = WG_X * WG_Y;
+const TILE_M: u32 = 4u * WG_Y;
+const TILE_N: u32 = 4u * WG_X;
+const TK: u32 = ${TK}u;
 
-var<workgroup> As: array<vec4<f32>, ${TILE_VEC4S}>; // [TK][WG]: As[k*WG + i/4] holds rows i..i+3 at depth k
-var<workgroup> Bs: array<vec4<f32>, ${TILE_VEC4S}>; // [TK][WG]: Bs[k*WG + j/4] holds cols j..j+3 at depth k
+var<workgroup> As: array<vec4<f32>, ${A_VEC4S}>; // [TK][WG_Y]: As[k*WG_Y + i/4] holds rows i..i+3 at depth k
+var<workgroup> Bs: array<vec4<f32>, ${B_VEC4S}>; // [TK][WG_X]: Bs[k*WG_X + j/4] holds cols j..j+3 at depth k
 
 fn load_a(b: u32, row: u32, k: u32) -> f32 {
   if (row >= P.M || k >= P.K) { return 0.0; }
@@ -97,33 +103,36 @@ fn store(b: u32, row: u32, col0: u32, v: vec4<f32>) {
   }
 }
 
-@compute @workgroup_size(${WG}, ${WG}, 1)
+@compute @workgroup_size(${WG_X}, ${WG_Y}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = wg.z;
-  let row0 = wg.y * TILE;
-  let col0 = wg.x * TILE;
-  let tid = lid.y * WG + lid.x;
+  let row0 = wg.y * TILE_M;
+  let col0 = wg.x * TILE_N;
+  let tid = lid.y * WG_X + lid.x;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < P.K; k0 = k0 + TK) {
     // Stage both tiles, one vec4 (4 consecutive rows of A / cols of B at one depth) at a time.
-    for (var e = tid; e < TK * WG; e = e + WG * WG) {
-      let lk = e / WG;
-      let l4 = (e % WG) * 4u;
-      let k = k0 + lk;
+    for (var e = tid; e < TK * WG_Y; e = e + THREADS) {
+      let k = k0 + e / WG_Y;
+      let l4 = (e % WG_Y) * 4u;
       As[e] = vec4<f32>(
         load_a(b, row0 + l4, k), load_a(b, row0 + l4 + 1u, k),
         load_a(b, row0 + l4 + 2u, k), load_a(b, row0 + l4 + 3u, k));
+    }
+    for (var e = tid; e < TK * WG_X; e = e + THREADS) {
+      let k = k0 + e / WG_X;
+      let l4 = (e % WG_X) * 4u;
       Bs[e] = vec4<f32>(
         load_b(b, k, col0 + l4), load_b(b, k, col0 + l4 + 1u),
         load_b(b, k, col0 + l4 + 2u), load_b(b, k, col0 + l4 + 3u));
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk = kk + 1u) {
-      let a = As[kk * WG + lid.y];
-      let bv = Bs[kk * WG + lid.x];
+      let a = As[kk * WG_Y + lid.y];
+      let bv = Bs[kk * WG_X + lid.x];
       acc0 = acc0 + a.x * bv;
       acc1 = acc1 + a.y * bv;
       acc2 = acc2 + a.z * bv;

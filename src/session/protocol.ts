@@ -1,6 +1,7 @@
 import type { Fingerprint } from '../io/sources/fingerprinting';
 import type { MethodId } from '../methods/registry';
 import type { AdapterSummary } from '../gpu/device';
+import type { TuningSummary } from '../engine/tuning/matmulTuner';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
 import type { CheckpointPolicy, RunEvent, RunSpec } from './run';
@@ -89,7 +90,10 @@ export interface RunEstimate {
 
 /** The worker's API, called through comlink from the page. */
 export interface LabApi {
-  init(): Promise<AdapterSummary>;
+  /** Acquires the device; `autotune: false` keeps the default GEMM tilings (no tuning, no stored winners). */
+  init(options?: { autotune?: boolean }): Promise<AdapterSummary>;
+  /** What GEMM autotuning did on the lab's device (for the GPU dialog); undefined before init. */
+  tuning(): Promise<TuningSummary | undefined>;
   loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;
   /** Cancels the model load (default) or the data set load in progress. */
   cancelLoad(what?: 'model' | 'dataset'): void;

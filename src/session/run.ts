@@ -16,6 +16,7 @@ import type { TrainerState } from '../train/trainer';
 import { encodeCheckpoint } from './checkpointFile';
 import { checkpointFailureMessage, type RunCheckpointStore } from './checkpointStore';
 import { splitKey } from './splitKey';
+import { autotuneMessage } from '../engine/tuning/describe';
 
 async function runExports(trainer: Trainer, ckpt: Checkpoint, labels: string[], baseModel: string): Promise<RunExports> {
   const info = { baseModel, labels, preprocessor: ckpt.preprocessor.raw, tokenizer: ckpt.tokenizer };
@@ -376,6 +377,7 @@ export class RunController {
           this.emit({ type: 'metric', runId: this.spec.id, metric });
         },
         shouldStop: () => this.stopRequested,
+        onAutotune: (report) => this.notice('info', autotuneMessage(report)),
         beforeStep: async (step) => {
           at.step = step - 1;
           const gate = this.pauseGate;

@@ -24,6 +24,8 @@ import type { FileSource } from '../io/source';
 import { ALL_TARGETS, DEFAULT_TARGETS, linearSites } from '../models/names';
 import { Lab } from './lab';
 import { IndexedDbCheckpointStore } from './idbCheckpointStore';
+import { IndexedDbTuningStore } from './idbTuningStore';
+import { disableAutotune, enableAutotune, tuningSummary } from '../engine/tuning/matmulTuner';
 import { estimateRun } from './estimate';
 import { prepareData, type DataPlan } from './prepare';
 import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
@@ -94,17 +96,36 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
   };
 }
 
+let autotune = true;
+const tuningStore = new IndexedDbTuningStore();
+
+/**
+ * A context for a new device, with GEMM autotuning on (winners kept per adapter in IndexedDB;
+ * trainers tune after their first step) unless the page switched it off.
+ */
+function labContext(device: GPUDevice): GpuContext {
+  const ctx = new GpuContext(device);
+  if (autotune) enableAutotune(ctx, { store: tuningStore });
+  else disableAutotune(ctx, 'switched off in the page (?autotune=0)');
+  return ctx;
+}
+
 const api: LabApi = {
-  async init() {
+  async init(options) {
     if (lab) return (await acquireGpu(navigator.gpu)).summary;
+    autotune = options?.autotune ?? true;
     const gpu = await acquireGpu(navigator.gpu);
-    lab = new Lab(new GpuContext(gpu.device), (e) => listeners.forEach((l) => l(e)), {
+    lab = new Lab(labContext(gpu.device), (e) => listeners.forEach((l) => l(e)), {
       // Checkpoints go to IndexedDB, so a run survives a reload or a crashed tab.
       checkpoints: new IndexedDbCheckpointStore(),
       // After a device loss (driver reset, GPU switched, too much memory), a new device.
-      recover: async () => new GpuContext((await acquireGpu(navigator.gpu)).device),
+      recover: async () => labContext((await acquireGpu(navigator.gpu)).device),
     });
     return gpu.summary;
+  },
+
+  async tuning() {
+    return lab ? tuningSummary(lab.ctx) : undefined;
   },
 
   async loadModel(req, onProgress) {

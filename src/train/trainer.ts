@@ -11,6 +11,7 @@ import type { VisionTransformer } from '../models/vision';
 import type { HeadKind } from '../models/zeroShot';
 import { BatchSampler, batchImageBytes, gatherBatch, squarePlan, type BatchOptions, type PackedImages, type ProcessorPlan, type SamplerPosition } from './data';
 import { learningRate } from './schedule';
+import { autotuneMatmuls, loadTuning, pendingClasses, type AutotuneReport } from '../engine/tuning/matmulTuner';
 
 export interface TrainConfig {
   method: MethodId;
@@ -170,6 +171,11 @@ export interface TrainerHooks {
   shouldStop?: () => boolean;
   /** Awaited between steps, so a caller can pause a run. */
   beforeStep?: (step: number) => Promise<void> | void;
+  /**
+   * Called when GEMM tilings were tuned after this run's first step (autotuning on for the
+   * device and shape classes not in the store): what was measured, in how long.
+   */
+  onAutotune?: (report: AutotuneReport) => void;
 }
 
 /** HF's recipe: no weight decay on biases, norms and embeddings-like vectors; decay on matrices. */
@@ -490,11 +496,19 @@ export class Trainer {
     };
     // Out of memory fails the run with what it needs at this batch, and frees what the failed step held.
     const mark = this.model.ctx.pool.mark();
+    const ctx = this.model.ctx;
+    let firstStep = true;
     try {
+      // Winners stored for this GPU apply from the first step.
+      await loadTuning(ctx);
       while (this.step < c.steps) {
         await hooks.beforeStep?.(this.step + 1);
         if (hooks.shouldStop?.()) break;
         await this.trainStep(hooks);
+        // The first step has met the model's GEMM shape classes; tune those the store lacks now,
+        // between steps and within the budget, and say so (numerics do not change: see matmulTiling).
+        if (firstStep && pendingClasses(ctx) > 0) hooks.onAutotune?.(await autotuneMatmuls(ctx));
+        firstStep = false;
         if (this.divergence) break;
         if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();
         // After the evaluation, so a checkpoint taken here resumes past it rather than skipping it.
@@ -502,7 +516,7 @@ export class Trainer {
       }
       await evalNow();
     } catch (e) {
-      throw await outOfMemoryForRun(this.model.ctx, mark, e, c.batchSize);
+      throw await outOfMemoryForRun(ctx, mark, e, c.batchSize);
     }
     const seconds = this.elapsed();
     return {

@@ -1,7 +1,10 @@
-import { useRef } from 'react';
+import { useRef, useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
 import { MINIMUM_LIMITS, type AdapterSummary } from '../gpu/device';
 import { WebGpuUnavailableError } from '../gpu/errors';
+import { autotuneMessage, tuningHeadline, tuningRows } from '../engine/tuning/describe';
 import { useGpu } from './useGpu';
+import { getLab } from './lab';
 
 /** Features `acquireGpu` turns on when the adapter offers them. */
 const REQUESTED_FEATURES: Record<string, string> = {
@@ -34,6 +37,7 @@ export function adapterName(summary: AdapterSummary): string {
 export function GpuBadge() {
   const gpu = useGpu();
   const dialog = useRef<HTMLDialogElement>(null);
+  const [open, setOpen] = useState(false);
   if (gpu.isPending) {
     return (
       <span className="gpu-badge gpu-badge-pending" data-testid="gpu-pending">
@@ -58,7 +62,10 @@ export function GpuBadge() {
         data-testid="gpu-badge"
         data-state={kind}
         aria-haspopup="dialog"
-        onClick={() => dialog.current?.showModal()}
+        onClick={() => {
+          dialog.current?.showModal();
+          setOpen(true);
+        }}
         title="Show the adapter's limits and features"
       >
         <span className="gpu-badge-dot" aria-hidden="true" />
@@ -70,7 +77,7 @@ export function GpuBadge() {
           </span>
         )}
       </button>
-      <dialog ref={dialog} className="gpu-dialog" aria-labelledby="gpu-panel-title" data-testid="gpu-panel">
+      <dialog ref={dialog} className="gpu-dialog" aria-labelledby="gpu-panel-title" data-testid="gpu-panel" onClose={() => setOpen(false)}>
         <div className="gpu-dialog-head">
           <h2 id="gpu-panel-title">GPU</h2>
           <button type="button" onClick={() => dialog.current?.close()} data-testid="gpu-close" autoFocus>
@@ -78,6 +85,7 @@ export function GpuBadge() {
           </button>
         </div>
         <AdapterDetails summary={summary} />
+        {open && <TuningDetails />}
       </dialog>
     </>
   );
@@ -173,5 +181,85 @@ function AdapterDetails({ summary }: { summary: AdapterSummary }) {
         </ul>
       )}
     </div>
+  );
+}
+
+/**
+ * What GEMM autotuning did on the lab's device: per shape class, the tiling in use, whether it was
+ * measured in this session, read from the store, or is still the default, and the timings. Read
+ * from the worker each time the dialog opens (unmounted when closed, and not cached).
+ */
+function TuningDetails() {
+  const tuning = useQuery({ queryKey: ['gpu-tuning'], queryFn: async () => (await getLab().tuning()) ?? null, gcTime: 0, staleTime: 0, retry: false });
+  const ms = (v: number | undefined) => (v === undefined ? '—' : v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
+  return (
+    <section data-testid="gpu-tuning">
+      <h3>Kernel autotuning</h3>
+      {tuning.isPending ? (
+        <p className="muted">Reading the tuning state…</p>
+      ) : tuning.isError ? (
+        <p className="muted">The training worker did not answer: {tuning.error.message}</p>
+      ) : !tuning.data ? (
+        <p className="muted" data-testid="gpu-tuning-headline">The training device is not ready yet.</p>
+      ) : (
+        <>
+          <p data-testid="gpu-tuning-headline" data-enabled={tuning.data.enabled}>
+            {tuningHeadline(tuning.data)}
+          </p>
+          <p className="muted">
+            The first training step of a run records the matrix-product shapes the model uses; right after it, each new
+            shape class is timed with every candidate tiling ({tuning.data.timer}), within a budget of{' '}
+            {(tuning.data.budgetMs / 1000).toFixed(1)} s per run, and the fastest is kept for this GPU in {tuning.data.store}.
+            Tilings change speed only, never results. Open the page with <code>?autotune=0</code> to turn this off.
+          </p>
+          {tuning.data.storeError && <p className="notice notice-warn">{tuning.data.storeError}</p>}
+          {tuning.data.recent.length > 0 && (
+            <ul className="muted" data-testid="gpu-tuning-recent">
+              {tuning.data.recent.map((r, i) => (
+                <li key={i}>{autotuneMessage(r).replace(/ The GPU badge shows the details\.$/, '')}</li>
+              ))}
+            </ul>
+          )}
+          {tuning.data.classes.length === 0 ? (
+            <p className="muted" data-testid="gpu-tuning-empty">
+              No run has trained on this device yet, and nothing is stored for it.
+            </p>
+          ) : (
+            <table className="limits" data-testid="gpu-tuning-table">
+              <thead>
+                <tr>
+                  <th scope="col">Shape class</th>
+                  <th scope="col">Timed at</th>
+                  <th scope="col">Tiling</th>
+                  <th scope="col">Source</th>
+                  <th scope="col">Best</th>
+                  <th scope="col">Default</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tuningRows(tuning.data).map((r) => (
+                  <tr key={r.key} data-testid="gpu-tuning-row" data-source={r.source} title={r.note}>
+                    <th scope="row">
+                      <code>{r.key}</code>
+                    </th>
+                    <td>{r.shape}</td>
+                    <td>
+                      <code>{r.tiling}</code>
+                      {r.tiling !== r.defaultTiling && <span className="muted"> (default {r.defaultTiling})</span>}
+                    </td>
+                    <td>{r.source === 'default' && r.note ? `default (${r.note})` : r.source}</td>
+                    <td>{ms(r.bestMs)}</td>
+                    <td>
+                      {ms(r.defaultMs)}
+                      {r.speedup !== undefined && r.speedup > 1.005 && <span className="muted"> ({r.speedup.toFixed(2)}×)</span>}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
   );
 }

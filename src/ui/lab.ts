@@ -31,11 +31,25 @@ export function proxied<T extends (...args: never[]) => unknown>(fn: T): T {
 
 export const LAB_QUERY_KEY = ['lab-device'] as const;
 
+/**
+ * GEMM autotuning is on unless the page is opened with ?autotune=0 (or localStorage
+ * "rankscope.autotune" is "0"): then the default tilings run and nothing is timed or stored.
+ */
+export function autotuneSetting(search = typeof location === 'undefined' ? '' : location.search): boolean {
+  const param = new URLSearchParams(search).get('autotune');
+  if (param !== null) return param !== '0';
+  try {
+    return typeof localStorage === 'undefined' || localStorage.getItem('rankscope.autotune') !== '0';
+  } catch {
+    return true;
+  }
+}
+
 /** The worker's GPU device, acquired once; panels that talk to the lab wait for this. */
 export function useLabDevice() {
   return useQuery<AdapterSummary, Error>({
     queryKey: LAB_QUERY_KEY,
-    queryFn: () => getLab().init(),
+    queryFn: () => getLab().init({ autotune: autotuneSetting() }),
     staleTime: Infinity,
     gcTime: Infinity,
     retry: false,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useGpu, testData, f32Tolerance } from '../../testing/gpu';
 import { Tensor } from '../tensor';
 import { matmul, type Activation } from './matmul';
+import { TILING_CANDIDATES, tilingId, type Tiling } from './matmulTiling';
 import { activation64, mat, matmul64, maxRelError, transpose } from '../reference/linalg';
 
 const gpu = useGpu();
@@ -19,7 +20,7 @@ interface Case {
   batch?: number;
 }
 
-async function check(c: Case, seed: number) {
+async function check(c: Case, seed: number, tiling?: Tiling): Promise<Float32Array> {
   const { ctx } = gpu();
   const batch = c.batch ?? 1;
   const aRows = c.transA ? c.K : c.M;
@@ -35,7 +36,7 @@ async function check(c: Case, seed: number) {
   const b = Tensor.from(ctx, [bRows, bCols], Float32Array.from(bData));
   const bias = c.bias ? Tensor.from(ctx, [c.N], Float32Array.from(biasData)) : undefined;
   const out = c.beta ? Tensor.from(ctx, [...lead, c.M, c.N], Float32Array.from(cData)) : undefined;
-  const result = matmul(a, b, { transA: c.transA, transB: c.transB, bias, activation: c.act, alpha: c.alpha, beta: c.beta, out });
+  const result = matmul(a, b, { transA: c.transA, transB: c.transB, bias, activation: c.act, alpha: c.alpha, beta: c.beta, out, tiling });
   const got = await result.read();
 
   const want = new Float64Array(batch * c.M * c.N);
@@ -58,6 +59,7 @@ async function check(c: Case, seed: number) {
   // Inputs were rounded to f32 on upload, so compare against the reference on those rounded values.
   expect(maxRelError(got, want)).toBeLessThan(f32Tolerance(c.K) + 4e-6);
   for (const t of [a, b, bias, out, result]) t?.release();
+  return got;
 }
 
 describe('matmul against a float64 reference', () => {
@@ -89,4 +91,25 @@ describe('matmul against a float64 reference', () => {
     a.release();
     b.release();
   });
+});
+
+// The autotuner may pick any candidate tiling for any shape on a device, so each one must be right
+// on odd sizes (partial tiles both ways, K not a multiple of the staging depth), transposes,
+// batches and the epilogue; and since each sums over k in the same order, all agree bit for bit.
+describe('every autotuning candidate tiling against a float64 reference', () => {
+  const cases: Case[] = [
+    { M: 1, N: 1, K: 1 },
+    { M: 37, N: 70, K: 19, transB: true, bias: true, act: 'gelu' },
+    { M: 65, N: 7, K: 33, transA: true },
+    { M: 17, N: 23, K: 19, batch: 3, transB: true, beta: 0.5 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`${c.batch ? `${c.batch}x` : ''}${c.M}x${c.K}·${c.K}x${c.N}: ${TILING_CANDIDATES.map(tilingId).join(', ')}`, async () => {
+      const results: Float32Array[] = [];
+      for (const t of TILING_CANDIDATES) results.push(await check(c, 500 + 10 * i, t));
+      for (const [j, r] of results.entries()) {
+        expect(Buffer.from(r.buffer).equals(Buffer.from(results[0].buffer)), `${tilingId(TILING_CANDIDATES[j])} differs from ${tilingId(TILING_CANDIDATES[0])}`).toBe(true);
+      }
+    });
+  }
 });

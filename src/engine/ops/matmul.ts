@@ -1,6 +1,7 @@
 import matmulWgsl from '../../../shaders/matmul.wgsl';
 import type { Binding } from '../../gpu/context';
 import { kernelCode } from './kernel';
+import { tilingDefines, tilingFor, type Tiling } from './matmulTiling';
 import { Tensor } from '../tensor';
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
@@ -29,6 +30,8 @@ export interface MatmulOptions {
   activation?: Activation;
   out?: Tensor;
   op?: string;
+  /** Forces a tiling (tests and the autotuner); by default the device's tuned or default tiling. */
+  tiling?: Tiling;
 }
 
 type Operand = Tensor | CustomOperand;
@@ -86,13 +89,13 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
     throw new Error(`${op}: bias has ${opts.bias.size} values, needs ${N}`);
   }
   const act = opts.activation ?? 'none';
-  // Small tiles when the output is small in either direction: a 64-wide tile would mostly idle.
-  const WG = Math.min(M, N) <= 32 || M * N <= 64 * 64 ? 8 : 16;
-  const tile = 4 * WG;
   const customA = !isTensor(a) ? a : undefined;
   const customB = !isTensor(b) ? b : undefined;
   const custom = customA ?? customB;
   if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
+  // The autotuner's winner for this shape class on this device, else small tiles when the output
+  // is small in either direction (a 64-wide tile would mostly idle) and 64×64 otherwise.
+  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act }, !custom);
   const code = kernelCode(
     matmulWgsl,
     {
@@ -106,8 +109,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
       ACT_RELU: act === 'relu',
       ACT_GELU: act === 'gelu',
       ACT_QUICK_GELU: act === 'quick_gelu',
-      WG,
-      TILE_VEC4S: 16 * WG,
+      ...tilingDefines(tiling),
     },
     'matmul.wgsl',
     custom ? { key: custom.name, code: custom.code } : undefined,
@@ -135,7 +137,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
     code,
     uniforms: params,
     bindings,
-    workgroups: [Math.ceil(N / tile), Math.ceil(M / tile), batch],
+    workgroups: [Math.ceil(N / (4 * tiling.wgX)), Math.ceil(M / (4 * tiling.wgY)), batch],
   });
   return out;
 }
