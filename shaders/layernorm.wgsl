@@ -8,6 +8,12 @@
 //   BACKWARD_PARAMS  column sums over a chunk of rows, as in reduce.wgsl: dw = Σ dy·x̂, db = Σ dy,
 //                    written to (chunk, cols) partials or, with one chunk, into dw / db directly
 //                    (Out = Σ + β·Out).
+// SUBGROUPS (64-lane rows only, on devices with the `subgroups` feature): the row sums use
+// subgroupAdd and one workgroup-memory pass across subgroups instead of a six-level tree.
+
+#if ${SUBGROUPS}
+enable subgroups;
+#endif
 
 #if ${FORWARD}
 struct Params { rows: u32, cols: u32, pad0: u32, pad1: u32, eps: f32, pad2: f32, pad3: f32, pad4: f32 }
@@ -82,6 +88,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 #if ${ONE_LANE}
 const LANES: u32 = 1u;
 fn row_sum(v: vec2<f32>, lane: u32) -> vec2<f32> { return v; }
+#elif ${SUBGROUPS}
+const LANES: u32 = 64u;
+var<workgroup> red: array<vec2<f32>, 64>;
+
+// Sums a pair over the 64 invocations with one barrier pair instead of seven. Each subgroup adds
+// its values (subgroupAdd); its elected invocation leaves that sum at its own index and every
+// other slot holds 0; then every invocation adds the 64 slots in index order. Nothing here
+// assumes a subgroup size (4 on SwiftShader, 32 or 64 on GPUs, or larger than the workgroup)
+// or which invocations share a subgroup, and the order of the final sum is fixed.
+fn row_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  let part = subgroupAdd(v);
+  red[lid] = select(vec2<f32>(0.0), part, subgroupElect());
+  workgroupBarrier();
+  var r = vec2<f32>(0.0);
+  for (var k = 0u; k < 64u; k = k + 1u) { r = r + red[k]; }
+  workgroupBarrier();
+  return r;
+}
 #else
 const LANES: u32 = 64u;
 var<workgroup> red: array<vec2<f32>, 64>;

@@ -48,6 +48,7 @@ export class GpuContext {
   profiler: GpuProfiler | undefined;
   /** When set, each launch is submitted alone, so a validation error names the exact op (slower; for tests). */
   checkEachLaunch = false;
+  private subgroups: boolean;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private passPipeline: GPUComputePipeline | undefined;
@@ -69,7 +70,15 @@ export class GpuContext {
     return this.batches;
   }
 
-  constructor(readonly device: GPUDevice) {
+  /**
+   * `subgroups: false` keeps the plain workgroup-memory reductions even where the device has the
+   * `subgroups` feature (the default is to use it where present); see `subgroupReductions`.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    options: { subgroups?: boolean } = {},
+  ) {
+    this.subgroups = (options.subgroups ?? true) && device.features.has('subgroups');
     this.bindGroups = new BindGroupCache(device);
     this.pool = new BufferPool(device, { onDestroy: (b) => this.bindGroups.forget(b), beforeTrim: () => this.submit() });
     this.pipelines = new PipelineCache(device);
@@ -85,6 +94,20 @@ export class GpuContext {
       this.lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
       for (const h of this.lostHandlers) h(this.lost);
     });
+  }
+
+  /**
+   * Whether the row reductions of layernorm, softmax and cross-entropy use subgroup operations
+   * (subgroupAdd / subgroupMax, then one workgroup-memory pass across subgroups) instead of a
+   * barrier-per-level tree. Only ever true on a device with the `subgroups` feature; setting it
+   * true elsewhere leaves it false. Tests flip it to run both paths on one device.
+   */
+  get subgroupReductions(): boolean {
+    return this.subgroups;
+  }
+
+  set subgroupReductions(on: boolean) {
+    this.subgroups = on && this.device.features.has('subgroups');
   }
 
   onDeviceLost(handler: (e: DeviceLostError) => void): () => void {

@@ -29,7 +29,9 @@ export async function nodeGpu(): Promise<NodeGpu> {
   const gpu = webgpu.create([]);
   keepAlive.push(gpu);
   const acquired = await acquireGpu(gpu);
-  const ctx = new GpuContext(acquired.device);
+  // RANKSCOPE_SUBGROUPS=0 (or false/off/no) keeps the plain reductions where the device has subgroups.
+  const subgroups = !/^(0|false|off|no)$/i.test(process.env.RANKSCOPE_SUBGROUPS ?? '');
+  const ctx = new GpuContext(acquired.device, { subgroups });
   // The debug switch the batch error messages point to: each launch submitted alone.
   if (process.env.RANKSCOPE_CHECK_EACH_LAUNCH) ctx.checkEachLaunch = true;
   return { ...acquired, ctx };

@@ -3,6 +3,7 @@
  * GPU), with each launch submitted alone so a failing kernel is named exactly.
  */
 import { afterAll, beforeAll } from 'vitest';
+import type { GpuContext } from '../gpu/context';
 import { nodeGpu, type NodeGpu } from '../gpu/node';
 import { randomArray } from '../engine/random';
 
@@ -37,4 +38,23 @@ export function f32Data(n: number, seed: number): Float64Array {
  */
 export function f32Tolerance(k: number): number {
   return 4 * Math.max(1, k) * 2 ** -24 + 1e-6;
+}
+
+/**
+ * Runs `fn` with the row reductions of layernorm, softmax and cross-entropy on the subgroup path
+ * (`subgroups` true) or the plain workgroup-memory path, then restores the context's choice.
+ * Asking for subgroups on a device without the feature fails the test rather than quietly
+ * testing the plain path twice: SwiftShader under Dawn offers `subgroups` (size 4).
+ */
+export async function withReductionPath<T>(ctx: GpuContext, subgroups: boolean, fn: () => Promise<T>): Promise<T> {
+  const before = ctx.subgroupReductions;
+  ctx.subgroupReductions = subgroups;
+  if (ctx.subgroupReductions !== subgroups) {
+    throw new Error(`this device lacks the WebGPU "subgroups" feature, so the subgroup reductions cannot be tested here`);
+  }
+  try {
+    return await fn();
+  } finally {
+    ctx.subgroupReductions = before;
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useGpu, testData, f32Tolerance } from '../../testing/gpu';
+import { useGpu, testData, f32Tolerance, withReductionPath } from '../../testing/gpu';
 import { cotangent, dot64, f32Round, numericGradient, relErr } from '../../testing/gradcheck';
 import { Tensor } from '../tensor';
 import { maxRelError } from '../reference/linalg';
@@ -105,4 +105,51 @@ describe('layernorm on the GPU against float64', () => {
     expect(() => layerNorm(x, upload([cols + 1], testData(cols + 1, 1)), b, 1e-5)).toThrow(/weight has shape \[13\], needs 12/);
     for (const t of [x, w, b, dy, fwd.y, fwd.mean, fwd.rstd, frozen.dx!, biasOnly.dbias!]) t.release();
   });
+});
+
+describe('layernorm: subgroup and plain reductions', () => {
+  // 7 and 33 columns take the one-invocation-per-row path (no cross-lane sum: both paths run the
+  // same code); 257 and 1000 take the 64-lane reduction, where the subgroup variant differs.
+  const shapes = [
+    { rows: 3, cols: 7 },
+    { rows: 5, cols: 33 },
+    { rows: 5, cols: 257 },
+    { rows: 3, cols: 1000 },
+  ];
+  for (const { rows, cols } of shapes) {
+    it(`${rows}x${cols}: forward and backward agree with float64 on both paths, and with each other`, async () => {
+      const { ctx } = gpu();
+      const eps = 1e-5;
+      const d = inputs(rows, cols, 5 * rows + cols);
+      const ref = layerNorm64(d.x, d.w, d.b, rows, cols, eps);
+      const refG = layerNormBackward64(d.dy, d.x, d.w, rows, cols, eps);
+      const x = upload([rows, cols], d.x);
+      const w = upload([cols], d.w);
+      const b = upload([cols], d.b);
+      const dy = upload([rows, cols], d.dy);
+      const run = (subgroups: boolean) =>
+        withReductionPath(ctx, subgroups, async () => {
+          const fwd = layerNorm(x, w, b, eps);
+          const g = layerNormBackward(dy, x, w, fwd, { weightGrad: true });
+          const out = { y: await fwd.y.read(), mean: await fwd.mean.read(), rstd: await fwd.rstd.read(), dx: await g.dx!.read(), dw: await g.dweight!.read() };
+          for (const t of [fwd.y, fwd.mean, fwd.rstd, g.dx!, g.dweight!, g.dbias!]) t.release();
+          return out;
+        });
+      const plain = await run(false);
+      const sub = await run(true);
+      for (const r of [plain, sub]) {
+        expect(maxRelError(r.y, ref.y)).toBeLessThan(4 * f32Tolerance(cols));
+        expect(maxRelError(r.mean, ref.mean)).toBeLessThan(f32Tolerance(cols));
+        expect(maxRelError(r.rstd, ref.rstd)).toBeLessThan(4 * f32Tolerance(cols));
+        expect(maxRelError(r.dx, refG.dx)).toBeLessThan(4 * f32Tolerance(cols));
+        expect(maxRelError(r.dw, refG.dw)).toBeLessThan(4 * f32Tolerance(rows));
+      }
+      // The paths only reorder an f32 sum: a few ulps of the row's scale, far below the reference tolerance.
+      expect(maxRelError(sub.y, plain.y)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+      expect(maxRelError(sub.mean, plain.mean)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+      expect(maxRelError(sub.rstd, plain.rstd)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+      expect(maxRelError(sub.dx, plain.dx)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+      for (const t of [x, w, b, dy]) t.release();
+    });
+  }
 });

@@ -5,6 +5,7 @@
  * gradients.
  */
 import layernormWgsl from '../../../shaders/layernorm.wgsl';
+import type { GpuContext } from '../../gpu/context';
 import { Tensor } from '../tensor';
 import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
 import { launchColumnSum, rowChunks } from './reduce';
@@ -26,6 +27,11 @@ export interface LayerNormResult {
 /** Short rows are reduced by one invocation each, 64 rows to a workgroup; long rows by a 64-lane workgroup. */
 function oneLane(cols: number): boolean {
   return cols <= 256;
+}
+
+/** Subgroup row sums where the context uses them; one-lane rows have no cross-invocation sum to speed up. */
+function subgroups(ctx: GpuContext, cols: number): boolean {
+  return ctx.subgroupReductions && !oneLane(cols);
 }
 
 function rowGrid(rows: number, cols: number): [number, number] {
@@ -55,7 +61,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number, 
   ctx.launch({
     op,
     shapes: { x: x.shape },
-    code: kernelCode(layernormWgsl, { FORWARD: true, BACKWARD_INPUT: false, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols) }, 'layernorm.wgsl'),
+    code: kernelCode(layernormWgsl, { FORWARD: true, BACKWARD_INPUT: false, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols), SUBGROUPS: subgroups(ctx, cols) }, 'layernorm.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: x.buffer, access: 'read' },
@@ -122,7 +128,7 @@ export function layerNormBackward(
       ctx.launch({
         op: `${op}_input`,
         shapes: { x: x.shape },
-        code: kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: true, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols) }, 'layernorm.wgsl'),
+        code: kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: true, BACKWARD_PARAMS: false, ONE_LANE: oneLane(cols), SUBGROUPS: subgroups(ctx, cols) }, 'layernorm.wgsl'),
         uniforms: buffer,
         bindings: [
           { buffer: x.buffer, access: 'read' },
@@ -150,7 +156,7 @@ export function layerNormBackward(
   grads.dbias = dbias;
   if (cols === 0) return grads;
   const { chunks, rowsPerChunk } = rowChunks(rows);
-  const code = kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: false, BACKWARD_PARAMS: true, ONE_LANE: false }, 'layernorm.wgsl');
+  const code = kernelCode(layernormWgsl, { FORWARD: false, BACKWARD_INPUT: false, BACKWARD_PARAMS: true, ONE_LANE: false, SUBGROUPS: false }, 'layernorm.wgsl');
   const paramsLaunch = (dwBuf: GPUBuffer, dbBuf: GPUBuffer, beta: number) => {
     const { buffer, u, f } = uniforms(8);
     u.set([rows, cols, rowsPerChunk, (wantW ? 1 : 0) | (wantB ? 2 : 0)]);
