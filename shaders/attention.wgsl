@@ -11,6 +11,12 @@
 //   rows are (…, T, T) score matrices and column j > query row (row mod T) is masked: its
 //   probability is exactly 0, so the backward, which multiplies by Pm, needs no mask of its own.
 //   P.backward = 1: A holds dP and becomes dS = Pm ⊙ (dP − Σ_j dP·Pm), Pm the saved softmax.
+//   SUBGROUPS (64-lane rows only, devices with the `subgroups` feature): the row max and sums use
+//   subgroupMax / subgroupAdd and one workgroup-memory pass across subgroups instead of a tree.
+
+#if ${SUBGROUPS}
+enable subgroups;
+#endif
 
 #if ${SOFTMAX}
 struct Params { rows: u32, cols: u32, backward: u32, causal: u32 }
@@ -24,6 +30,32 @@ struct Params { rows: u32, cols: u32, backward: u32, causal: u32 }
 const LANES: u32 = 1u;
 fn row_max(v: f32, lane: u32) -> f32 { return v; }
 fn row_sum(v: f32, lane: u32) -> f32 { return v; }
+#elif ${SUBGROUPS}
+const LANES: u32 = 64u;
+var<workgroup> red: array<f32, 64>;
+// One barrier pair per reduction instead of seven: each subgroup reduces its values; its elected
+// invocation leaves the result at its own index, every other slot holds the identity (−max f32
+// or 0); then every invocation folds the 64 slots in index order. No subgroup size (4 on
+// SwiftShader, 32/64 on GPUs, or wider than the workgroup) or invocation-to-subgroup layout is
+// assumed, and the order of the final sum is fixed.
+fn row_max(v: f32, lid: u32) -> f32 {
+  let part = subgroupMax(v);
+  red[lid] = select(-3.4028234663852886e38, part, subgroupElect());
+  workgroupBarrier();
+  var r = -3.4028234663852886e38;
+  for (var k = 0u; k < 64u; k = k + 1u) { r = max(r, red[k]); }
+  workgroupBarrier();
+  return r;
+}
+fn row_sum(v: f32, lid: u32) -> f32 {
+  let part = subgroupAdd(v);
+  red[lid] = select(0.0, part, subgroupElect());
+  workgroupBarrier();
+  var r = 0.0;
+  for (var k = 0u; k < 64u; k = k + 1u) { r = r + red[k]; }
+  workgroupBarrier();
+  return r;
+}
 #else
 const LANES: u32 = 64u;
 var<workgroup> red: array<f32, 64>;

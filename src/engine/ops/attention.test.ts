@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useGpu, testData, f32Tolerance } from '../../testing/gpu';
+import { useGpu, testData, f32Tolerance, withReductionPath } from '../../testing/gpu';
 import { cotangent, dot64, f32Round, numericGradient, relErr } from '../../testing/gradcheck';
 import { Tensor } from '../tensor';
 import { maxRelError } from '../reference/linalg';
@@ -189,4 +189,64 @@ describe('attention on the GPU against float64', () => {
     expect(maxRelError(await out.read(), attention64(data.q, data.k, data.v, dm).out)).toBeLessThan(1e-5);
     for (const t of [q, k, v, out]) t.release();
   });
+});
+
+/** Row softmax (optionally causal over (T, T) blocks) and its backward in float64, from f32 inputs. */
+function softmax64(x: ArrayLike<number>, g: ArrayLike<number>, rows: number, cols: number, causal: boolean) {
+  const p = new Float64Array(rows * cols);
+  const d = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const last = causal ? r % cols : cols - 1;
+    let m = -Infinity;
+    for (let j = 0; j <= last; j++) m = Math.max(m, x[r * cols + j]);
+    let z = 0;
+    for (let j = 0; j <= last; j++) z += Math.exp(x[r * cols + j] - m);
+    let dot = 0;
+    for (let j = 0; j <= last; j++) {
+      p[r * cols + j] = Math.exp(x[r * cols + j] - m) / z;
+      dot += p[r * cols + j] * g[r * cols + j];
+    }
+    for (let j = 0; j < cols; j++) d[r * cols + j] = p[r * cols + j] * (g[r * cols + j] - dot);
+  }
+  return { p, d };
+}
+
+describe('row softmax: subgroup and plain reductions', () => {
+  // 7 and 33 columns take the one-invocation-per-row path (same code on both); 257 columns the
+  // 64-lane reduction, where the subgroup variant differs; causal 257×257 masks part of each row.
+  const shapes = [
+    { rows: 3, cols: 7, causal: false },
+    { rows: 5, cols: 33, causal: false },
+    { rows: 3, cols: 257, causal: false },
+    { rows: 257, cols: 257, causal: true },
+  ];
+  for (const { rows, cols, causal } of shapes) {
+    it(`${rows}x${cols}${causal ? ' causal' : ''}: forward and backward agree with float64 on both paths, and with each other`, async () => {
+      const { ctx } = gpu();
+      // Rows shifted to ±1000 (alternating): without the true row maximum exp would overflow or vanish.
+      const x = f32Round(testData(rows * cols, rows + cols, -4, 4).map((v, i) => v + (Math.floor(i / cols) % 2 ? -1000 : 1000)));
+      const g = f32Round(testData(rows * cols, rows + cols + 1));
+      const ref = softmax64(x, g, rows, cols, causal);
+      const run = (subgroups: boolean) =>
+        withReductionPath(ctx, subgroups, async () => {
+          const p = upload([rows, cols], x);
+          softmaxRowsInPlace(p, { causal });
+          const dp = upload([rows, cols], g);
+          softmaxRowsBackwardInPlace(p, dp);
+          const out = { p: await p.read(), d: await dp.read() };
+          p.release();
+          dp.release();
+          return out;
+        });
+      const plain = await run(false);
+      const sub = await run(true);
+      for (const r of [plain, sub]) {
+        expect(maxRelError(r.p, ref.p)).toBeLessThan(f32Tolerance(cols) + 1e-5);
+        expect(maxRelError(r.d, ref.d)).toBeLessThan(2 * f32Tolerance(cols) + 1e-5);
+      }
+      // Same max (exact), sums only reordered: a few ulps.
+      expect(maxRelError(sub.p, plain.p)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+      expect(maxRelError(sub.d, plain.d)).toBeLessThan(cols > 256 ? 2e-6 : 1e-12);
+    });
+  }
 });

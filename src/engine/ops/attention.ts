@@ -70,7 +70,7 @@ function permute(src: Tensor, dst: Tensor, d: Dims, merge: boolean, op: string):
   src.ctx.launch({
     op,
     shapes: { src: src.shape, dst: dst.shape },
-    code: kernelCode(attentionWgsl, { SOFTMAX: false, ONE_LANE: false }, 'attention.wgsl'),
+    code: kernelCode(attentionWgsl, { SOFTMAX: false, ONE_LANE: false, SUBGROUPS: false }, 'attention.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: src.buffer, access: 'read' },
@@ -109,7 +109,8 @@ function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: 
   a.ctx.launch({
     op,
     shapes: { x: a.shape },
-    code: kernelCode(attentionWgsl, { SOFTMAX: true, ONE_LANE: cols <= 256 }, 'attention.wgsl'),
+    // Rows up to 256 wide get one invocation each: no cross-lane reduction for subgroups to speed up.
+    code: kernelCode(attentionWgsl, { SOFTMAX: true, ONE_LANE: cols <= 256, SUBGROUPS: cols > 256 && a.ctx.subgroupReductions }, 'attention.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: a.buffer, access: 'write' },
