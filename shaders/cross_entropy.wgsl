@@ -10,6 +10,13 @@
 //   Stats    = [Σ loss, Σ correct, count, mean loss, accuracy, 0, 0, 0], added to when
 //              flags & 2 (accumulate over micro-batches / steps), mean and accuracy recomputed.
 // flags: 1 = write dlogits, 2 = accumulate stats, 4 = no labels (predictions only).
+// SUBGROUPS (devices with the `subgroups` feature): the workgroup sums and the argmax reduce
+// within each subgroup first (subgroupAdd / subgroupMax / subgroupMin), then one workgroup-memory
+// pass across subgroups, instead of an eight-level tree.
+
+#if ${SUBGROUPS}
+enable subgroups;
+#endif
 
 struct Params { B: u32, C: u32, flags: u32, pad0: u32, smoothing: f32, gradScale: f32, pad1: f32, pad2: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -32,6 +39,44 @@ fn label_of(b: u32) -> i32 {
   return -1;
 }
 
+#if ${SUBGROUPS}
+// Each subgroup reduces its values; its elected invocation leaves the result at its own index and
+// every other slot holds the identity; then every invocation folds the 256 slots in index order.
+// One barrier pair instead of nine, with no assumption about the subgroup size (4 on SwiftShader,
+// 32/64 on GPUs) or which invocations share a subgroup; the final order is fixed.
+fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  let part = subgroupAdd(v);
+  red_v[lid] = select(vec2<f32>(0.0), part, subgroupElect());
+  workgroupBarrier();
+  var r = vec2<f32>(0.0);
+  for (var k = 0u; k < WG; k = k + 1u) { r = r + red_v[k]; }
+  workgroupBarrier();
+  return r;
+}
+
+// (max, index of the first maximum) over the workgroup: the subgroup's maximum, the smallest
+// index holding it, then the same rule across subgroups (ties to the smaller index, as the tree).
+fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
+  let sm = subgroupMax(m);
+  let si = subgroupMin(select(0xffffffffu, i, m == sm));
+  let lead = subgroupElect();
+  red_v[lid] = vec2<f32>(select(-3.4028234663852886e38, sm, lead), 0.0);
+  red_i[lid] = select(0xffffffffu, si, lead);
+  workgroupBarrier();
+  var bm = -3.4028234663852886e38;
+  var bi = 0xffffffffu;
+  for (var k = 0u; k < WG; k = k + 1u) {
+    let om = red_v[k].x;
+    let oi = red_i[k];
+    if (om > bm || (om == bm && oi < bi)) {
+      bm = om;
+      bi = oi;
+    }
+  }
+  workgroupBarrier();
+  return vec2<u32>(bitcast<u32>(bm), bi);
+}
+#else
 fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
   red_v[lid] = v;
   workgroupBarrier();
@@ -64,6 +109,8 @@ fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
   workgroupBarrier();
   return r;
 }
+
+#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {

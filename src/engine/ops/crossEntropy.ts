@@ -87,7 +87,7 @@ function launchCrossEntropy(
   ctx.launch({
     op: 'cross_entropy',
     shapes: { logits: logits.shape },
-    code: kernelCode(crossEntropyWgsl, {}, 'cross_entropy.wgsl'),
+    code: kernelCode(crossEntropyWgsl, { SUBGROUPS: ctx.subgroupReductions }, 'cross_entropy.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: logits.buffer, access: 'read' },
