@@ -106,6 +106,10 @@ describe('npm run bench -- --only step --quick', () => {
     expect(json.autotune?.summary?.classes.some((c) => c.timings.length > 0)).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, 'cache', 'rankscope', 'gemm-tuning.json'), 'utf8'))).toHaveProperty('adapters');
     expect(printed.join('\n')).toMatch(/GEMM autotuning \(both;/);
+    // Subgroup reductions are on wherever the device has them unless RANKSCOPE_SUBGROUPS=0, and the report says which.
+    const forcedOff = /^(0|false|off|no)$/i.test(process.env.RANKSCOPE_SUBGROUPS ?? '');
+    expect(json.subgroup_reductions).toBe(json.adapter.features.includes('subgroups') && !forcedOff);
+    expect(printed.join('\n')).toMatch(json.subgroup_reductions ? /row reductions \(layernorm, softmax, cross-entropy\): subgroups/ : /plain workgroup tree/);
     for (const r of json.steps ?? []) {
       expect(r.model).toBe('demo (3 blocks)');
       for (const v of [r.launches_per_block, r.host_us_per_launch, r.launch_us_per_launch, r.ms_per_step, r.images_per_second, r.peak_gpu_bytes]) {

@@ -134,6 +134,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       },
       tokens: T,
       profiling,
+      subgroup_reductions: ctx.subgroupReductions,
       tfjs,
       rows,
       steps,

@@ -62,6 +62,12 @@ export interface BenchResult {
   adapter: AdapterInfoOut;
   tokens: number;
   profiling: boolean;
+  /**
+   * Whether layernorm, softmax and cross-entropy reduced rows with subgroup operations (the device
+   * has `subgroups` and RANKSCOPE_SUBGROUPS is not 0). Layernorm and softmax use them only on rows
+   * over 256 wide; cross-entropy always.
+   */
+  subgroup_reductions: boolean;
   tfjs?: { version: string; backend: string; adapter?: Partial<AdapterInfoOut>; error?: string };
   rows: BenchRow[];
   /** The step suite's rows (one training step of the demo model per method), when it ran. */
@@ -138,6 +144,9 @@ export function formatResult(res: BenchResult): string {
   const lines = [
     `adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')}${a.isSoftware ? ' (software)' : ''}`,
     `node ${res.node} on ${res.platform}; tokens T = ${res.tokens}; GPU time ${res.profiling ? 'from timestamp queries' : 'not measured (no timestamp-query)'}`,
+    `row reductions (layernorm, softmax, cross-entropy): ${res.subgroup_reductions ? 'subgroups' : 'plain workgroup tree'}${
+      res.subgroup_reductions ? '' : res.adapter.features.includes('subgroups') ? ' (RANKSCOPE_SUBGROUPS=0)' : ' (no subgroups feature)'
+    }`,
   ];
   if (res.tfjs) {
     lines.push(
