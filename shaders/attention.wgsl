@@ -28,38 +28,52 @@ struct Params { rows: u32, cols: u32, backward: u32, causal: u32 }
 // rows are T wide, and a 64-lane reduction per short row mostly waits at barriers.
 #if ${ONE_LANE}
 const LANES: u32 = 1u;
-fn row_max(v: f32, lane: u32) -> f32 { return v; }
-fn row_sum(v: f32, lane: u32) -> f32 { return v; }
+fn row_max(v: f32, lane: u32, stride: u32) -> f32 { return v; }
+fn row_sum(v: f32, lane: u32, stride: u32) -> f32 { return v; }
+fn slot_stride(lid: u32) -> u32 { return 1u; }
 #elif ${SUBGROUPS}
 const LANES: u32 = 64u;
 var<workgroup> red: array<f32, 64>;
-// One barrier pair per reduction instead of seven: each subgroup reduces its values; its elected
-// invocation leaves the result at its own index, every other slot holds the identity (−max f32
-// or 0); then every invocation folds the 64 slots in index order. No subgroup size (4 on
-// SwiftShader, 32/64 on GPUs, or wider than the workgroup) or invocation-to-subgroup layout is
-// assumed, and the order of the final sum is fixed.
-fn row_max(v: f32, lid: u32) -> f32 {
+var<workgroup> leaders: atomic<u32>;
+var<workgroup> stride_wg: u32;
+// As in layernorm.wgsl: the subgroups' elected invocations (the lowest subgroup_invocation_id,
+// the same at every call in uniform control flow) leave partial results at their own indices;
+// this is the largest power of two dividing all of those indices, so the final pass reads only
+// slots that can hold one (every 4th on SwiftShader, every 32nd on a 32-wide GPU). An unusual
+// layout of invocations into subgroups only makes it smaller.
+fn slot_stride(lid: u32) -> u32 {
+  if (subgroupElect()) { atomicOr(&leaders, lid); }
+  workgroupBarrier();
+  if (lid == 0u) { stride_wg = 1u << countTrailingZeros(atomicLoad(&leaders) | LANES); }
+  return workgroupUniformLoad(&stride_wg);
+}
+// One barrier pair per reduction instead of seven: each subgroup reduces its values, its elected
+// invocation's result goes to its own slot (the others hold the identity, −max f32 or 0), then
+// every invocation folds the slots in index order (a fixed order). No subgroup size is assumed
+// (4 on SwiftShader, 32/64 on GPUs, or wider than the workgroup).
+fn row_max(v: f32, lid: u32, stride: u32) -> f32 {
   let part = subgroupMax(v);
   red[lid] = select(-3.4028234663852886e38, part, subgroupElect());
   workgroupBarrier();
   var r = -3.4028234663852886e38;
-  for (var k = 0u; k < 64u; k = k + 1u) { r = max(r, red[k]); }
+  for (var k = 0u; k < 64u; k = k + stride) { r = max(r, red[k]); }
   workgroupBarrier();
   return r;
 }
-fn row_sum(v: f32, lid: u32) -> f32 {
+fn row_sum(v: f32, lid: u32, stride: u32) -> f32 {
   let part = subgroupAdd(v);
   red[lid] = select(0.0, part, subgroupElect());
   workgroupBarrier();
   var r = 0.0;
-  for (var k = 0u; k < 64u; k = k + 1u) { r = r + red[k]; }
+  for (var k = 0u; k < 64u; k = k + stride) { r = r + red[k]; }
   workgroupBarrier();
   return r;
 }
 #else
 const LANES: u32 = 64u;
 var<workgroup> red: array<f32, 64>;
-fn row_max(v: f32, lid: u32) -> f32 {
+fn slot_stride(lid: u32) -> u32 { return 1u; }
+fn row_max(v: f32, lid: u32, stride: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -70,7 +84,7 @@ fn row_max(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
-fn row_sum(v: f32, lid: u32) -> f32 {
+fn row_sum(v: f32, lid: u32, stride: u32) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -93,6 +107,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let row = wg.y * nw.x + wg.x;
   let lid = lid3.x;
 #endif
+  // Before the early return: the subgroup variant's setup needs the whole workgroup.
+  let stride = slot_stride(lid3.x);
   if (row >= P.rows) { return; }
   let n = P.cols;
   let base = row * n;
@@ -102,17 +118,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     if (P.causal == 1u) { last = min(row % n, n - 1u); }
     var m = -3.4028234663852886e38;
     for (var j = lid; j <= last; j = j + LANES) { m = max(m, A[base + j]); }
-    m = row_max(m, lid);
+    m = row_max(m, lid, stride);
     var s = 0.0;
     for (var j = lid; j <= last; j = j + LANES) { s = s + exp(A[base + j] - m); }
-    let inv = 1.0 / row_sum(s, lid);
+    let inv = 1.0 / row_sum(s, lid, stride);
     for (var j = lid; j < n; j = j + LANES) {
       if (j <= last) { A[base + j] = exp(A[base + j] - m) * inv; } else { A[base + j] = 0.0; }
     }
   } else {
     var s = 0.0;
     for (var j = lid; j < n; j = j + LANES) { s = s + A[base + j] * Pm[base + j]; }
-    let c = row_sum(s, lid);
+    let c = row_sum(s, lid, stride);
     for (var j = lid; j < n; j = j + LANES) { A[base + j] = Pm[base + j] * (A[base + j] - c); }
   }
 }

@@ -40,23 +40,38 @@ fn label_of(b: u32) -> i32 {
 }
 
 #if ${SUBGROUPS}
+var<workgroup> leaders: atomic<u32>;
+var<workgroup> stride_wg: u32;
+
+// The subgroups' elected invocations (the lowest subgroup_invocation_id, the same at every call
+// in uniform control flow) leave partial results at their own indices. This is the largest power
+// of two dividing all of those indices (from their OR), so the final passes read only slots that
+// can hold one: every 4th on SwiftShader (subgroup size 4), every 32nd on a 32-wide GPU. An
+// unusual layout of invocations into subgroups only makes it smaller, never wrong.
+fn slot_stride(lid: u32) -> u32 {
+  if (subgroupElect()) { atomicOr(&leaders, lid); }
+  workgroupBarrier();
+  if (lid == 0u) { stride_wg = 1u << countTrailingZeros(atomicLoad(&leaders) | WG); }
+  return workgroupUniformLoad(&stride_wg);
+}
+
 // Each subgroup reduces its values; its elected invocation leaves the result at its own index and
-// every other slot holds the identity; then every invocation folds the 256 slots in index order.
+// every other slot holds the identity; then every invocation folds the slots in index order.
 // One barrier pair instead of nine, with no assumption about the subgroup size (4 on SwiftShader,
 // 32/64 on GPUs) or which invocations share a subgroup; the final order is fixed.
-fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+fn sum2(v: vec2<f32>, lid: u32, stride: u32) -> vec2<f32> {
   let part = subgroupAdd(v);
   red_v[lid] = select(vec2<f32>(0.0), part, subgroupElect());
   workgroupBarrier();
   var r = vec2<f32>(0.0);
-  for (var k = 0u; k < WG; k = k + 1u) { r = r + red_v[k]; }
+  for (var k = 0u; k < WG; k = k + stride) { r = r + red_v[k]; }
   workgroupBarrier();
   return r;
 }
 
 // (max, index of the first maximum) over the workgroup: the subgroup's maximum, the smallest
 // index holding it, then the same rule across subgroups (ties to the smaller index, as the tree).
-fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
+fn argmax2(m: f32, i: u32, lid: u32, stride: u32) -> vec2<u32> {
   let sm = subgroupMax(m);
   let si = subgroupMin(select(0xffffffffu, i, m == sm));
   let lead = subgroupElect();
@@ -65,7 +80,7 @@ fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
   workgroupBarrier();
   var bm = -3.4028234663852886e38;
   var bi = 0xffffffffu;
-  for (var k = 0u; k < WG; k = k + 1u) {
+  for (var k = 0u; k < WG; k = k + stride) {
     let om = red_v[k].x;
     let oi = red_i[k];
     if (om > bm || (om == bm && oi < bi)) {
@@ -77,7 +92,9 @@ fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
   return vec2<u32>(bitcast<u32>(bm), bi);
 }
 #else
-fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+fn slot_stride(lid: u32) -> u32 { return 1u; }
+
+fn sum2(v: vec2<f32>, lid: u32, stride: u32) -> vec2<f32> {
   red_v[lid] = v;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
@@ -90,7 +107,7 @@ fn sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
 }
 
 // (max, index of the first maximum) over the workgroup.
-fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
+fn argmax2(m: f32, i: u32, lid: u32, stride: u32) -> vec2<u32> {
   red_v[lid] = vec2<f32>(m, 0.0);
   red_i[lid] = i;
   workgroupBarrier();
@@ -115,12 +132,13 @@ fn argmax2(m: f32, i: u32, lid: u32) -> vec2<u32> {
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
+  let stride = slot_stride(lid);
   let C = P.C;
   var cnt = 0.0;
   for (var b = lid; b < P.B; b = b + WG) {
     if (label_of(b) >= 0) { cnt = cnt + 1.0; }
   }
-  let count = sum2(vec2<f32>(cnt, 0.0), lid).x;
+  let count = sum2(vec2<f32>(cnt, 0.0), lid, stride).x;
   var inv_count = 0.0;
   if (count > 0.0) { inv_count = P.gradScale / count; }
   let eps = P.smoothing;
@@ -135,14 +153,14 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
       let v = Logits[base + j];
       if (v > m) { m = v; arg = j; }
     }
-    let best = argmax2(m, arg, lid);
+    let best = argmax2(m, arg, lid, stride);
     let mx = bitcast<f32>(best.x);
     var acc = vec2<f32>(0.0);
     for (var j = lid; j < C; j = j + WG) {
       let v = Logits[base + j];
       acc = acc + vec2<f32>(exp(v - mx), mx - v);
     }
-    let s = sum2(acc, lid);
+    let s = sum2(acc, lid, stride);
     let log_z = log(s.x);          // lse − max
     let lse = mx + log_z;
     let y = label_of(b);

@@ -87,22 +87,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 // mostly waits at barriers, which software rasterisers make very slow. Longer rows get 64 lanes.
 #if ${ONE_LANE}
 const LANES: u32 = 1u;
-fn row_sum(v: vec2<f32>, lane: u32) -> vec2<f32> { return v; }
+fn row_sum(v: vec2<f32>, lane: u32, stride: u32) -> vec2<f32> { return v; }
+fn slot_stride(lid: u32) -> u32 { return 1u; }
 #elif ${SUBGROUPS}
 const LANES: u32 = 64u;
 var<workgroup> red: array<vec2<f32>, 64>;
+var<workgroup> leaders: atomic<u32>;
+var<workgroup> stride_wg: u32;
 
-// Sums a pair over the 64 invocations with one barrier pair instead of seven. Each subgroup adds
-// its values (subgroupAdd); its elected invocation leaves that sum at its own index and every
-// other slot holds 0; then every invocation adds the 64 slots in index order. Nothing here
-// assumes a subgroup size (4 on SwiftShader, 32 or 64 on GPUs, or larger than the workgroup)
-// or which invocations share a subgroup, and the order of the final sum is fixed.
-fn row_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+// The subgroups' elected invocations (one each: the lowest subgroup_invocation_id, the same at
+// every call in uniform control flow) leave their partial results at their own indices. This
+// finds the largest power of two dividing all those indices (from the OR of them), so the final
+// pass reads only slots that can hold one: every 4th on SwiftShader (subgroup size 4), every
+// 32nd on a 32-wide GPU, slot 0 alone when a subgroup spans the workgroup. Any layout of
+// invocations into subgroups stays correct: an odd one only makes the stride smaller.
+fn slot_stride(lid: u32) -> u32 {
+  if (subgroupElect()) { atomicOr(&leaders, lid); }
+  workgroupBarrier();
+  if (lid == 0u) { stride_wg = 1u << countTrailingZeros(atomicLoad(&leaders) | LANES); }
+  return workgroupUniformLoad(&stride_wg);
+}
+
+// Sums a pair over the 64 invocations with one barrier pair instead of seven: subgroupAdd within
+// each subgroup, the elected invocation's sum at its own slot (the others hold 0), then every
+// invocation adds the slots in index order, so the order of the final sum is fixed. No subgroup
+// size is assumed (4 on SwiftShader, 32 or 64 on GPUs, or wider than the workgroup).
+fn row_sum(v: vec2<f32>, lid: u32, stride: u32) -> vec2<f32> {
   let part = subgroupAdd(v);
   red[lid] = select(vec2<f32>(0.0), part, subgroupElect());
   workgroupBarrier();
   var r = vec2<f32>(0.0);
-  for (var k = 0u; k < 64u; k = k + 1u) { r = r + red[k]; }
+  for (var k = 0u; k < 64u; k = k + stride) { r = r + red[k]; }
   workgroupBarrier();
   return r;
 }
@@ -110,8 +125,10 @@ fn row_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
 const LANES: u32 = 64u;
 var<workgroup> red: array<vec2<f32>, 64>;
 
+fn slot_stride(lid: u32) -> u32 { return 1u; }
+
 // Sums a pair over the 64 invocations of the workgroup; every invocation gets the result.
-fn row_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+fn row_sum(v: vec2<f32>, lid: u32, stride: u32) -> vec2<f32> {
   red[lid] = v;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s = s >> 1u) {
@@ -135,6 +152,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let row = wg.y * nw.x + wg.x;
   let lid = lid3.x;
 #endif
+  // Before the early return: the subgroup variant's setup needs the whole workgroup.
+  let stride = slot_stride(lid3.x);
   if (row >= P.rows) { return; }
   let n = P.cols;
   let base = row * n;
@@ -142,13 +161,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
 #if ${FORWARD}
   var s = 0.0;
   for (var j = lid; j < n; j = j + LANES) { s = s + X[base + j]; }
-  let mean = row_sum(vec2<f32>(s, 0.0), lid).x * inv_n;
+  let mean = row_sum(vec2<f32>(s, 0.0), lid, stride).x * inv_n;
   var q = 0.0;
   for (var j = lid; j < n; j = j + LANES) {
     let d = X[base + j] - mean;
     q = q + d * d;
   }
-  let variance = row_sum(vec2<f32>(q, 0.0), lid).x * inv_n;
+  let variance = row_sum(vec2<f32>(q, 0.0), lid, stride).x * inv_n;
   let rstd = 1.0 / sqrt(variance + P.eps);
   for (var j = lid; j < n; j = j + LANES) {
     Y[base + j] = (X[base + j] - mean) * rstd * W[j] + Bias[j];
@@ -166,7 +185,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let xhat = (X[base + j] - mean) * rstd;
     acc = acc + vec2<f32>(g, g * xhat);
   }
-  let c = row_sum(acc, lid) * inv_n;
+  let c = row_sum(acc, lid, stride) * inv_n;
   for (var j = lid; j < n; j = j + LANES) {
     let g = DY[base + j] * W[j];
     let xhat = (X[base + j] - mean) * rstd;
