@@ -51,6 +51,18 @@ describe('GpuContext', () => {
     ctx.release(buf);
   });
 
+  it('uses subgroup reductions only where the device has subgroups, and can be switched to the plain path', () => {
+    const { ctx, device } = gpu;
+    const has = device.features.has('subgroups');
+    const forcedOff = /^(0|false|off|no)$/i.test(process.env.RANKSCOPE_SUBGROUPS ?? '');
+    expect(ctx.subgroupReductions).toBe(has && !forcedOff);
+    ctx.subgroupReductions = false;
+    expect(ctx.subgroupReductions).toBe(false);
+    ctx.subgroupReductions = true;
+    expect(ctx.subgroupReductions).toBe(has);
+    ctx.subgroupReductions = has && !forcedOff;
+  });
+
   it('measures kernels with timestamp queries when the feature exists', async () => {
     const { ctx, device } = gpu;
     if (!device.features.has('timestamp-query')) return;

@@ -90,8 +90,11 @@ export interface RunEstimate {
 
 /** The worker's API, called through comlink from the page. */
 export interface LabApi {
-  /** Acquires the device; `autotune: false` keeps the default GEMM tilings (no tuning, no stored winners). */
-  init(options?: { autotune?: boolean }): Promise<AdapterSummary>;
+  /**
+   * Acquires the device; `autotune: false` keeps the default GEMM tilings (no tuning, no stored
+   * winners); `subgroups: false` keeps the plain row reductions where the GPU has subgroups.
+   */
+  init(options?: { autotune?: boolean; subgroups?: boolean }): Promise<AdapterSummary>;
   /** What GEMM autotuning did on the lab's device (for the GPU dialog); undefined before init. */
   tuning(): Promise<TuningSummary | undefined>;
   loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;

@@ -97,6 +97,7 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
 }
 
 let autotune = true;
+let subgroups = true;
 const tuningStore = new IndexedDbTuningStore();
 
 /**
@@ -104,7 +105,7 @@ const tuningStore = new IndexedDbTuningStore();
  * trainers tune after their first step) unless the page switched it off.
  */
 function labContext(device: GPUDevice): GpuContext {
-  const ctx = new GpuContext(device);
+  const ctx = new GpuContext(device, { subgroups });
   if (autotune) enableAutotune(ctx, { store: tuningStore });
   else disableAutotune(ctx, 'switched off in the page (?autotune=0)');
   return ctx;
@@ -114,6 +115,7 @@ const api: LabApi = {
   async init(options) {
     if (lab) return (await acquireGpu(navigator.gpu)).summary;
     autotune = options?.autotune ?? true;
+    subgroups = options?.subgroups ?? true;
     const gpu = await acquireGpu(navigator.gpu);
     lab = new Lab(labContext(gpu.device), (e) => listeners.forEach((l) => l(e)), {
       // Checkpoints go to IndexedDB, so a run survives a reload or a crashed tab.

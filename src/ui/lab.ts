@@ -31,25 +31,39 @@ export function proxied<T extends (...args: never[]) => unknown>(fn: T): T {
 
 export const LAB_QUERY_KEY = ['lab-device'] as const;
 
+/** A page switch that is on unless ?NAME=0 is in the URL or localStorage "rankscope.NAME" is "0". */
+function switchedOn(name: string, search: string): boolean {
+  const param = new URLSearchParams(search).get(name);
+  if (param !== null) return param !== '0';
+  try {
+    return typeof localStorage === 'undefined' || localStorage.getItem(`rankscope.${name}`) !== '0';
+  } catch {
+    return true;
+  }
+}
+
 /**
  * GEMM autotuning is on unless the page is opened with ?autotune=0 (or localStorage
  * "rankscope.autotune" is "0"): then the default tilings run and nothing is timed or stored.
  */
 export function autotuneSetting(search = typeof location === 'undefined' ? '' : location.search): boolean {
-  const param = new URLSearchParams(search).get('autotune');
-  if (param !== null) return param !== '0';
-  try {
-    return typeof localStorage === 'undefined' || localStorage.getItem('rankscope.autotune') !== '0';
-  } catch {
-    return true;
-  }
+  return switchedOn('autotune', search);
+}
+
+/**
+ * Subgroup reductions (layernorm, softmax, cross-entropy) are used where the GPU has the
+ * `subgroups` feature unless the page is opened with ?subgroups=0 (or localStorage
+ * "rankscope.subgroups" is "0"), to compare against or rule out the plain path.
+ */
+export function subgroupsSetting(search = typeof location === 'undefined' ? '' : location.search): boolean {
+  return switchedOn('subgroups', search);
 }
 
 /** The worker's GPU device, acquired once; panels that talk to the lab wait for this. */
 export function useLabDevice() {
   return useQuery<AdapterSummary, Error>({
     queryKey: LAB_QUERY_KEY,
-    queryFn: () => getLab().init({ autotune: autotuneSetting() }),
+    queryFn: () => getLab().init({ autotune: autotuneSetting(), subgroups: subgroupsSetting() }),
     staleTime: Infinity,
     gcTime: Infinity,
     retry: false,
