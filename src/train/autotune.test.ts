@@ -73,6 +73,7 @@ describe('trainer with autotuning on', () => {
     const on = await train((r) => reports.push(r));
     expect(reports).toHaveLength(1);
     const [r] = reports;
+    expect(r.afterStep).toBe(1);
     const summary = tuningSummary(ctx);
     // Every class step 1 met was measured or deferred by the budget (on SwiftShader one pipeline
     // takes about a second to compile, so a 1.5 s budget times only a few tilings); the tuner

@@ -507,7 +507,7 @@ export class Trainer {
         await this.trainStep(hooks);
         // The first step has met the model's GEMM shape classes; tune those the store lacks now,
         // between steps and within the budget, and say so (numerics do not change: see matmulTiling).
-        if (firstStep && pendingClasses(ctx) > 0) hooks.onAutotune?.(await autotuneMatmuls(ctx));
+        if (firstStep && pendingClasses(ctx) > 0) hooks.onAutotune?.({ ...(await autotuneMatmuls(ctx)), afterStep: this.step });
         firstStep = false;
         if (this.divergence) break;
         if (this.step % c.evalEvery === 0 && this.step < c.steps) await evalNow();

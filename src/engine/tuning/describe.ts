@@ -12,8 +12,12 @@ function seconds(ms: number): string {
 export function autotuneMessage(r: AutotuneReport): string {
   const changed = r.chosen.filter((c) => c.tiling !== c.defaultTiling).length;
   const classes = (n: number) => `${n} shape class${n === 1 ? '' : 'es'}`;
-  let text = `Tuned the GEMM tiling of ${classes(r.measured)} for this GPU in ${seconds(r.spentMs)} (${r.tilingsTimed} tilings timed by ${r.timer}; ${seconds(r.warmupMs)} of it compiling), between steps 1 and 2`;
-  text += r.measured ? `: ${changed} differ from the default tiling.` : '.';
+  const when = r.afterStep !== undefined ? `between steps ${r.afterStep} and ${r.afterStep + 1}` : 'between two steps';
+  const timing = `(${r.tilingsTimed} tilings timed by ${r.timer}; ${seconds(r.warmupMs)} of it compiling), ${when}`;
+  // A run whose budget went on compiling finishes no class: say what it did time, not "tuned 0".
+  let text = r.measured
+    ? `Tuned the GEMM tiling of ${classes(r.measured)} for this GPU in ${seconds(r.spentMs)} ${timing}: ${changed} differ from the default tiling.`
+    : `Timed GEMM tilings for this GPU for ${seconds(r.spentMs)} ${timing}, without finishing a shape class yet.`;
   if (r.deferred) text += ` ${classes(r.deferred)} did not fit the ${seconds(r.budgetMs)} budget and keep the default until a later run tunes them.`;
   return `${text} The GPU badge shows the details.`;
 }

@@ -85,6 +85,8 @@ export interface AutotuneReport {
   timer: TuningSummary['timer'];
   /** The winners of this call's classes, "tA0 tB1 M256 N64 K64 b1 → 8x16k16". */
   chosen: Array<{ key: string; tiling: string; defaultTiling: string }>;
+  /** The training step it ran after (set by the trainer; a resumed run tunes after its first step, not step 1). */
+  afterStep?: number;
 }
 
 interface TunerState {
