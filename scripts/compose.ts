@@ -28,8 +28,7 @@ import { checkComposeHead, COMPOSE_DEFAULTS, ComposeInputError, composeExportFil
 import { isHeadKind, parseTemplateFile } from '../src/models/zeroShot';
 import { prepareData } from '../src/session/prepare';
 import { number, readRunFolder } from './runFolder';
-import { UsageError } from './trainRun';
-import { loadRunInputs } from './trainRun';
+import { cliExitCode, loadRunInputs, UsageError } from './trainRun';
 
 export { UsageError, ComposeInputError };
 
@@ -183,19 +182,11 @@ export async function compose(args: ComposeArgs, log: (line: string) => void = c
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  try {
+  return cliExitCode('compose', USAGE, async () => {
     const s = await compose(parseComposeArgs(argv));
     console.log(JSON.stringify({ final_val_accuracy: s.final_val_accuracy, base_accuracy: s.base_accuracy, sum_accuracy: s.sum_accuracy, members: (s.members as Array<{ accuracy: number | null }>).map((m) => m.accuracy) }));
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) console.error(`compose: ${e.message}`);
-      console.error(USAGE);
-      return 2;
-    }
-    console.error(`compose: ${(e as Error).message}`);
-    return 1;
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

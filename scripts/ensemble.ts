@@ -33,7 +33,7 @@ import { normalisationFor, prepareData } from '../src/session/prepare';
 import { zeroShotHead } from '../src/session/zeroShot';
 import { workingEdge } from '../src/train/data';
 import { ensembleFiles } from '../src/session/ensembleFiles';
-import { UsageError } from './trainRun';
+import { cliExitCode, UsageError } from './trainRun';
 import { number, readRunFolder } from './runFolder';
 
 export { UsageError };
@@ -250,19 +250,11 @@ export async function ensemble(args: EnsembleArgs, log: (line: string) => void =
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  try {
+  return cliExitCode('ensemble', USAGE, async () => {
     const s = await ensemble(parseEnsembleArgs(argv));
     console.log(JSON.stringify({ final_val_accuracy: s.final_val_accuracy, average_accuracy: s.average_accuracy, oracle_accuracy: s.oracle_accuracy, members: (s.members as Array<{ accuracy: number }>).map((m) => m.accuracy) }));
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) console.error(`ensemble: ${e.message}`);
-      console.error(USAGE);
-      return 2;
-    }
-    console.error(`ensemble: ${(e as Error).message}`);
-    return 1;
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -38,7 +38,7 @@ import { parseConfig } from '../src/models/spec';
 import { isHeadKind, type HeadKind } from '../src/models/zeroShot';
 import { planStudy, studyShape, type StudyShape } from '../src/study/plan';
 import { studyCsv } from '../src/study/csv';
-import { pairedDifference, summarise, verdict, type MeanSd } from '../src/study/stats';
+import { defaultPair, pairedDifference, summarise, verdict, type MeanSd } from '../src/study/stats';
 import { studySvg } from '../src/study/svg';
 import type { StudyCell, StudyReference, StudyRow, StudySpec } from '../src/study/types';
 import { TRAIN_DEFAULTS } from '../src/train/trainer';
@@ -350,11 +350,6 @@ async function writeOutputs(out: string, a: StudyArgs, cells: readonly StudyCell
   await writeFile(join(out, 'study.json'), `${JSON.stringify(json, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   await writeFile(join(out, 'study.csv'), studyCsv(rows));
   await writeFile(join(out, 'study.svg'), studySvg(rows, { labels }));
-}
-
-function defaultPair(methods: readonly string[]): [string, string] | undefined {
-  if (methods.includes('randlora') && methods.includes('lora')) return ['randlora', 'lora'];
-  return methods.length >= 2 ? [methods[1], methods[0]] : undefined;
 }
 
 export interface StudyResult {

@@ -5,12 +5,12 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseTrainArgs, resumeArgs, train, UsageError, USAGE } from './trainRun';
+import { cliExitCode, parseTrainArgs, resumeArgs, train, USAGE } from './trainRun';
 
 export * from './trainRun';
 
 export async function main(argv: readonly string[]): Promise<number> {
-  try {
+  return cliExitCode('train', USAGE, async () => {
     const summary = await train((await resumeArgs(argv)) ?? parseTrainArgs(argv));
     // A diverged run kept its last finite weights and wrote them, but it is not a success.
     if (summary.status === 'diverged') {
@@ -18,15 +18,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 3;
     }
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) console.error(`train: ${e.message}`);
-      console.error(USAGE);
-      return 2;
-    }
-    console.error(`train: ${(e as Error).message}`);
-    return 1;
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

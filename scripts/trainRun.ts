@@ -59,6 +59,25 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * The exit code of a CLI's work, as every entry point reports it: `work`'s own code, 2 after a
+ * usage error (its message, then `usage`), 1 after any other error (its message), each message
+ * prefixed with the command's `name`.
+ */
+export async function cliExitCode(name: string, usage: string, work: () => Promise<number>): Promise<number> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message) console.error(`${name}: ${e.message}`);
+      console.error(usage);
+      return 2;
+    }
+    console.error(`${name}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
 export const USAGE =
   'usage: npm run train -- --model <folder or hub id> --data <dataset folder> --method <lora|randlora|nola|vera|full|probe>\n' +
   '  [--rank N] [--alpha X] [--targets a,b] [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR]\n' +

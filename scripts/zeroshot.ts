@@ -23,10 +23,9 @@ import { normalisationFor, prepareData } from '../src/session/prepare';
 import { loadMethod } from '../src/methods/registry';
 import { buildRunModel } from '../src/session/zeroShot';
 import { Trainer } from '../src/train/trainer';
+import { cliExitCode, UsageError } from './trainRun';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export const USAGE =
   'usage: npm run zeroshot -- --model <folder or hub id> --data <dataset folder> [--templates FILE | --template-set default|clip-paper]\n' +
@@ -133,18 +132,10 @@ export async function zeroShot(args: ZeroShotArgs, log: (line: string) => void =
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  try {
+  return cliExitCode('zeroshot', USAGE, async () => {
     console.log(JSON.stringify(await zeroShot(parseZeroShotArgs(argv))));
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) console.error(`zeroshot: ${e.message}`);
-      console.error(USAGE);
-      return 2;
-    }
-    console.error(`zeroshot: ${(e as Error).message}`);
-    return 1;
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -162,6 +162,15 @@ export interface PairedDifference {
   params_b: number;
 }
 
+/**
+ * The pair a study's report leads with: RandLoRA − LoRA when both are in it (the question the
+ * product asks), else the second method against the first; undefined with fewer than two.
+ */
+export function defaultPair(methods: readonly string[]): [string, string] | undefined {
+  if (methods.includes('randlora') && methods.includes('lora')) return ['randlora', 'lora'];
+  return methods.length >= 2 ? [methods[1], methods[0]] : undefined;
+}
+
 /** a − b per budget and k-shot, paired by seed; budgets where either method has no result are left out. */
 export function pairedDifference(rows: readonly StudyRow[], a: string, b: string, metric: StudyMetric = 'best_val_accuracy'): PairedDifference[] {
   const ok = rows.filter(counted);

@@ -95,8 +95,5 @@ export function pairableMethods(rows: readonly StudyRow[]): string[] {
   return [...new Set(rows.filter((r) => r.budget !== null).map((r) => r.method))];
 }
 
-/** RandLoRA − LoRA when both are in the study, else the first two methods; undefined with fewer than two. */
-export function defaultPair(methods: readonly string[]): [string, string] | undefined {
-  if (methods.includes('randlora') && methods.includes('lora')) return ['randlora', 'lora'];
-  return methods.length >= 2 ? [methods[1], methods[0]] : undefined;
-}
+/** The pair the results lead with; the CLI's study report uses the same one. */
+export { defaultPair } from '../../study/stats';
