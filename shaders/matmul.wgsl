@@ -10,11 +10,27 @@
 // An operand can be generated instead of read (A_CUSTOM / B_CUSTOM): the including kernel then
 // supplies `fn custom_a(b, row, k) -> f32` or `fn custom_b(b, k, col) -> f32` and its own bindings
 // from 8 up. That is how the fused adapter kernels build their operands inside the tile loads.
+//
+// Epilogues beyond bias and activation (all applied per output element, after the k loop):
+//   HAS_RESIDUAL   C = R + (alpha·AB + beta·C + bias): a residual add (R read-only), so a block's
+//                  `h + linear(x)` is one launch; the sum equals the unfused add(h, y) bit for bit.
+//   SAVE_PRE       also writes the pre-activation value to PreOut (the activation's backward reads it).
+//   GRAD_GELU / GRAD_QUICK_GELU   C = (alpha·AB + beta·C) · act'(PreIn): an activation's backward
+//                  folded into the GEMM that produces its output gradient (same formulas as
+//                  elementwise.wgsl, so fused and unfused agree).
+// Split operands (batch 1 only; P.split = S is the part width):
+//   SPLIT_N        output columns n come in three parts of S: column n is written to C, C1 or C2
+//                  (by n / S, each an M×S tensor) with bias, bias1 or bias2, and opB's column n is
+//                  read from B, B1 or B2 (each opB part K×S). One launch computes Q, K and V from
+//                  three separate weight tensors.
+//   SPLIT_K        the depth k comes in three parts of S: opA's column k is read from A, A1 or A2
+//                  (each M×S) and opB's row k from B, B1 or B2 (each S×N): dQ·Wq + dK·Wk + dV·Wv
+//                  as one sum over k = 0 … 3S-1.
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   strideA: u32, strideB: u32, strideC: u32, strideBias: u32,
-  alpha: f32, beta: f32, pad0: u32, pad1: u32,
+  alpha: f32, beta: f32, split: u32, pad1: u32,
   // Free slots for custom operand generators (shapes, offsets, scale factors).
   ext: vec4<u32>,
   extf: vec4<f32>,
@@ -31,6 +47,31 @@ struct Params {
 #if ${HAS_BIAS}
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
+#if ${HAS_RESIDUAL}
+@group(0) @binding(5) var<storage, read> R: array<f32>;
+#endif
+#if ${SAVE_PRE}
+@group(0) @binding(6) var<storage, read_write> PreOut: array<f32>;
+#endif
+#if ${GRAD_ACT}
+@group(0) @binding(7) var<storage, read> PreIn: array<f32>;
+#endif
+#if ${SPLIT}
+@group(0) @binding(20) var<storage, read> B1: array<f32>;
+@group(0) @binding(21) var<storage, read> B2: array<f32>;
+#endif
+#if ${SPLIT_N}
+@group(0) @binding(22) var<storage, read_write> C1: array<f32>;
+@group(0) @binding(23) var<storage, read_write> C2: array<f32>;
+#endif
+#if ${SPLIT_N_BIAS}
+@group(0) @binding(24) var<storage, read> bias1: array<f32>;
+@group(0) @binding(25) var<storage, read> bias2: array<f32>;
+#endif
+#if ${SPLIT_K}
+@group(0) @binding(26) var<storage, read> A1: array<f32>;
+@group(0) @binding(27) var<storage, read> A2: array<f32>;
+#endif
 
 const WG_X: u32 = ${WG_X}u;
 const WG_Y: u32 = ${WG_Y}u;
@@ -46,6 +87,17 @@ fn load_a(b: u32, row: u32, k: u32) -> f32 {
   if (row >= P.M || k >= P.K) { return 0.0; }
 #if ${A_CUSTOM}
   return custom_a(b, row, k);
+#elif ${SPLIT_K}
+  let part = k / P.split;
+  let lk = k - part * P.split;
+#if ${TRANS_A}
+  let i = lk * P.M + row;
+#else
+  let i = row * P.split + lk;
+#endif
+  if (part == 0u) { return A[i]; }
+  if (part == 1u) { return A1[i]; }
+  return A2[i];
 #elif ${TRANS_A}
   return A[b * P.strideA + k * P.M + row];
 #else
@@ -57,6 +109,27 @@ fn load_b(b: u32, k: u32, col: u32) -> f32 {
   if (k >= P.K || col >= P.N) { return 0.0; }
 #if ${B_CUSTOM}
   return custom_b(b, k, col);
+#elif ${SPLIT}
+#if ${SPLIT_N}
+  let part = col / P.split;
+  let lc = col - part * P.split;
+#if ${TRANS_B}
+  let i = lc * P.K + k;
+#else
+  let i = k * P.split + lc;
+#endif
+#else
+  let part = k / P.split;
+  let lk = k - part * P.split;
+#if ${TRANS_B}
+  let i = col * P.split + lk;
+#else
+  let i = lk * P.N + col;
+#endif
+#endif
+  if (part == 0u) { return B[i]; }
+  if (part == 1u) { return B1[i]; }
+  return B2[i];
 #elif ${TRANS_B}
   return B[b * P.strideB + col * P.K + k];
 #else
@@ -68,37 +141,109 @@ fn activate(v: f32) -> f32 {
 #if ${ACT_RELU}
   return max(v, 0.0);
 #elif ${ACT_GELU}
-  return gelu_erf(v);
+  return gelu(v);
 #elif ${ACT_QUICK_GELU}
-  return v / (1.0 + exp(-1.702 * v));
+  return quick_gelu(v);
 #else
   return v;
 #endif
 }
 
-// Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), because
-// WGSL has no erf and HF's ViT uses the exact form, not the tanh approximation.
-fn gelu_erf(x: f32) -> f32 {
-  let z = abs(x) * 0.70710678118654752;
+// The activations and their derivatives exactly as elementwise.wgsl writes them, so a fused
+// epilogue and the separate element-wise launch give the same bits. Exact GELU, x·Φ(x), with erf
+// from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), because WGSL has no erf and HF's ViT uses
+// the exact form, not the tanh approximation.
+fn erf_as(x: f32) -> f32 {
+  let z = abs(x);
   let t = 1.0 / (1.0 + 0.3275911 * z);
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let erf_abs = 1.0 - poly * exp(-z * z);
-  let erf_x = select(-erf_abs, erf_abs, x >= 0.0);
-  return 0.5 * x * (1.0 + erf_x);
+  let r = 1.0 - poly * exp(-z * z);
+  return select(-r, r, x >= 0.0);
 }
+
+fn gelu(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + erf_as(x * 0.70710678118654752));
+}
+
+// d/dx x·Φ(x) = Φ(x) + x·φ(x)
+fn gelu_grad(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_as(x * 0.70710678118654752));
+  let pdf = 0.3989422804014327 * exp(-0.5 * x * x);
+  return cdf + x * pdf;
+}
+
+fn sigmoid(x: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-x));
+}
+
+fn quick_gelu(x: f32) -> f32 {
+  return x * sigmoid(1.702 * x);
+}
+
+// d/dx x·σ(a·x) = σ + a·x·σ·(1 − σ)
+fn quick_gelu_grad(x: f32) -> f32 {
+  let s = sigmoid(1.702 * x);
+  return s + 1.702 * x * s * (1.0 - s);
+}
+
+// C (or, split along n, the part that holds this column) at element `idx` of that part.
+fn c_load(part: u32, idx: u32) -> f32 {
+#if ${SPLIT_N}
+  if (part == 1u) { return C1[idx]; }
+  if (part == 2u) { return C2[idx]; }
+#endif
+  return C[idx];
+}
+
+fn c_store(part: u32, idx: u32, v: f32) {
+#if ${SPLIT_N}
+  if (part == 1u) { C1[idx] = v; return; }
+  if (part == 2u) { C2[idx] = v; return; }
+#endif
+  C[idx] = v;
+}
+
+#if ${HAS_BIAS}
+fn bias_load(part: u32, idx: u32) -> f32 {
+#if ${SPLIT_N_BIAS}
+  if (part == 1u) { return bias1[idx]; }
+  if (part == 2u) { return bias2[idx]; }
+#endif
+  return bias[idx];
+}
+#endif
 
 fn store(b: u32, row: u32, col0: u32, v: vec4<f32>) {
   if (row >= P.M) { return; }
   for (var j = 0u; j < 4u; j = j + 1u) {
     let col = col0 + j;
     if (col < P.N) {
+#if ${SPLIT_N}
+      let part = col / P.split;
+      let lc = col - part * P.split;
+      let idx = row * P.split + lc;
+#else
+      let part = 0u;
+      let lc = col;
       let idx = b * P.strideC + row * P.N + col;
-      var x = P.alpha * v[j];
-      if (P.beta != 0.0) { x = x + P.beta * C[idx]; }
-#if ${HAS_BIAS}
-      x = x + bias[b * P.strideBias + col];
 #endif
-      C[idx] = activate(x);
+      var x = P.alpha * v[j];
+      if (P.beta != 0.0) { x = x + P.beta * c_load(part, idx); }
+#if ${HAS_BIAS}
+      x = x + bias_load(part, b * P.strideBias + lc);
+#endif
+#if ${HAS_RESIDUAL}
+      x = R[idx] + x;
+#endif
+#if ${SAVE_PRE}
+      PreOut[idx] = x;
+#endif
+#if ${GRAD_GELU}
+      x = x * gelu_grad(PreIn[idx]);
+#elif ${GRAD_QUICK_GELU}
+      x = x * quick_gelu_grad(PreIn[idx]);
+#endif
+      c_store(part, idx, activate(x));
     }
   }
 }

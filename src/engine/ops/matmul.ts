@@ -1,5 +1,5 @@
 import matmulWgsl from '../../../shaders/matmul.wgsl';
-import type { Binding } from '../../gpu/context';
+import type { Binding, GpuContext } from '../../gpu/context';
 import { kernelCode } from './kernel';
 import { tilingDefines, tilingFor, type Tiling } from './matmulTiling';
 import { Tensor } from '../tensor';
@@ -28,11 +28,26 @@ export interface MatmulOptions {
   beta?: number;
   bias?: Tensor;
   activation?: Activation;
+  /**
+   * Residual epilogue: C = R + (alpha·AB + beta·C + bias), R read-only and shaped like C. A
+   * block's `h + linear(x)` in one launch, with the same sum as add(h, y).
+   */
+  residual?: Tensor;
+  /** Also writes the pre-activation value (before `activation`) here, for the activation's backward. */
+  preOut?: Tensor;
+  /**
+   * Activation-backward epilogue: C = (alpha·AB + beta·C) ⊙ act'(pre), `pre` the activation's
+   * input. Folds dPre = dAct ⊙ act'(pre) into the GEMM that computes dAct.
+   */
+  activationGrad?: { activation: 'gelu' | 'quick_gelu'; pre: Tensor };
   out?: Tensor;
   op?: string;
   /** Forces a tiling (tests and the autotuner); by default the device's tuned or default tiling. */
   tiling?: Tiling;
 }
+
+/** Options of a split GEMM: no residual or activation-gradient epilogue, no batch. */
+export type SplitMatmulOptions = Pick<MatmulOptions, 'transA' | 'transB' | 'alpha' | 'op' | 'tiling' | 'activation'>;
 
 type Operand = Tensor | CustomOperand;
 
@@ -56,10 +71,87 @@ const PARAMS_BYTES = 80;
  * Leading dimensions are a batch; a 2-D operand is shared by every batch entry.
  */
 export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor {
+  return gemm(a, b, opts)[0];
+}
+
+/** The three parts of a split operand or output after the first (bindings of the SPLIT modes). */
+interface Split {
+  axis: 'n' | 'k';
+  /** Part width S: opB's (and C's) columns per part (n), or the depth per part (k). */
+  size: number;
+  /** Parts 1 and 2 of A (axis k), of B, of C (axis n) and of the bias (axis n). */
+  a?: readonly [Tensor, Tensor];
+  b: readonly [Tensor, Tensor];
+  c?: readonly [Tensor, Tensor];
+  bias?: readonly [Tensor, Tensor];
+}
+
+/** Storage buffers a SPLIT_N launch binds: A, three B, three C, and three biases when it has them. */
+function splitNBuffers(withBias: boolean): number {
+  return withBias ? 10 : 7;
+}
+
+/**
+ * Whether this device can bind a three-way output split (Q, K and V in one GEMM): it needs up to
+ * 10 storage buffers in one stage, and the engine only demands 8 (callers fall back to three GEMMs).
+ */
+export function canSplitOutputs(ctx: GpuContext, withBias: boolean): boolean {
+  return ctx.device.limits.maxStorageBuffersPerShaderStage >= splitNBuffers(withBias);
+}
+
+/**
+ * One GEMM whose output columns come in three parts, written to three tensors: with transB,
+ * [C0 | C1 | C2] = x·[W0; W1; W2]ᵀ + [b0 | b1 | b2], reading the three weights where they are
+ * (no concatenated copy to go stale when they train). Each Wi is S×K (transB) or K×S, each
+ * output M×S. Check `canSplitOutputs` first.
+ */
+export function matmulSplitOutputs(a: Tensor, b: readonly [Tensor, Tensor, Tensor], opts: SplitMatmulOptions & { bias?: readonly [Tensor, Tensor, Tensor] } = {}): [Tensor, Tensor, Tensor] {
+  const op = opts.op ?? 'matmul_split_n';
+  const shapeText = b.map((t) => `[${t.shape.join(',')}]`).join(', ');
+  if (b.some((t) => t.shape.length !== 2 || t.rows !== b[0].rows || t.cols !== b[0].cols)) throw new Error(`${op}: the three B parts must be 2-D and the same shape, got ${shapeText}`);
+  if (a.shape.length !== 2) throw new Error(`${op}: A must be 2-D (a split GEMM has no batch), got [${a.shape.join(',')}]`);
+  const S = opts.transB ? b[0].rows : b[0].cols;
+  const K = opts.transB ? b[0].cols : b[0].rows;
+  // The concatenated B as the shape checks and tiling see it: K × 3S (or 3S × K stored).
+  const whole = { rows: opts.transB ? 3 * S : K, cols: opts.transB ? K : 3 * S };
+  if (opts.bias && opts.bias.some((t) => t.size !== S)) throw new Error(`${op}: each bias needs ${S} values`);
+  if (!canSplitOutputs(a.ctx, !!opts.bias)) throw new Error(`${op}: this GPU binds ${a.ctx.device.limits.maxStorageBuffersPerShaderStage} storage buffers per stage, a split output needs ${splitNBuffers(!!opts.bias)} (check canSplitOutputs and run three GEMMs)`);
+  const M = opts.transA ? a.cols : a.rows;
+  const outs = [0, 1, 2].map((i) => Tensor.empty(a.ctx, [M, S], `${op}.${i}`));
+  gemm(a, b[0], { ...opts, op, bias: opts.bias?.[0], out: outs[0] }, { axis: 'n', size: S, b: [b[1], b[2]], c: [outs[1], outs[2]], bias: opts.bias ? [opts.bias[1], opts.bias[2]] : undefined, whole });
+  return outs as [Tensor, Tensor, Tensor];
+}
+
+/**
+ * One GEMM whose depth comes in three parts: C = A0·B0 + A1·B1 + A2·B2 (each opA part M×S, each
+ * opB part S×N), summed over the depth in one accumulator in order. The input gradient of Q, K
+ * and V sharing an input, dQ·Wq + dK·Wk + dV·Wv, is one launch that reads the gradients and the
+ * weights where they are. Binds 7 storage buffers.
+ */
+export function matmulSplitDepth(a: readonly [Tensor, Tensor, Tensor], b: readonly [Tensor, Tensor, Tensor], opts: SplitMatmulOptions = {}): Tensor {
+  const op = opts.op ?? 'matmul_split_k';
+  for (const [name, parts] of [['A', a], ['B', b]] as const) {
+    if (parts.some((t) => t.shape.length !== 2 || t.rows !== parts[0].rows || t.cols !== parts[0].cols)) {
+      throw new Error(`${op}: the three ${name} parts must be 2-D and the same shape, got ${parts.map((t) => `[${t.shape.join(',')}]`).join(', ')}`);
+    }
+  }
+  const S = opts.transA ? a[0].rows : a[0].cols;
+  const M = opts.transA ? a[0].cols : a[0].rows;
+  const wholeA = { rows: opts.transA ? 3 * S : M, cols: opts.transA ? M : 3 * S };
+  const Sb = opts.transB ? b[0].cols : b[0].rows;
+  if (Sb !== S) throw new Error(`${op}: each A part has depth ${S} but each B part ${Sb}`);
+  const N = opts.transB ? b[0].rows : b[0].cols;
+  const wholeB = { rows: opts.transB ? N : 3 * S, cols: opts.transB ? 3 * S : N };
+  return gemm(a[0], b[0], { ...opts, op }, { axis: 'k', size: S, a: [a[1], a[2]], b: [b[1], b[2]], wholeA, whole: wholeB })[0];
+}
+
+type SplitLaunch = Split & { whole: { rows: number; cols: number }; wholeA?: { rows: number; cols: number } };
+
+function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: SplitLaunch): Tensor[] {
   const ctx = isTensor(a) ? a.ctx : isTensor(b) ? b.ctx : opts.out?.ctx;
   if (!ctx) throw new Error('matmul: at least one operand or `out` must be a tensor');
-  const da = dims(a, !!opts.transA);
-  const db = dims(b, !!opts.transB);
+  const da = split?.wholeA ? { ...stored(split.wholeA, !!opts.transA), batch: 1, stride: 0 } : dims(a, !!opts.transA);
+  const db = split ? { ...stored(split.whole, !!opts.transB), batch: 1, stride: 0 } : dims(b, !!opts.transB);
   const op = opts.op ?? 'matmul';
   const shapeOf = (t: Operand) => (isTensor(t) ? t.shape : [t.rows, t.cols]);
   const shapes = { a: shapeOf(a), b: shapeOf(b) };
@@ -78,16 +170,22 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   const K = da.cols;
   const beta = opts.beta ?? 0;
   const outShape = batch > 1 ? [...(isTensor(a) && da.batch > 1 ? a.shape : (b as Tensor).shape).slice(0, -2), M, N] : [M, N];
+  const outSize = split?.axis === 'n' ? M * split.size : batch * M * N;
   let out = opts.out;
   if (out) {
-    if (out.size !== batch * M * N) throw new Error(`${op}: out has shape [${out.shape.join(',')}], needs ${batch}x${M}x${N}`);
+    if (out.size !== outSize) throw new Error(`${op}: out has shape [${out.shape.join(',')}], needs ${batch}x${M}x${N}`);
   } else {
     if (beta !== 0) throw new Error(`${op}: beta ≠ 0 accumulates into C, so pass the tensor holding C as out`);
     out = Tensor.empty(ctx, outShape, op);
   }
-  if (opts.bias && opts.bias.size !== N && opts.bias.size !== batch * N) {
-    throw new Error(`${op}: bias has ${opts.bias.size} values, needs ${N}`);
+  const biasN = split?.axis === 'n' ? split.size : N;
+  if (opts.bias && opts.bias.size !== biasN && opts.bias.size !== batch * biasN) {
+    throw new Error(`${op}: bias has ${opts.bias.size} values, needs ${biasN}`);
   }
+  for (const [name, t] of [['residual', opts.residual], ['preOut', opts.preOut], ['activationGrad.pre', opts.activationGrad?.pre]] as const) {
+    if (t && t.size !== out.size) throw new Error(`${op}: ${name} has shape [${t.shape.join(',')}], needs ${out.size} values like the output [${out.shape.join(',')}]`);
+  }
+  if (opts.activationGrad && opts.activation && opts.activation !== 'none') throw new Error(`${op}: an activation and an activation gradient in one epilogue`);
   const act = opts.activation ?? 'none';
   const customA = !isTensor(a) ? a : undefined;
   const customB = !isTensor(b) ? b : undefined;
@@ -95,7 +193,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
   // The autotuner's winner for this shape class on this device, else small tiles when the output
   // is small in either direction (a 64-wide tile would mostly idle) and 64×64 otherwise.
-  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act }, !custom);
+  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act, split: split?.axis }, !custom);
   const code = kernelCode(
     matmulWgsl,
     {
@@ -106,6 +204,15 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
       TRANS_A: !!opts.transA,
       TRANS_B: !!opts.transB,
       HAS_BIAS: !!opts.bias,
+      HAS_RESIDUAL: !!opts.residual,
+      SAVE_PRE: !!opts.preOut,
+      GRAD_ACT: !!opts.activationGrad,
+      GRAD_GELU: opts.activationGrad?.activation === 'gelu',
+      GRAD_QUICK_GELU: opts.activationGrad?.activation === 'quick_gelu',
+      SPLIT: !!split,
+      SPLIT_N: split?.axis === 'n',
+      SPLIT_N_BIAS: !!split?.bias,
+      SPLIT_K: split?.axis === 'k',
       ACT_RELU: act === 'relu',
       ACT_GELU: act === 'gelu',
       ACT_QUICK_GELU: act === 'quick_gelu',
@@ -121,6 +228,7 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   u.set([M, N, K, batch, da.batch > 1 ? da.stride : 0, db.batch > 1 ? db.stride : 0, M * N, opts.bias && opts.bias.size > N ? N : 0]);
   f[8] = opts.alpha ?? 1;
   f[9] = beta;
+  u[10] = split?.size ?? 0;
   if (custom?.ext) u.set(custom.ext.slice(0, 4), 12);
   if (custom?.extf) f.set(custom.extf.slice(0, 4), 16);
 
@@ -129,7 +237,16 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   if (isTensor(b)) bindings.push({ buffer: b.buffer, access: 'read', binding: 2 });
   bindings.push({ buffer: out.buffer, access: 'write', binding: 3 });
   if (opts.bias) bindings.push({ buffer: opts.bias.buffer, access: 'read', binding: 4 });
+  if (opts.residual) bindings.push({ buffer: opts.residual.buffer, access: 'read', binding: 5 });
+  if (opts.preOut) bindings.push({ buffer: opts.preOut.buffer, access: 'write', binding: 6 });
+  if (opts.activationGrad) bindings.push({ buffer: opts.activationGrad.pre.buffer, access: 'read', binding: 7 });
   if (custom) bindings.push(...custom.bindings);
+  if (split) {
+    split.b.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'read', binding: 20 + i }));
+    split.c?.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'write', binding: 22 + i }));
+    split.bias?.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'read', binding: 24 + i }));
+    split.a?.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'read', binding: 26 + i }));
+  }
 
   ctx.launch({
     op,
@@ -139,5 +256,10 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
     bindings,
     workgroups: [Math.ceil(N / (4 * tiling.wgX)), Math.ceil(M / (4 * tiling.wgY)), batch],
   });
-  return out;
+  return [out, ...(split?.c ?? [])];
+}
+
+/** Rows and columns of an operand stored as `s`, after the transpose the GEMM applies. */
+function stored(s: { rows: number; cols: number }, trans: boolean): { rows: number; cols: number } {
+  return trans ? { rows: s.cols, cols: s.rows } : s;
 }

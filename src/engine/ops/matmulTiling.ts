@@ -69,6 +69,13 @@ export interface GemmShape {
    */
   bias?: boolean;
   activation?: Activation;
+  /**
+   * A split GEMM (matmulSplitOutputs: 'n', matmulSplitDepth: 'k') reads its operands from three
+   * buffers each, so its loads cost differently: it gets a class of its own. The tuner times the
+   * unsplit kernel of the same shape for it (it cannot make the split's bindings), the closest
+   * kernel it can run; the residual and activation-gradient epilogues are left out the same way.
+   */
+  split?: 'n' | 'k';
 }
 
 /** Powers of two from 16 up: sizes within a factor of two share a class, so a model has few classes. */
@@ -78,10 +85,12 @@ function bucket(n: number): number {
 
 /**
  * The class a GEMM's tiling is chosen for: transposes, and M, N, K and the batch rounded up to a
- * power of two (batch 1 apart from batched). "tA0 tB1 M256 N64 K64 b1".
+ * power of two (batch 1 apart from batched), and a split GEMM's axis. "tA0 tB1 M256 N64 K64 b1",
+ * "tA0 tB1 M256 N192 K64 b1 sn".
  */
 export function shapeClass(s: GemmShape): string {
-  return `tA${+s.transA} tB${+s.transB} M${bucket(s.M)} N${bucket(s.N)} K${bucket(s.K)} b${s.batch > 1 ? bucket(s.batch) : 1}`;
+  const base = `tA${+s.transA} tB${+s.transB} M${bucket(s.M)} N${bucket(s.N)} K${bucket(s.K)} b${s.batch > 1 ? bucket(s.batch) : 1}`;
+  return s.split ? `${base} s${s.split}` : base;
 }
 
 /** Per device: the tuner's winners by class, and the dense classes met since tuning was switched on. */
