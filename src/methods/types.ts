@@ -126,6 +126,12 @@ export interface LayerAdapter<S extends Saved = Saved> {
   /** y += x·ΔWᵀ for x (N × in), y (N × out); returns what `backward` needs. */
   forward(x: Tensor, y: Tensor): S;
   /**
+   * True when `forward` reads y as exactly x·W0ᵀ + b and rescales it (DoRA's magnitude) instead of
+   * only adding to it: the model then keeps anything else out of y, such as a residual add fused
+   * into the GEMM's epilogue.
+   */
+  rescalesOutput?: boolean;
+  /**
    * Gradients of the trainables (same order as `trainables`, new tensors the caller releases),
    * and dx += dY·ΔW when dx is given (left out when nothing below needs a gradient).
    */

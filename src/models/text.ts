@@ -1,7 +1,7 @@
 import { attention } from '../engine/ops/attention';
-import { activation, add, broadcastAdd, copyRange } from '../engine/ops/elementwise';
+import { broadcastAdd, copyRange, type ActivationName } from '../engine/ops/elementwise';
 import { layerNorm } from '../engine/ops/layernorm';
-import { matmul } from '../engine/ops/matmul';
+import { canSplitOutputs, matmul, matmulSplitOutputs } from '../engine/ops/matmul';
 import { Tensor } from '../engine/tensor';
 import type { GpuContext } from '../gpu/context';
 import { eosPosition, expectedTextTensors, TEXT_FULL_CHECKPOINT_HINT, TEXT_NAMES, TEXT_PROJECTION, textBlockModules, type TextSpec } from './textSpec';
@@ -119,8 +119,17 @@ export class TextTransformer {
     return r.y;
   }
 
-  private linear(x: Tensor, module: string): Tensor {
-    return matmul(x, this.param(`${module}.weight`), { transB: true, bias: this.param(`${module}.bias`), op: `text.${module.split('.').slice(-2).join('.')}` });
+  /** y = x·Wᵀ + b, with an optional epilogue (a residual add or the activation) in the same launch. */
+  private linear(x: Tensor, module: string, epilogue: { residual?: Tensor; activation?: ActivationName } = {}): Tensor {
+    return matmul(x, this.param(`${module}.weight`), { transB: true, bias: this.param(`${module}.bias`), ...epilogue, op: `text.${module.split('.').slice(-2).join('.')}` });
+  }
+
+  /** Query, key and value: one GEMM writing three tensors where the device binds enough buffers. */
+  private qkv(x: Tensor, modules: readonly [string, string, string]): Tensor[] {
+    if (!canSplitOutputs(this.ctx, true)) return modules.map((m) => this.linear(x, m));
+    const weight = modules.map((m) => this.param(`${m}.weight`)) as [Tensor, Tensor, Tensor];
+    const bias = modules.map((m) => this.param(`${m}.bias`)) as [Tensor, Tensor, Tensor];
+    return matmulSplitOutputs(x, weight, { transB: true, bias, op: 'text.attention.qkv' });
   }
 
   private block(h: Tensor, i: number, B: number, T: number): Tensor {
@@ -128,26 +137,19 @@ export class TextTransformer {
     const m = textBlockModules(i);
     const D = s.hidden;
     const x1 = this.layerNorm(h, m.ln1);
-    const q = this.linear(x1, m.query);
-    const k = this.linear(x1, m.key);
-    const v = this.linear(x1, m.value);
+    const [q, k, v] = this.qkv(x1, [m.query, m.key, m.value]);
     x1.release();
     const att = attention(q.reshape([B, T, D]), k.reshape([B, T, D]), v.reshape([B, T, D]), s.heads, { save: false, causal: true });
     for (const t of [q, k, v]) t.release();
-    const o = this.linear(att.out.reshape([B * T, D]), m.attnOut);
+    // Residual adds and the activation ride in the GEMM epilogues.
+    const h2 = this.linear(att.out.reshape([B * T, D]), m.attnOut, { residual: h });
     att.out.release();
-    const h2 = add(h, o);
-    o.release();
     const x2 = this.layerNorm(h2, m.ln2);
-    const f1 = this.linear(x2, m.fc1);
+    const a = this.linear(x2, m.fc1, { activation: s.act });
     x2.release();
-    const a = activation(f1, s.act);
-    f1.release();
-    const f2 = this.linear(a, m.fc2);
+    const out = this.linear(a, m.fc2, { residual: h2 });
     a.release();
-    const out = add(h2, f2);
     h2.release();
-    f2.release();
     return out;
   }
 

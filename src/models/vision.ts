@@ -1,9 +1,9 @@
-import type { AdapterSet, TargetLayer } from '../methods/types';
+import type { AdapterSet, LayerAdapter, Saved, TargetLayer } from '../methods/types';
 import { attention, attentionBackward } from '../engine/ops/attention';
 import { activation, activationBackward, add, copy } from '../engine/ops/elementwise';
 import { embedTokens, embedTokensBackward, patchEmbed, patchEmbedBackward } from '../engine/ops/embeddings';
 import { layerNorm, layerNormBackward } from '../engine/ops/layernorm';
-import { matmul } from '../engine/ops/matmul';
+import { canSplitOutputs, matmul, matmulSplitDepth, matmulSplitOutputs } from '../engine/ops/matmul';
 import { l2Normalize, l2NormalizeBackward } from '../engine/ops/normalize';
 import { clsPool, clsPoolBackward } from '../engine/ops/pooling';
 import { sumRows } from '../engine/ops/reduce';
@@ -285,9 +285,7 @@ export class VisionTransformer {
     const T = this.tokens;
     const D = s.hidden;
     const x1 = this.layerNorm(tape, h, m.ln1);
-    const q = this.linear(tape, x1, m.query, adapters);
-    const k = this.linear(tape, x1, m.key, adapters);
-    const v = this.linear(tape, x1, m.value, adapters);
+    const [q, k, v] = this.qkv(tape, x1, [m.query, m.key, m.value], adapters);
     const training = tape.needsGrad(q) || tape.needsGrad(k) || tape.needsGrad(v);
     const att = attention(q.reshape([B, T, D]), k.reshape([B, T, D]), v.reshape([B, T, D]), s.heads, { save: training });
     const ctxOut = tape.save(att.out.reshape([B * T, D]));
@@ -302,17 +300,87 @@ export class VisionTransformer {
         tape.addGrad(v, g.dv.reshape([B * T, D]));
       });
     }
-    const o = this.linear(tape, ctxOut, m.attnOut, adapters);
-    const h2 = this.residual(tape, h, o);
+    // The residual adds ride in the GEMM epilogues: h2 = h + attnOut(ctx), out = h2 + fc2(act).
+    const h2 = this.linear(tape, ctxOut, m.attnOut, adapters, { residual: h });
     const x2 = this.layerNorm(tape, h2, m.ln2);
-    const f1 = this.linear(tape, x2, m.fc1, adapters);
-    const act = tape.save(activation(f1, s.act));
-    tape.record([f1], [act], () => {
-      const dY = tape.grad(act);
-      if (dY) tape.addGrad(f1, activationBackward(f1, dY, s.act));
+    const mlp = this.mlpIn(tape, x2, m.fc1, adapters);
+    return this.linear(tape, mlp.act, m.fc2, adapters, { residual: h2, activationOf: mlp.pre });
+  }
+
+  /**
+   * fc1 and the activation. Without an adapter on fc1 they are one launch, which also writes the
+   * pre-activation when a backward will need it; an adapter adds its x·ΔWᵀ into the
+   * pre-activation, so then the activation stays a launch of its own after it.
+   */
+  private mlpIn(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined): { act: Tensor; pre: Tensor | undefined } {
+    const act = this.spec.act;
+    const W = this.param(`${module}.weight`);
+    const b = this.params.get(`${module}.bias`);
+    let pre: Tensor | undefined;
+    let out: Tensor;
+    if (adapters?.layers.has(module)) {
+      pre = this.linear(tape, x, module, adapters);
+      out = tape.save(activation(pre, act));
+    } else {
+      const training = tape.needsGrad(x) || tape.needsGrad(W) || tape.needsGrad(b);
+      const f1 = training ? tape.save(Tensor.empty(this.ctx, [x.rows, W.rows], module)) : undefined;
+      out = tape.save(matmul(x, W, { transB: true, bias: b, activation: act, preOut: f1, op: opName(module) }));
+      if (!f1) return { act: out, pre: undefined };
+      pre = f1;
+      tape.record([x, W, b], [f1], () => {
+        const dY = tape.grad(f1);
+        if (!dY) return;
+        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
+        this.linearBackward(tape, x, W, b, dY, { trainables: [] }, dx);
+        if (dx) tape.addGrad(x, dx);
+      });
+    }
+    const f1 = pre;
+    // Runs only where fc2's backward could not fold act' into its input gradient (an adapter on fc2).
+    tape.record([f1], [out], () => {
+      const dY = tape.grad(out);
+      if (dY) tape.addGrad(f1, activationBackward(f1, dY, act));
     });
-    const f2 = this.linear(tape, act, m.fc2, adapters);
-    return this.residual(tape, h2, f2);
+    return { act: out, pre };
+  }
+
+  /**
+   * Query, key and value of one input. Where the device binds enough buffers, one GEMM writes the
+   * three outputs from the three weight tensors (read where they are, so full fine-tuning and
+   * compose, which write the weights, never leave a copy stale), and the backward's input
+   * gradient dQ·Wq + dK·Wk + dV·Wv is one GEMM too. Adapters still see their own output and dY.
+   */
+  private qkv(tape: Tape, x: Tensor, modules: readonly [string, string, string], adapters: AdapterSet | undefined): [Tensor, Tensor, Tensor] {
+    const W = modules.map((m) => this.param(`${m}.weight`)) as [Tensor, Tensor, Tensor];
+    const bias = modules.map((m) => this.params.get(`${m}.bias`));
+    const withBias = bias.every((t) => !!t);
+    const fusable = (withBias || bias.every((t) => !t)) && W.every((w) => w.rows === W[0].rows && w.cols === W[0].cols) && canSplitOutputs(this.ctx, withBias);
+    if (!fusable) return modules.map((m) => this.linear(tape, x, m, adapters)) as [Tensor, Tensor, Tensor];
+    const y = matmulSplitOutputs(x, W, { transB: true, bias: withBias ? (bias as [Tensor, Tensor, Tensor]) : undefined, op: 'attention.qkv' });
+    for (const t of y) tape.save(t);
+    const parts = modules.map((m, j) => {
+      const adapter = adapters?.layers.get(m);
+      const saved = adapter?.forward(x, y[j]);
+      if (saved) for (const t of saved.owned) tape.save(t);
+      return { adapter, saved, trainables: adapter?.trainables.map((t) => t.tensor) ?? [] };
+    });
+    tape.record([x, ...W, ...bias, ...parts.flatMap((p) => p.trainables)], y, () => {
+      const dY = y.map((t) => tape.grad(t));
+      let dx: Tensor | undefined;
+      if (tape.needsGrad(x)) {
+        if (dY[0] && dY[1] && dY[2]) dx = matmulSplitDepth([dY[0], dY[1], dY[2]], W, { op: 'linear_dx_qkv' });
+        else {
+          dY.forEach((g, j) => {
+            if (g) dx = matmul(g, W[j], dx ? { beta: 1, out: dx, op: 'linear_dx' } : { op: 'linear_dx' });
+          });
+        }
+      }
+      dY.forEach((g, j) => {
+        if (g) this.linearBackward(tape, x, W[j], bias[j], g, parts[j], dx);
+      });
+      if (dx) tape.addGrad(x, dx);
+    });
+    return y;
   }
 
   private residual(tape: Tape, a: Tensor, b: Tensor): Tensor {
@@ -348,35 +416,73 @@ export class VisionTransformer {
     return y;
   }
 
-  /** y = x·Wᵀ + b (+ the adapter's x·ΔWᵀ), with the backward each trainable part needs. */
-  private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined): Tensor {
+  /**
+   * y = x·Wᵀ + b (+ the adapter's x·ΔWᵀ), with the backward each trainable part needs.
+   * `residual`: y = residual + x·Wᵀ + b in the GEMM's epilogue (a block's residual add); the sum's
+   * gradient flows unchanged to the residual input. `activationOf`: x = act(pre) and this layer
+   * is x's only consumer, so the input gradient's GEMM applies act'(pre) in its epilogue and hands
+   * dPre straight to pre (unless an adapter here must add its dx before the factor).
+   */
+  private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined, opts: { residual?: Tensor; activationOf?: Tensor } = {}): Tensor {
     const W = this.param(`${module}.weight`);
     const b = this.params.get(`${module}.bias`);
-    const y = tape.save(matmul(x, W, { transB: true, bias: b, op: module.split('.').slice(-2).join('.') }));
     const adapter = adapters?.layers.get(module);
+    // An adapter that rescales y (DoRA) needs y to hold only this layer's output: add the residual after it.
+    if (opts.residual && adapter?.rescalesOutput) return this.residual(tape, opts.residual, this.linear(tape, x, module, adapters, { activationOf: opts.activationOf }));
+    const { residual, activationOf: pre } = opts;
+    const y = tape.save(matmul(x, W, { transB: true, bias: b, residual, op: opName(module) }));
     const saved = adapter?.forward(x, y);
     // What the adapter's forward made for its backward lives until the tape is cleared.
     if (saved) for (const t of saved.owned) tape.save(t);
     const trainables = adapter?.trainables.map((t) => t.tensor) ?? [];
-    tape.record([x, W, b, ...trainables], [y], () => {
-      const dY = tape.grad(y);
+    tape.record([x, W, b, residual, ...trainables], [y], () => {
+      // With a residual, y's gradient is also the residual input's: take it from the tape and hand it on at the end.
+      const dY = residual ? tape.takeGrad(y) : tape.grad(y);
       if (!dY) return;
-      const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
-      if (adapter && saved) {
-        const grads = adapter.backward(saved, dY, { dx });
-        trainables.forEach((t, i) => tape.addGrad(t, grads[i]));
+      const part = { adapter, saved, trainables };
+      if (pre && !adapter && tape.needsGrad(x)) {
+        // dPre = (dY·W) ⊙ act'(pre) in one launch; x's own gradient is never formed.
+        tape.addGrad(pre, matmul(dY, W, { activationGrad: { activation: this.spec.act, pre }, op: 'linear_dx_act' }));
+        this.linearBackward(tape, x, W, b, dY, part, undefined);
+      } else {
+        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
+        this.linearBackward(tape, x, W, b, dY, part, dx);
+        if (dx) tape.addGrad(x, dx);
       }
-      if (tape.needsGrad(W)) tape.addGrad(W, matmul(dY, x, { transA: true, op: 'linear_dW' }));
-      if (b && tape.needsGrad(b)) tape.addGrad(b, sumRows(dY, { op: 'linear_db' }));
-      if (dx) tape.addGrad(x, dx);
+      if (residual) tape.addGrad(residual, dY);
     });
     return y;
+  }
+
+  /**
+   * The backward of y = x·Wᵀ + b (+ adapter) apart from dY·W: the adapter's gradients (it adds its
+   * dY·ΔW into `dx` when given), and W's and b's where they train. The caller makes dx and hands it on.
+   */
+  private linearBackward(tape: Tape, x: Tensor, W: Tensor, b: Tensor | undefined, dY: Tensor, part: AdaptedPart, dx: Tensor | undefined): void {
+    if (part.adapter && part.saved) {
+      const grads = part.adapter.backward(part.saved, dY, { dx });
+      part.trainables.forEach((t, i) => tape.addGrad(t, grads[i]));
+    }
+    if (tape.needsGrad(W)) tape.addGrad(W, matmul(dY, x, { transA: true, op: 'linear_dW' }));
+    if (b && tape.needsGrad(b)) tape.addGrad(b, sumRows(dY, { op: 'linear_db' }));
   }
 
   release(): void {
     for (const t of this.params.values()) t.release();
     this.meanPool?.matrix.release();
   }
+}
+
+/** An adapter on a linear layer, what its forward saved, and its trainable tensors. */
+interface AdaptedPart {
+  adapter?: LayerAdapter;
+  saved?: Saved;
+  trainables: readonly Tensor[];
+}
+
+/** The op name of a linear layer's launches: the module path's last two parts ("attention.query"). */
+function opName(module: string): string {
+  return module.split('.').slice(-2).join('.');
 }
 
 /** A view's gradient is the gradient of what it views. */

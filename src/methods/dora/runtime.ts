@@ -22,6 +22,8 @@ export default defineRuntime<DoraConfig>({
           // PEFT trains the magnitude like LoRA's factors; a scaling, so no weight decay here.
           { key: DORA_MAGNITUDE_KEY, tensor: layer.magnitude, decay: false },
         ],
+        // y becomes g ⊙ (y − b + s·x·Aᵀ·Bᵀ) + b: it must hold exactly x·W0ᵀ + b.
+        rescalesOutput: true,
         forward(x, y) {
           const s = doraForward(x, layer, y);
           return { x, owned: [s.h, s.base, s.norm], ...s };
