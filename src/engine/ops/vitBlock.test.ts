@@ -1,8 +1,9 @@
 /**
  * The ops composed into one pre-LN encoder layer (HF ViTLayer: layernorm_before → attention →
  * residual → layernorm_after → intermediate (GELU) → output → residual; CLIPEncoderLayer the same
- * with quick_gelu), forward and backward,
- * with launches batched into one command encoder as in training (not submitted one by one).
+ * with quick_gelu), forward and backward, fused as the model fuses them (Q, K and V in one GEMM
+ * and their input gradient in one, the residual adds and the activation in GEMM epilogues, act'
+ * folded into fc2's input gradient), with launches batched into one command encoder as in training (not submitted one by one).
  * The GPU gradients are compared with central finite differences of a float64 forward, so this
  * checks the composition end to end, and shows the model assembler how the ops fit together.
  */
@@ -14,10 +15,10 @@ import { mat, matmul64, maxRelError, transpose } from '../reference/linalg';
 import { attention64 } from '../reference/attention';
 import { activationForward64, biasAdd64, type Activation64 } from '../reference/elementwise';
 import { layerNorm64 } from '../reference/layernorm';
-import { activation, activationBackward, add, copy } from './elementwise';
+import { copy } from './elementwise';
 import { attention, attentionBackward } from './attention';
 import { layerNorm, layerNormBackward } from './layernorm';
-import { matmul } from './matmul';
+import { matmul, matmulSplitDepth, matmulSplitOutputs } from './matmul';
 import { sumRows } from './reduce';
 
 const gpu = useGpu();
@@ -82,17 +83,17 @@ async function checkLayer(variant: Variant): Promise<void> {
   const dOut = up([B, T, D], cot);
   const R = B * T;
   const flat = (t: Tensor) => t.reshape([R, t.size / R]);
-  const lin = (inp: Tensor, w: Tensor, b: Tensor) => matmul(flat(inp), w, { transB: true, bias: b }).reshape([B, T, w.shape[0]]);
+  const lin = (inp: Tensor, w: Tensor, b: Tensor, residual?: Tensor) => matmul(flat(inp), w, { transB: true, bias: b, residual: residual && flat(residual) }).reshape([B, T, w.shape[0]]);
 
   // Forward, keeping what the backward needs.
   const ln1 = layerNorm(x, P.ln1w, P.ln1b, EPS);
-  const [q, k, v] = [lin(ln1.y, P.wq, P.bq), lin(ln1.y, P.wk, P.bk), lin(ln1.y, P.wv, P.bv)];
+  const [q, k, v] = matmulSplitOutputs(flat(ln1.y), [P.wq, P.wk, P.wv], { transB: true, bias: [P.bq, P.bk, P.bv] }).map((t) => t.reshape([B, T, D]));
   const att = attention(q, k, v, H);
-  const x2 = add(x, lin(att.out, P.wo, P.bo));
+  const x2 = lin(att.out, P.wo, P.bo, x);
   const ln2 = layerNorm(x2, P.ln2w, P.ln2b, EPS);
-  const pre = lin(ln2.y, P.w1, P.b1);
-  const act = activation(pre, variant.act);
-  const out = add(x2, lin(act, P.w2, P.b2));
+  const pre = Tensor.empty(ctx, [B, T, F]);
+  const act = matmul(flat(ln2.y), P.w1, { transB: true, bias: P.b1, activation: variant.act, preOut: pre }).reshape([B, T, F]);
+  const out = lin(act, P.w2, P.b2, x2);
   expect(maxRelError(await out.read(), block64(x64, p64, variant))).toBeLessThan(2e-6);
 
   // Backward: y = x2 + fc2(gelu(fc1(ln2(x2)))), x2 = x + o(attn(ln1(x))).
@@ -100,11 +101,10 @@ async function checkLayer(variant: Variant): Promise<void> {
   const dy = flat(dOut);
   g.w2 = matmul(dy, flat(act), { transA: true });
   g.b2 = sumRows(dy);
-  const dAct = matmul(dy, P.w2).reshape([B, T, F]);
-  activationBackward(pre, dAct, variant.act, dAct);
-  g.w1 = matmul(flat(dAct), flat(ln2.y), { transA: true });
-  g.b1 = sumRows(flat(dAct));
-  const dH2 = matmul(flat(dAct), P.w1).reshape([B, T, D]);
+  const dPre = matmul(dy, P.w2, { activationGrad: { activation: variant.act, pre } }).reshape([B, T, F]);
+  g.w1 = matmul(flat(dPre), flat(ln2.y), { transA: true });
+  g.b1 = sumRows(flat(dPre));
+  const dH2 = matmul(flat(dPre), P.w1).reshape([B, T, D]);
   const dX2 = copy(dOut);
   const ln2g = layerNormBackward(dH2, x2, P.ln2w, ln2, { dx: dX2, accumulateInput: true, weightGrad: true });
   g.ln2w = ln2g.dweight;
@@ -113,9 +113,7 @@ async function checkLayer(variant: Variant): Promise<void> {
   g.bo = sumRows(flat(dX2));
   const dA = matmul(flat(dX2), P.wo).reshape([B, T, D]);
   const { dq, dk, dv } = attentionBackward(dA, att.saved!);
-  const dH1 = matmul(flat(dq), P.wq);
-  matmul(flat(dk), P.wk, { out: dH1, beta: 1 });
-  matmul(flat(dv), P.wv, { out: dH1, beta: 1 });
+  const dH1 = matmulSplitDepth([flat(dq), flat(dk), flat(dv)], [P.wq, P.wk, P.wv]);
   for (const [w, b, d] of [
     ['wq', 'bq', dq],
     ['wk', 'bk', dk],
