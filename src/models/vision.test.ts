@@ -149,4 +149,29 @@ describe.each(['vit', 'clip'] as const)('%s on the GPU against the float64 refer
     pixels.release();
     model.release();
   });
+
+  it('DoRA on every target (it rescales its layer\'s output, so the residual add stays out of that GEMM): logits match the merged reference', async () => {
+    const { ctx, made, model, images, weights, S } = setup(arch);
+    const pixels = Tensor.from(ctx, [B, 3, S, S], images);
+    const method = await loadMethod('dora');
+    const set = method.create(ctx, { r: 4, alpha: 8, rslora: false }, model.targetLayers(ALL_TARGETS[made.spec.family]), 1);
+    let seedNo = 70;
+    for (const a of set.layers.values()) for (const t of a.trainables) ctx.upload(t.tensor.buffer, Float32Array.from(testData(t.tensor.size, seedNo++, 0.2, 0.5)));
+    const deltas = new Map<string, Float64Array>();
+    for (const [module, a] of set.layers) {
+      const W = model.param(`${module}.weight`);
+      const merged = a.merge(W);
+      const [m, w] = [await merged.read(), await W.read()];
+      deltas.set(module, Float64Array.from(m, (v, i) => v - w[i]));
+      merged.release();
+    }
+    const ref = referenceForward({ spec: made.spec, weights, images, gradients: false, delta: (mod) => deltas.get(mod) });
+    const tape = new Tape();
+    const logits = model.forward(tape, pixels, set);
+    expect(maxRelError(await logits.read(), ref.logits)).toBeLessThan(TOL * 5);
+    tape.clear();
+    set.release();
+    pixels.release();
+    model.release();
+  });
 });
