@@ -74,16 +74,20 @@ export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor
   return gemm(a, b, opts)[0];
 }
 
-/** The three parts of a split operand or output after the first (bindings of the SPLIT modes). */
+/** A split launch (the SPLIT modes): parts 1 and 2 of each split operand, and the operands' whole shapes. */
 interface Split {
   axis: 'n' | 'k';
   /** Part width S: opB's (and C's) columns per part (n), or the depth per part (k). */
   size: number;
-  /** Parts 1 and 2 of A (axis k), of B, of C (axis n) and of the bias (axis n). */
+  /** Parts 1 and 2 of A (axis k), of B, of C (axis n) and of the bias (axis n); part 0 is the plain operand. */
   a?: readonly [Tensor, Tensor];
   b: readonly [Tensor, Tensor];
   c?: readonly [Tensor, Tensor];
   bias?: readonly [Tensor, Tensor];
+  /** B as stored if its three parts were concatenated, for the shape checks and the tiling. */
+  whole: { rows: number; cols: number };
+  /** The same for A, when it is split (axis k). */
+  wholeA?: { rows: number; cols: number };
 }
 
 /** Storage buffers a SPLIT_N launch binds: A, three B, three C, and three biases when it has them. */
@@ -145,9 +149,8 @@ export function matmulSplitDepth(a: readonly [Tensor, Tensor, Tensor], b: readon
   return gemm(a[0], b[0], { ...opts, op }, { axis: 'k', size: S, a: [a[1], a[2]], b: [b[1], b[2]], wholeA, whole: wholeB })[0];
 }
 
-type SplitLaunch = Split & { whole: { rows: number; cols: number }; wholeA?: { rows: number; cols: number } };
-
-function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: SplitLaunch): Tensor[] {
+/** `matmul`, or with `split` one of the split GEMMs; returns C and, split along n, its parts 1 and 2. */
+function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tensor[] {
   const ctx = isTensor(a) ? a.ctx : isTensor(b) ? b.ctx : opts.out?.ctx;
   if (!ctx) throw new Error('matmul: at least one operand or `out` must be a tensor');
   const da = split?.wholeA ? { ...stored(split.wholeA, !!opts.transA), batch: 1, stride: 0 } : dims(a, !!opts.transA);
