@@ -10,6 +10,7 @@
 // An operand can be generated instead of read (A_CUSTOM / B_CUSTOM): the including kernel then
 // supplies `fn custom_a(b, row, k) -> f32` or `fn custom_b(b, k, col) -> f32` and its own bindings
 // from 8 up. That is how the fused adapter kernels build their operands inside the tile loads.
+// B_F16 reads a dense B stored as packed f16 pairs (see Tensor's dtype), with f32 arithmetic.
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
@@ -24,8 +25,12 @@ struct Params {
 #if ${A_DENSE}
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 #endif
-#if ${B_DENSE}
+#if ${B_DENSE_F32}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
+#endif
+#if ${B_F16}
+// B stored as f16 pairs in u32 words (mixed precision's frozen weights): unpacked to f32 on load.
+@group(0) @binding(2) var<storage, read> B: array<u32>;
 #endif
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 #if ${HAS_BIAS}
@@ -58,11 +63,17 @@ fn load_b(b: u32, k: u32, col: u32) -> f32 {
 #if ${B_CUSTOM}
   return custom_b(b, k, col);
 #elif ${TRANS_B}
-  return B[b * P.strideB + col * P.K + k];
+  return b_at(b * P.strideB + col * P.K + k);
 #else
-  return B[b * P.strideB + k * P.N + col];
+  return b_at(b * P.strideB + k * P.N + col);
 #endif
 }
+
+#if ${B_F16}
+fn b_at(i: u32) -> f32 { return unpack2x16float(B[i >> 1u])[i & 1u]; }
+#elif ${B_DENSE_F32}
+fn b_at(i: u32) -> f32 { return B[i]; }
+#endif
 
 fn activate(v: f32) -> f32 {
 #if ${ACT_RELU}
