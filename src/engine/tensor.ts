@@ -107,4 +107,11 @@ export class Tensor {
     this.released = true;
     this.ctx.release(this.buffer);
   }
+
+  /** Frees the buffer for good instead of returning it to the pool (memory given up, not reused). */
+  discard(): void {
+    if (this.released) return;
+    this.released = true;
+    this.ctx.discard(this.buffer);
+  }
 }
