@@ -59,3 +59,26 @@ export async function decidePrecision(model: VisionTransformer, adapters: Adapte
       `arithmetic in f32; the startup check found logits within ${err} of f32 (allowed ${tol}).`,
   };
 }
+
+/** The device's mixed-precision setting, for the GPU badge's dialog. */
+export interface PrecisionSetting {
+  /** Whether runs try mixed precision (each still checks its logits first). */
+  mixed: boolean;
+  /** Whether the adapter has `shader-f16` (mixed precision's default). */
+  shaderF16: boolean;
+  /** Whether a person chose the setting (?mixed=, RANKSCOPE_MIXED_PRECISION) rather than the default. */
+  chosen: boolean;
+}
+
+/** One paragraph on which precision runs on this device, and how to change it. */
+export function precisionText(s: PrecisionSetting): string {
+  const why = s.chosen ? 'as chosen' : s.shaderF16 ? 'the default where the GPU has shader-f16' : 'the default where the GPU has no shader-f16';
+  if (s.mixed) {
+    return (
+      `Mixed precision (${why}): frozen linear weights are stored in f16, half their bytes, and every product and sum runs in f32. ` +
+      `Each run first checks that its logits agree with f32 within ${MIXED_PRECISION_TOLERANCE * 100} % and otherwise keeps f32; its notices say which. ` +
+      'Open the page with ?mixed=0 to run in f32.'
+    );
+  }
+  return `f32 (${why}): every weight is stored and computed in f32. Open the page with ?mixed=1 to store frozen weights in f16 (mixed precision).`;
+}
