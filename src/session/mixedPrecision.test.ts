@@ -13,6 +13,7 @@ import { loadMethod } from '../methods/registry';
 import { mixedPrecisionFromEnv } from '../gpu/node';
 import { enableMixedPrecision, MIXED_PRECISION_TOLERANCE } from '../models/mixedPrecision';
 import { useGpu } from '../testing/gpu';
+import { analyseLayers } from '../train/layerAnalysis';
 import { Trainer, type MetricRecord, type TrainConfig } from '../train/trainer';
 import { buildModel, normalisationFor, prepareData } from './prepare';
 
@@ -58,6 +59,7 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
   it('startup check on the demo model: logits within tolerance, 18 weights in f16, fewer pool bytes; exports read W0 in f32', async () => {
     const { ctx, ckpt, make } = await setup();
     await ctx.flush();
+    const liveBefore = ctx.pool.live;
     const before = ctx.pool.inUseBytes;
     const { model, trainer } = make(true);
     const withF32 = ctx.pool.inUseBytes - before;
@@ -82,6 +84,12 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
     expect(await model.readF32(name)).toEqual(ckpt.tensors.get(name)!.data);
     const merged = await mergedTensors({ model, adapters: trainer.adapters } as Parameters<typeof mergedTensors>[0]);
     expect(merged.get(name)!.data).toEqual(ckpt.tensors.get(name)!.data);
+    // Ranks and intruders read W0 through the same path (6 adapted layers: query and value × 3):
+    // before training ΔW is exactly 0 (W0 in f32 on both sides), so no rank and no intruder.
+    const analysis = await analyseLayers(trainer);
+    expect(analysis.layer_ranks).toHaveLength(6);
+    expect(analysis.rank_numerical).toBe(0);
+    expect(analysis.intruders).toBe(0);
     trainer.release();
     model.release();
 
@@ -104,6 +112,9 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
     expect((await off.trainer.applyPrecision()).message).toMatch(/^Precision: f32 \(mixed precision off by default: this GPU has no shader-f16/);
     off.trainer.release();
     off.model.release();
+    // f16 storage, its check and its way back to f32 leave the pool as they found it.
+    await ctx.flush();
+    expect(ctx.pool.live).toBe(liveBefore);
     expect(mixedPrecisionFromEnv('1')).toBe(true);
     expect(mixedPrecisionFromEnv(' off ')).toBe(false);
     expect(mixedPrecisionFromEnv(undefined)).toBeUndefined();
