@@ -79,3 +79,17 @@ test('explains what to do when WebGPU offers no adapter', async ({ page }) => {
   await expect(notice).toHaveAttribute('data-reason', 'no-adapter');
   await expect(page.getByTestId('gpu-unavailable-message')).toContainText('no GPU adapter was offered');
 });
+
+test('the GPU dialog says which precision runs: f32 by default without shader-f16, mixed with ?mixed=1', async ({ page }) => {
+  for (const [url, mixed, words] of [
+    ['/', 'false', /^f32 \(the default where the GPU has no shader-f16\)/],
+    ['/?mixed=1', 'true', /^Mixed precision \(as chosen\): frozen linear weights are stored in f16/],
+  ] as const) {
+    await page.goto(url);
+    await page.getByTestId('gpu-badge').click();
+    const section = page.getByTestId('gpu-precision');
+    // The lab's worker answers once its device is up.
+    await expect(section).toHaveAttribute('data-mixed', mixed, { timeout: 60_000 });
+    await expect(section.locator('p')).toHaveText(words);
+  }
+});

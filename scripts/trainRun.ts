@@ -411,7 +411,7 @@ export async function trainLoaded(args: TrainArgs, inputs: RunInputs, gpu: NodeG
     };
     let s;
     try {
-      s = await trainer.run({ onMetric, afterStep, onAutotune: (r) => log(autotuneMessage(r)) });
+      s = await trainer.run({ onMetric, afterStep, onAutotune: (r) => log(autotuneMessage(r)), onPrecision: (r) => log(r.message) });
     } catch (e) {
       if (!(e instanceof StopForResume)) throw e;
       await Promise.all(pending);

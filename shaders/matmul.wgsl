@@ -26,6 +26,8 @@
 //   SPLIT_K        the depth k comes in three parts of S: opA's column k is read from A, A1 or A2
 //                  (each M×S) and opB's row k from B, B1 or B2 (each S×N): dQ·Wq + dK·Wk + dV·Wv
 //                  as one sum over k = 0 … 3S-1.
+// B_F16 reads a dense B stored as packed f16 pairs (see Tensor's dtype), with f32 arithmetic; in a
+// split GEMM all three parts of B are then f16 (Q, K and V's frozen weights under mixed precision).
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
@@ -40,8 +42,12 @@ struct Params {
 #if ${A_DENSE}
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 #endif
-#if ${B_DENSE}
+#if ${B_DENSE_F32}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
+#endif
+#if ${B_F16}
+// B stored as f16 pairs in u32 words (mixed precision's frozen weights): unpacked to f32 on load.
+@group(0) @binding(2) var<storage, read> B: array<u32>;
 #endif
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 #if ${HAS_BIAS}
@@ -57,8 +63,13 @@ struct Params {
 @group(0) @binding(7) var<storage, read> PreIn: array<f32>;
 #endif
 #if ${SPLIT}
+#if ${B_F16}
+@group(0) @binding(20) var<storage, read> B1: array<u32>;
+@group(0) @binding(21) var<storage, read> B2: array<u32>;
+#else
 @group(0) @binding(20) var<storage, read> B1: array<f32>;
 @group(0) @binding(21) var<storage, read> B2: array<f32>;
+#endif
 #endif
 #if ${SPLIT_N}
 @group(0) @binding(22) var<storage, read_write> C1: array<f32>;
@@ -127,15 +138,29 @@ fn load_b(b: u32, k: u32, col: u32) -> f32 {
   let i = lk * P.N + col;
 #endif
 #endif
-  if (part == 0u) { return B[i]; }
-  if (part == 1u) { return B1[i]; }
-  return B2[i];
+  if (part == 0u) { return b_at(i); }
+  if (part == 1u) { return b1_at(i); }
+  return b2_at(i);
 #elif ${TRANS_B}
-  return B[b * P.strideB + col * P.K + k];
+  return b_at(b * P.strideB + col * P.K + k);
 #else
-  return B[b * P.strideB + k * P.N + col];
+  return b_at(b * P.strideB + k * P.N + col);
 #endif
 }
+
+#if ${B_F16}
+fn b_at(i: u32) -> f32 { return unpack2x16float(B[i >> 1u])[i & 1u]; }
+#if ${SPLIT}
+fn b1_at(i: u32) -> f32 { return unpack2x16float(B1[i >> 1u])[i & 1u]; }
+fn b2_at(i: u32) -> f32 { return unpack2x16float(B2[i >> 1u])[i & 1u]; }
+#endif
+#elif ${B_DENSE_F32}
+fn b_at(i: u32) -> f32 { return B[i]; }
+#if ${SPLIT}
+fn b1_at(i: u32) -> f32 { return B1[i]; }
+fn b2_at(i: u32) -> f32 { return B2[i]; }
+#endif
+#endif
 
 fn activate(v: f32) -> f32 {
 #if ${ACT_RELU}

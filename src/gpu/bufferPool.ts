@@ -109,6 +109,22 @@ export class BufferPool {
     list.splice(lo, 0, buffer);
   }
 
+  /**
+   * Destroys a handed-out buffer now instead of keeping it for reuse: for memory given up for good
+   * (mixed precision's f32 copy of a frozen weight), which an idle free list would still hold.
+   * Submit the work that reads it first (GpuContext.discard does).
+   */
+  discard(buffer: GPUBuffer): void {
+    const size = this.sizes.get(buffer);
+    if (size === undefined || !this.liveSet.has(buffer)) throw new Error(`BufferPool.discard: buffer "${buffer.label}" is not handed out by this pool`);
+    this.liveSet.delete(buffer);
+    this.inUseBytes -= size;
+    this.allocatedBytes -= size;
+    this.live--;
+    this.hooks.onDestroy?.(buffer);
+    buffer.destroy();
+  }
+
   /** Destroys the buffers kept for reuse (those handed out stay valid). */
   trim(): void {
     for (const list of this.free.values()) {

@@ -49,6 +49,13 @@ export class GpuContext {
   /** When set, each launch is submitted alone, so a validation error names the exact op (slower; for tests). */
   checkEachLaunch = false;
   private subgroups: boolean;
+  /**
+   * Mixed precision: frozen linear weights stored in f16 (packed pairs, read with the core
+   * `unpack2x16float`), arithmetic in f32. On by default where the adapter has `shader-f16` (a
+   * sign the GPU handles f16 data well), opt-in elsewhere. The trainer checks the logits against
+   * the f32 path before a run keeps it (VisionTransformer.checkMixedPrecision).
+   */
+  mixedPrecision: boolean;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private passPipeline: GPUComputePipeline | undefined;
@@ -73,12 +80,14 @@ export class GpuContext {
   /**
    * `subgroups: false` keeps the plain workgroup-memory reductions even where the device has the
    * `subgroups` feature (the default is to use it where present); see `subgroupReductions`.
+   * `mixedPrecision` forces mixed precision on or off; by default it is on where `shader-f16` is.
    */
   constructor(
     readonly device: GPUDevice,
-    options: { subgroups?: boolean } = {},
+    options: { subgroups?: boolean; mixedPrecision?: boolean } = {},
   ) {
     this.subgroups = (options.subgroups ?? true) && device.features.has('subgroups');
+    this.mixedPrecision = options.mixedPrecision ?? device.features.has('shader-f16');
     this.bindGroups = new BindGroupCache(device);
     this.pool = new BufferPool(device, { onDestroy: (b) => this.bindGroups.forget(b), beforeTrim: () => this.submit() });
     this.pipelines = new PipelineCache(device);
@@ -129,6 +138,12 @@ export class GpuContext {
 
   release(buffer: GPUBuffer): void {
     this.pool.release(buffer);
+  }
+
+  /** Frees a buffer's memory for good (not kept for reuse), after the work recorded so far is submitted. */
+  discard(buffer: GPUBuffer): void {
+    this.submit();
+    this.pool.discard(buffer);
   }
 
   upload(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {

@@ -31,8 +31,19 @@ export async function nodeGpu(): Promise<NodeGpu> {
   const acquired = await acquireGpu(gpu);
   // RANKSCOPE_SUBGROUPS=0 (or false/off/no) keeps the plain reductions where the device has subgroups.
   const subgroups = !/^(0|false|off|no)$/i.test(process.env.RANKSCOPE_SUBGROUPS ?? '');
-  const ctx = new GpuContext(acquired.device, { subgroups });
+  // RANKSCOPE_MIXED_PRECISION=1 stores frozen weights in f16 on any GPU, =0 never; unset, where shader-f16 is.
+  const mixedPrecision = mixedPrecisionFromEnv(process.env.RANKSCOPE_MIXED_PRECISION);
+  const ctx = new GpuContext(acquired.device, { subgroups, mixedPrecision });
   // The debug switch the batch error messages point to: each launch submitted alone.
   if (process.env.RANKSCOPE_CHECK_EACH_LAUNCH) ctx.checkEachLaunch = true;
   return { ...acquired, ctx };
+}
+
+/** RANKSCOPE_MIXED_PRECISION: 1/true/on/yes or 0/false/off/no; unset or empty leaves the device's default. */
+export function mixedPrecisionFromEnv(value: string | undefined): boolean | undefined {
+  const v = (value ?? '').trim();
+  if (!v) return undefined;
+  if (/^(1|true|on|yes)$/i.test(v)) return true;
+  if (/^(0|false|off|no)$/i.test(v)) return false;
+  throw new Error(`RANKSCOPE_MIXED_PRECISION must be 1 or 0 (on or off), got "${value}"`);
 }

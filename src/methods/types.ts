@@ -148,6 +148,11 @@ export interface AdapterSet {
   shared: Map<string, Tensor>;
   /** Whether the backbone's own weights train (full fine-tuning). */
   trainsBackbone: boolean;
+  /**
+   * Whether the adapters read the frozen weights themselves (DoRA's norms of W0 + s·B·A), in f32:
+   * mixed precision then keeps those weights in f32.
+   */
+  readsFrozenWeights?: boolean;
   release(): void;
 }
 

@@ -48,6 +48,12 @@ export class VisionTransformer {
    * logit_scale), kept on the CPU as loaded so a merged export writes the whole CLIPModel.
    */
   readonly extras = new Map<string, WeightSource>();
+  /**
+   * The checkpoint's f32 values of the block linear weights (references to the loaded arrays, not
+   * copies), so a weight stored in f16 under mixed precision can still be read exactly (exports,
+   * spectra, intruders) or put back in f32.
+   */
+  private readonly checkpointF32 = new Map<string, Float32Array>();
   /** Averaging matrix for CLIP's mean over patch tokens, built per batch size. */
   private meanPool: { batch: number; matrix: Tensor } | undefined;
 
@@ -60,7 +66,11 @@ export class VisionTransformer {
     const where = opts.source ?? 'the checkpoint';
     this.tokens = tokenCount(spec);
     this.numLabels = opts.numLabels;
-    for (const [name, w] of checkWeights(spec, weights, where)) this.params.set(name, Tensor.from(ctx, w.shape, w.data, name));
+    const linearWeights = new Set(linearSites(spec).map((site) => `${site.module}.weight`));
+    for (const [name, w] of checkWeights(spec, weights, where)) {
+      this.params.set(name, Tensor.from(ctx, w.shape, w.data, name));
+      if (linearWeights.has(name)) this.checkpointF32.set(name, w.data);
+    }
     for (const [name, w] of weights) {
       if (name.startsWith(TEXT_PREFIX) || name === TEXT_PROJECTION || name === LOGIT_SCALE || name === VISUAL_PROJECTION) this.extras.set(name, w);
     }
@@ -105,6 +115,58 @@ export class VisionTransformer {
     const t = this.params.get(name);
     if (!t) throw new Error(`model has no tensor "${name}"`);
     return t;
+  }
+
+  /**
+   * Stores these block linear weights in f16 (packed pairs; mixed precision): the forward and
+   * input-gradient GEMMs read them as f16 and compute in f32. Only for weights nothing trains or
+   * writes: the f32 buffers are freed for good, and the checkpoint's values stay on the CPU.
+   */
+  storeInF16(names: readonly string[]): void {
+    for (const name of names) {
+      const old = this.param(name);
+      if (old.dtype === 'f16') continue;
+      const data = this.checkpointF32.get(name);
+      if (!data) throw new Error(`storeInF16: "${name}" is not a block linear weight; only those can be stored in f16`);
+      this.params.set(name, Tensor.fromF16(this.ctx, old.shape, data, name));
+      old.discard();
+    }
+  }
+
+  /** Puts every weight stored in f16 back in f32, from the checkpoint's values. */
+  restoreF32(): void {
+    for (const [name, t] of this.params) {
+      if (t.dtype === 'f32') continue;
+      this.params.set(name, Tensor.from(this.ctx, t.shape, this.checkpointF32.get(name)!, name));
+      t.discard();
+    }
+  }
+
+  /** Names of the tensors stored in f16. */
+  f16Weights(): string[] {
+    return [...this.params].filter(([, t]) => t.dtype === 'f16').map(([n]) => n);
+  }
+
+  /**
+   * Runs `fn` on the weight in f32: the tensor itself, or, for a weight stored in f16, a temporary
+   * f32 copy of the checkpoint's values (released after). For readers outside the forward pass
+   * (merge, spectra, exports), which want W0 exactly as loaded.
+   */
+  async withF32Weight<T>(name: string, fn: (W: Tensor) => Promise<T> | T): Promise<T> {
+    const W = this.param(name);
+    if (W.dtype === 'f32') return fn(W);
+    const f32 = Tensor.from(this.ctx, W.shape, this.checkpointF32.get(name)!, name);
+    try {
+      return await fn(f32);
+    } finally {
+      f32.release();
+    }
+  }
+
+  /** A weight's f32 values: read from the GPU, or the checkpoint's for one stored in f16 (do not modify them). */
+  async readF32(name: string): Promise<Float32Array> {
+    const W = this.param(name);
+    return W.dtype === 'f32' ? W.read() : this.checkpointF32.get(name)!;
   }
 
   /** Linear layers matching PEFT-style target names, as adapter targets. */
@@ -424,6 +486,7 @@ export class VisionTransformer {
    * dPre straight to pre (unless an adapter here must add its dx before the factor).
    */
   private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined, opts: { residual?: Tensor; activationOf?: Tensor } = {}): Tensor {
+    // W may be stored in f16 (mixed precision): matmul reads it as such; only a frozen W is.
     const W = this.param(`${module}.weight`);
     const b = this.params.get(`${module}.bias`);
     const adapter = adapters?.layers.get(module);

@@ -2,6 +2,7 @@ import type { Fingerprint } from '../io/sources/fingerprinting';
 import type { MethodId } from '../methods/registry';
 import type { AdapterSummary } from '../gpu/device';
 import type { TuningSummary } from '../engine/tuning/matmulTuner';
+import type { PrecisionSetting } from '../train/precision';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
 import type { CheckpointPolicy, RunEvent, RunSpec } from './run';
@@ -92,9 +93,12 @@ export interface RunEstimate {
 export interface LabApi {
   /**
    * Acquires the device; `autotune: false` keeps the default GEMM tilings (no tuning, no stored
-   * winners); `subgroups: false` keeps the plain row reductions where the GPU has subgroups.
+   * winners); `subgroups: false` keeps the plain row reductions where the GPU has subgroups;
+   * `mixedPrecision` forces mixed precision on or off (by default on where the GPU has shader-f16).
    */
-  init(options?: { autotune?: boolean; subgroups?: boolean }): Promise<AdapterSummary>;
+  init(options?: { autotune?: boolean; subgroups?: boolean; mixedPrecision?: boolean }): Promise<AdapterSummary>;
+  /** The lab device's mixed-precision setting (for the GPU dialog); undefined before init. */
+  precision(): Promise<PrecisionSetting | undefined>;
   /** What GEMM autotuning did on the lab's device (for the GPU dialog); undefined before init. */
   tuning(): Promise<TuningSummary | undefined>;
   loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;

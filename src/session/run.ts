@@ -340,7 +340,8 @@ export class RunController {
         if (!rankLayer) return;
         const W = m.param(`${rankLayer}.weight`);
         const adapter = t.adapters.layers.get(rankLayer);
-        const delta = adapter ? await adapterDelta(adapter, W) : start ? await weightDelta(W, start) : undefined;
+        // Merged against W0 in f32, also when the run stores it in f16 (mixed precision).
+        const delta = adapter ? await m.withF32Weight(`${rankLayer}.weight`, (W32) => adapterDelta(adapter, W32)) : start ? await weightDelta(W, start) : undefined;
         if (!delta) return;
         const entry = { step: t.currentStep, spectrum: spectrumOf(rankLayer, delta, W.rows, W.cols) };
         history.spectra.push(entry);
@@ -378,6 +379,7 @@ export class RunController {
         },
         shouldStop: () => this.stopRequested,
         onAutotune: (report) => this.notice('info', autotuneMessage(report)),
+        onPrecision: (report) => this.notice('info', report.message),
         beforeStep: async (step) => {
           at.step = step - 1;
           const gate = this.pauseGate;

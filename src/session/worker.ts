@@ -98,6 +98,8 @@ function describeDataset(ds: ImageDataset, samples: DatasetInfo['samples'], plan
 
 let autotune = true;
 let subgroups = true;
+/** The page's ?mixed= choice; undefined leaves the device's default (on where shader-f16 is). */
+let mixedPrecision: boolean | undefined;
 const tuningStore = new IndexedDbTuningStore();
 
 /**
@@ -105,7 +107,7 @@ const tuningStore = new IndexedDbTuningStore();
  * trainers tune after their first step) unless the page switched it off.
  */
 function labContext(device: GPUDevice): GpuContext {
-  const ctx = new GpuContext(device, { subgroups });
+  const ctx = new GpuContext(device, { subgroups, mixedPrecision });
   if (autotune) enableAutotune(ctx, { store: tuningStore });
   else disableAutotune(ctx, 'switched off in the page (?autotune=0)');
   return ctx;
@@ -116,6 +118,7 @@ const api: LabApi = {
     if (lab) return (await acquireGpu(navigator.gpu)).summary;
     autotune = options?.autotune ?? true;
     subgroups = options?.subgroups ?? true;
+    mixedPrecision = options?.mixedPrecision;
     const gpu = await acquireGpu(navigator.gpu);
     lab = new Lab(labContext(gpu.device), (e) => listeners.forEach((l) => l(e)), {
       // Checkpoints go to IndexedDB, so a run survives a reload or a crashed tab.
@@ -124,6 +127,12 @@ const api: LabApi = {
       recover: async () => labContext((await acquireGpu(navigator.gpu)).device),
     });
     return gpu.summary;
+  },
+
+  async precision() {
+    if (!lab) return undefined;
+    const device = lab.ctx.device;
+    return { mixed: lab.ctx.mixedPrecision, shaderF16: device.features.has('shader-f16'), chosen: mixedPrecision !== undefined };
   },
 
   async tuning() {

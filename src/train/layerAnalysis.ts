@@ -62,8 +62,9 @@ export async function analyseLayers(trainer: Trainer, options: { initial?: Map<s
     let delta: Float32Array;
     let W0: Float32Array;
     if (adapter) {
-      delta = await adapterDelta(adapter, W);
-      W0 = await W.read();
+      // W0 as loaded, also when the run stores it in f16 (mixed precision).
+      delta = await trainer.model.withF32Weight(`${module}.weight`, (W32) => adapterDelta(adapter, W32));
+      W0 = await trainer.model.readF32(`${module}.weight`);
     } else if (start) {
       delta = await weightDelta(W, start);
       W0 = await start.read();

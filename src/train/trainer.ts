@@ -12,6 +12,7 @@ import type { HeadKind } from '../models/zeroShot';
 import { BatchSampler, batchImageBytes, gatherBatch, squarePlan, type BatchOptions, type PackedImages, type ProcessorPlan, type SamplerPosition } from './data';
 import { learningRate } from './schedule';
 import { autotuneMatmuls, loadTuning, pendingClasses, type AutotuneReport } from '../engine/tuning/matmulTuner';
+import { decidePrecision, type PrecisionReport } from './precision';
 
 export interface TrainConfig {
   method: MethodId;
@@ -176,6 +177,8 @@ export interface TrainerHooks {
    * device and shape classes not in the store): what was measured, in how long.
    */
   onAutotune?: (report: AutotuneReport) => void;
+  /** Called before the first step with the precision the run trains in (mixed or f32) and why. */
+  onPrecision?: (report: PrecisionReport) => void;
 }
 
 /** HF's recipe: no weight decay on biases, norms and embeddings-like vectors; decay on matrices. */
@@ -202,6 +205,7 @@ export class Trainer {
   private readonly transform: ParamTransform | undefined;
   private divergence: Divergence | undefined;
   private step = 0;
+  private precision: Promise<PrecisionReport> | undefined;
   private best = 0;
   private secondsBefore = 0;
   private readonly started = performance.now();
@@ -428,6 +432,24 @@ export class Trainer {
     }
   }
 
+  /**
+   * Applies the device's mixed-precision setting (./precision) once: the frozen block linear
+   * weights go to f16 if the startup logits check on the first validation images passes. `run`
+   * calls this before its first step; call it earlier to evaluate under the same precision.
+   */
+  async applyPrecision(): Promise<PrecisionReport> {
+    const keep = new Set<Tensor>(this.trainables.map((t) => t.tensor));
+    for (const w of this.transform?.writes ?? []) keep.add(w);
+    this.precision ??= decidePrecision(this.model, this.adapters, keep, () => {
+      const set = this.data.valIndices.length ? this.data.val : this.data.train;
+      const indices = (this.data.valIndices.length ? this.data.valIndices : this.data.trainIndices).slice(0, Math.min(8, this.config.batchSize));
+      const batch = this.uploadBatch(set, indices, new Uint8Array(indices.length * batchImageBytes(set, this.plan)), new Int32Array(indices.length), { plan: this.plan });
+      batch.labels.release();
+      return batch.images;
+    });
+    return this.precision;
+  }
+
   /** Loss, accuracy and confusion matrix on the validation indices, in batches, without gradients. */
   async evaluate(indices: readonly number[] = this.data.valIndices): Promise<EvalResult> {
     const set = this.data.val;
@@ -501,6 +523,7 @@ export class Trainer {
     try {
       // Winners stored for this GPU apply from the first step.
       await loadTuning(ctx);
+      hooks.onPrecision?.(await this.applyPrecision());
       while (this.step < c.steps) {
         await hooks.beforeStep?.(this.step + 1);
         if (hooks.shouldStop?.()) break;

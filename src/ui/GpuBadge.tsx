@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { MINIMUM_LIMITS, type AdapterSummary } from '../gpu/device';
 import { WebGpuUnavailableError } from '../gpu/errors';
 import { autotuneMessage, tuningHeadline, tuningRows } from '../engine/tuning/describe';
+import { precisionText } from '../train/precision';
 import { useGpu } from './useGpu';
 import { getLab } from './lab';
 
@@ -85,6 +86,7 @@ export function GpuBadge() {
           </button>
         </div>
         <AdapterDetails summary={summary} />
+        {open && <PrecisionDetails />}
         {open && <TuningDetails />}
       </dialog>
     </>
@@ -181,6 +183,28 @@ function AdapterDetails({ summary }: { summary: AdapterSummary }) {
         </ul>
       )}
     </div>
+  );
+}
+
+/**
+ * Which precision runs on the lab's device: mixed (frozen weights in f16, f32 arithmetic) or f32,
+ * why, and how to switch (?mixed=1 / ?mixed=0). Read from the worker when the dialog opens.
+ */
+function PrecisionDetails() {
+  const precision = useQuery({ queryKey: ['gpu-precision'], queryFn: async () => (await getLab().precision()) ?? null, gcTime: 0, staleTime: 0, retry: false });
+  return (
+    <section data-testid="gpu-precision" data-mixed={precision.data ? String(precision.data.mixed) : undefined}>
+      <h3>Precision</h3>
+      <p className={precision.data ? undefined : 'muted'}>
+        {precision.isPending
+          ? 'Reading the precision setting…'
+          : precision.isError
+            ? `The training worker did not answer: ${precision.error.message}`
+            : !precision.data
+              ? 'The training device is not ready yet.'
+              : precisionText(precision.data)}
+      </p>
+    </section>
   );
 }
 

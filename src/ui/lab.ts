@@ -59,11 +59,28 @@ export function subgroupsSetting(search = typeof location === 'undefined' ? '' :
   return switchedOn('subgroups', search);
 }
 
+/**
+ * Mixed precision (frozen weights in f16, f32 arithmetic): ?mixed=1 turns it on on any GPU,
+ * ?mixed=0 off (or localStorage "rankscope.mixed" = "1" / "0"); otherwise undefined, which leaves
+ * the default: on where the GPU has `shader-f16`.
+ */
+export function mixedPrecisionSetting(search = typeof location === 'undefined' ? '' : location.search): boolean | undefined {
+  let value = new URLSearchParams(search).get('mixed');
+  if (value === null) {
+    try {
+      value = typeof localStorage === 'undefined' ? null : localStorage.getItem('rankscope.mixed');
+    } catch {
+      value = null;
+    }
+  }
+  return value === null || value === '' ? undefined : value !== '0';
+}
+
 /** The worker's GPU device, acquired once; panels that talk to the lab wait for this. */
 export function useLabDevice() {
   return useQuery<AdapterSummary, Error>({
     queryKey: LAB_QUERY_KEY,
-    queryFn: () => getLab().init({ autotune: autotuneSetting(), subgroups: subgroupsSetting() }),
+    queryFn: () => getLab().init({ autotune: autotuneSetting(), subgroups: subgroupsSetting(), mixedPrecision: mixedPrecisionSetting() }),
     staleTime: Infinity,
     gcTime: Infinity,
     retry: false,

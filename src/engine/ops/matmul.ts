@@ -194,6 +194,15 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
   const customB = !isTensor(b) ? b : undefined;
   const custom = customA ?? customB;
   if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
+  // Only B may be stored in f16 (a frozen weight under mixed precision); A and C stay f32.
+  if (isTensor(a) && a.dtype !== 'f32') throw new Error(`${op}: operand A "${a.label}" is stored in ${a.dtype}; only B may be f16`);
+  if (opts.out && opts.out.dtype !== 'f32') throw new Error(`${op}: out "${opts.out.label}" is stored in ${opts.out.dtype}; the product is written in f32`);
+  if (opts.bias && opts.bias.dtype !== 'f32') throw new Error(`${op}: bias "${opts.bias.label}" is stored in ${opts.bias.dtype}; keep biases in f32`);
+  const bF16 = isTensor(b) && b.dtype === 'f16';
+  // A split GEMM reads its three B parts with one storage type (B_F16 covers B, B1 and B2).
+  if (split && isTensor(b) && split.b.some((t) => t.dtype !== b.dtype)) {
+    throw new Error(`${op}: the three B parts are stored in ${[b, ...split.b].map((t) => t.dtype).join(', ')}; they must share one dtype`);
+  }
   // The autotuner's winner for this shape class on this device, else small tiles when the output
   // is small in either direction (a 64-wide tile would mostly idle) and 64×64 otherwise.
   const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act, split: split?.axis }, !custom);
@@ -202,6 +211,8 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
     {
       A_DENSE: !customA,
       B_DENSE: !customB,
+      B_DENSE_F32: !customB && !bF16,
+      B_F16: bF16,
       A_CUSTOM: !!customA,
       B_CUSTOM: !!customB,
       TRANS_A: !!opts.transA,

@@ -63,11 +63,15 @@ export async function mergedTensors(run: ExportableRun): Promise<Map<string, Ten
   for (const [name, W] of run.model.params) {
     const adapter = name.endsWith('.weight') ? run.adapters.layers.get(name.slice(0, -'.weight'.length)) : undefined;
     let data: Float32Array;
+    // A frozen weight stored in f16 (mixed precision) merges from the checkpoint's f32 values.
     if (adapter) {
-      const merged = adapter.merge(W);
-      data = await merged.read();
-      merged.release();
-    } else data = await W.read();
+      data = await run.model.withF32Weight(name, async (W32) => {
+        const merged = adapter.merge(W32);
+        const values = await merged.read();
+        merged.release();
+        return values;
+      });
+    } else data = await run.model.readF32(name);
     if (run.model.zeroShot && name.startsWith(`${HEAD_MODULE}.`)) {
       // The bias of a zero-shot head is 0 by construction; the weight goes under a name no transformers class claims.
       if (name.endsWith('.weight')) out.set(ZERO_SHOT_HEAD, { shape: [...W.shape], data });

@@ -41,6 +41,8 @@ export default defineRuntime<DoraConfig>({
       layers: adapters,
       shared: new Map(),
       trainsBackbone: false,
+      // Its kernels copy and reduce W0 as f32 (norms, merge), so mixed precision leaves W0 in f32.
+      readsFrozenWeights: true,
       release: () => releaseTrainables(adapters.values()),
     };
   },
