@@ -2,7 +2,8 @@
  * AdamW and gradient clipping over all of a run's trainables in O(1) launches per step, however
  * many tensors there are (LoRA on six targets in twelve blocks has 144).
  *
- * The moments m and v of every trainable live as slices of two flat buffers, for the whole run.
+ * The moments m and v of every small trainable (all of an adapter method's, and all of full
+ * fine-tuning's on the demo model) live as slices of two flat buffers, for the whole run.
  * Each step, the gradients are copied into a flat gradient buffer as they come off the tape
  * (copies, not launches: a copy needs no pipeline, bind group or uniform), the global norm is one
  * partial-sums launch and one final launch over that buffer, and the update is one adamw_multi
@@ -14,21 +15,32 @@
  * Per element the update is adamWStep's arithmetic with the tensor's own lr and decay, so the
  * result equals per-tensor AdamW bit for bit; the norm sums the squares in a fixed order
  * (partialsPerTensor strided partials, then a tree), so a run is deterministic.
+ *
+ * Tensors of at least `directMin` values (full fine-tuning's weight matrices at ViT-S/B sizes)
+ * keep their own moments and gradient and get their own norm and AdamW launch, as before: there
+ * a launch's host cost is small beside its work, and copying such tensors in and out would cost
+ * two more parameter-sized buffers and their memory traffic.
  */
 import type { GpuContext } from '../gpu/context';
 import { accumulate } from '../engine/ops/elementwise';
-import { adamWStepMulti, gradNorm, type AdamWMultiOptions, type AdamWState, type GradNormOptions } from '../engine/ops/optimizer';
+import { adamWState, adamWStep, adamWStepMulti, gradNorm, type AdamWMultiOptions, type AdamWState, type GradNormOptions } from '../engine/ops/optimizer';
 import { Tensor } from '../engine/tensor';
 
-/** Partial sums for the norm over the flat gradient: enough workgroups for a GPU, in a fixed order. */
+/** Partial sums per tensor for the norm: enough workgroups for a GPU over the flat gradient, in a fixed order. */
 const NORM_PARTIALS = 256;
 
+/** Tensors this large (256 KiB of f32: a 256×256 matrix) or larger are updated on their own (see above). */
+export const DIRECT_MIN = 1 << 16;
+
 export class FlatAdamW {
-  /** Element offset of each tensor's slice in the flat buffers. */
+  /** Element offset of each tensor's slice in the flat buffers; -1 for a tensor updated on its own. */
   readonly offsets: readonly number[];
+  /** Values in the flat buffers. */
   readonly total: number;
-  /** The moments of every tensor, slice by slice (the tensors' AdamW state). */
+  /** The moments of the flat tensors, slice by slice. */
   readonly state: AdamWState;
+  /** Own moments and this step's gradient of each tensor updated on its own (by index). */
+  private readonly direct = new Map<number, { state: AdamWState; grad?: Tensor }>();
   private grad: Tensor | undefined;
   /** Gradients of the current micro-batch after the first, summed into `grad` at its end. */
   private pending: Tensor | undefined;
@@ -40,14 +52,21 @@ export class FlatAdamW {
   constructor(
     readonly ctx: GpuContext,
     readonly tensors: readonly Tensor[],
-    label = 'adam',
+    opts: { label?: string; directMin?: number } = {},
   ) {
+    const label = opts.label ?? 'adam';
+    const directMin = opts.directMin ?? DIRECT_MIN;
     const offsets: number[] = [];
     let total = 0;
-    for (const t of tensors) {
+    tensors.forEach((t, i) => {
+      if (t.size >= directMin) {
+        offsets.push(-1);
+        this.direct.set(i, { state: adamWState(t) });
+        return;
+      }
       offsets.push(total);
       total += t.size;
-    }
+    });
     this.offsets = offsets;
     this.total = total;
     this.state = { m: Tensor.zeros(ctx, [Math.max(1, total)], `${label}-m`), v: Tensor.zeros(ctx, [Math.max(1, total)], `${label}-v`) };
@@ -67,6 +86,14 @@ export class FlatAdamW {
 
   /** Adds tensor i's gradient of the current micro-batch; takes ownership of `g` (released here). */
   addGrad(i: number, g: Tensor): void {
+    const own = this.direct.get(i);
+    if (own) {
+      if (own.grad) {
+        accumulate(own.grad, g);
+        g.release();
+      } else own.grad = g;
+      return;
+    }
     if (this.micro === 0) {
       this.grad ??= this.flat('flat-grad');
       if (this.present[i]) throw new Error(`FlatAdamW: a second gradient for "${this.tensors[i].label}" in one micro-batch`);
@@ -85,7 +112,7 @@ export class FlatAdamW {
   endMicroBatch(): void {
     if (this.micro > 0 && this.pending) {
       this.grad ??= this.flat('flat-grad');
-      this.tensors.forEach((t, i) => {
+      this.flatTensors().forEach(([t, i]) => {
         // Slices no gradient reached read as 0, here and (first time present) in the sum.
         if (!this.pendingPresent[i] && t.size > 0) this.ctx.clear(this.pending!.buffer, this.offsets[i] * 4, t.size * 4);
         if (this.pendingPresent[i] && !this.present[i] && t.size > 0) this.ctx.clear(this.grad!.buffer, this.offsets[i] * 4, t.size * 4);
@@ -102,9 +129,8 @@ export class FlatAdamW {
     this.micro++;
   }
 
-  /** Whether tensor i got a gradient this step. */
-  hasGrad(i: number): boolean {
-    return this.present[i];
+  private flatTensors(): Array<[Tensor, number]> {
+    return this.tensors.flatMap((t, i) => (this.direct.has(i) ? [] : [[t, i] as [Tensor, number]]));
   }
 
   /**
@@ -112,11 +138,15 @@ export class FlatAdamW {
    * as 0). Call after the last micro-batch and before `update`.
    */
   gradNorm(opts: Omit<GradNormOptions, 'partialsPerTensor'>): Tensor {
-    this.grad ??= this.flat('flat-grad');
-    this.present.forEach((p, i) => {
-      if (!p && this.tensors[i].size > 0) this.ctx.clear(this.grad!.buffer, this.offsets[i] * 4, this.tensors[i].size * 4);
-    });
-    return gradNorm([this.grad], { ...opts, partialsPerTensor: NORM_PARTIALS });
+    const own = [...this.direct.values()].flatMap((d) => (d.grad ? [d.grad] : []));
+    if (this.total > 0 || own.length === 0) {
+      this.grad ??= this.flat('flat-grad');
+      for (const [t, i] of this.flatTensors()) {
+        if (!this.present[i] && t.size > 0) this.ctx.clear(this.grad.buffer, this.offsets[i] * 4, t.size * 4);
+      }
+      if (this.total === 0) this.ctx.clear(this.grad.buffer, 0, 4);
+    }
+    return gradNorm(this.grad ? [this.grad, ...own] : own, { ...opts, partialsPerTensor: NORM_PARTIALS });
   }
 
   /**
@@ -129,22 +159,29 @@ export class FlatAdamW {
     this.micro = 0;
     const present = this.present;
     this.present = this.tensors.map(() => false);
+    for (const [i, d] of this.direct) {
+      if (!d.grad) continue;
+      adamWStep(this.tensors[i], d.grad, d.state, { ...o, ...hyper(i) });
+      d.grad.release();
+      d.grad = undefined;
+    }
     if (!grad) return;
-    const params = this.flat('flat-params');
-    this.tensors.forEach((t, i) => {
-      if (present[i] && t.size > 0) this.ctx.copy(t.buffer, 0, params.buffer, this.offsets[i] * 4, t.size * 4);
-    });
-    const segments = this.tensors.map((t, i) => ({ offset: this.offsets[i], size: t.size, active: present[i], ...hyper(i) }));
-    adamWStepMulti(params, grad, this.state, segments, o);
-    this.tensors.forEach((t, i) => {
-      if (present[i] && t.size > 0) this.ctx.copy(params.buffer, this.offsets[i] * 4, t.buffer, 0, t.size * 4);
-    });
-    params.release();
+    const flat = this.flatTensors().filter(([t, i]) => present[i] && t.size > 0);
+    if (flat.length > 0) {
+      const params = this.flat('flat-params');
+      for (const [t, i] of flat) this.ctx.copy(t.buffer, 0, params.buffer, this.offsets[i] * 4, t.size * 4);
+      const segments = this.flatTensors().map(([t, i]) => ({ offset: this.offsets[i], size: t.size, active: present[i], ...hyper(i) }));
+      adamWStepMulti(params, grad, this.state, segments, o);
+      for (const [t, i] of flat) this.ctx.copy(params.buffer, this.offsets[i] * 4, t.buffer, 0, t.size * 4);
+      params.release();
+    }
     grad.release();
   }
 
   /** Tensor i's moments, read back (for a checkpoint). */
   async readState(i: number): Promise<{ m: Float32Array; v: Float32Array }> {
+    const own = this.direct.get(i);
+    if (own) return { m: await own.state.m.read(), v: await own.state.v.read() };
     const n = this.tensors[i].size;
     if (n === 0) return { m: new Float32Array(0), v: new Float32Array(0) };
     return { m: await this.ctx.readF32(this.state.m.buffer, n, this.offsets[i]), v: await this.ctx.readF32(this.state.v.buffer, n, this.offsets[i]) };
@@ -154,6 +191,12 @@ export class FlatAdamW {
   writeState(i: number, m: Float32Array, v: Float32Array): void {
     const n = this.tensors[i].size;
     if (m.length !== n || v.length !== n) throw new Error(`FlatAdamW: moments of ${m.length} and ${v.length} values for "${this.tensors[i].label}", which has ${n}`);
+    const own = this.direct.get(i);
+    if (own) {
+      this.ctx.upload(own.state.m.buffer, m);
+      this.ctx.upload(own.state.v.buffer, v);
+      return;
+    }
     if (n === 0) return;
     this.ctx.upload(this.state.m.buffer, m, this.offsets[i] * 4);
     this.ctx.upload(this.state.v.buffer, v, this.offsets[i] * 4);
@@ -163,6 +206,8 @@ export class FlatAdamW {
     this.grad?.release();
     this.pending?.release();
     this.grad = this.pending = undefined;
+    for (const d of this.direct.values()) for (const t of [d.state.m, d.state.v, d.grad]) t?.release();
+    this.direct.clear();
     this.state.m.release();
     this.state.v.release();
   }
