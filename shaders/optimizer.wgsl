@@ -18,6 +18,12 @@
 //                 lr and the bias corrections are uniforms, so schedules never recompile. 1 − β
 //                 comes computed in float64 (as torch's Python scalars are): 1 − f32(0.999) is
 //                 off by 1.3e-5 relative.
+//   ADAMW_MULTI   the same update over many tensors in one launch: Param, G, M and V are flat
+//                 buffers holding every tensor as a slice, and a table of MAX_SEGS segments in the
+//                 uniform block gives each slice its start, end, whether it updates this step, and
+//                 its own lr, weight decay and step size (so learning-rate and decay groups need no
+//                 second launch). Each thread finds its segment by binary search over the starts;
+//                 the per-element arithmetic is ADAMW's, expression for expression.
 
 #if ${NORM_PARTIAL}
 struct Params { n: u32, slot: u32, pad0: u32, pad1: u32 }
@@ -29,6 +35,20 @@ struct Params { count: u32, track: u32, step: u32, patience: u32, maxNorm: f32, 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+#elif ${ADAMW_MULTI}
+struct Segment { start: u32, end: u32, live: u32, pad: u32, lr: f32, weightDecay: f32, stepSize: f32, pad2: f32 }
+struct Params {
+  base: u32, n: u32, count: u32, useClip: u32,
+  oneMinusBeta1: f32, oneMinusBeta2: f32, beta1: f32, beta2: f32,
+  eps: f32, bc2sqrt: f32, gradScale: f32, pad: f32,
+  segs: array<Segment, ${MAX_SEGS}>,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read> Clip: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Param: array<f32>;
+@group(0) @binding(4) var<storage, read_write> M: array<f32>;
+@group(0) @binding(5) var<storage, read_write> V: array<f32>;
 #else
 struct Params {
   n: u32, useClip: u32, oneMinusBeta1: f32, oneMinusBeta2: f32,
@@ -63,6 +83,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   M[i] = m;
   V[i] = v;
   Param[i] = p - P.stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
+}
+#elif ${ADAMW_MULTI}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let local = (wg.y * nw.x + wg.x) * 256u + lid.x;
+  if (local >= P.n) { return; }
+  let i = P.base + local;
+  // The last segment whose start is ≤ i (segments are sorted by start and do not overlap).
+  var lo = 0u;
+  var hi = P.count;
+  while (hi - lo > 1u) {
+    let mid = (lo + hi) / 2u;
+    if (P.segs[mid].start <= i) { lo = mid; } else { hi = mid; }
+  }
+  let seg = P.segs[lo];
+  if (i < seg.start || i >= seg.end || seg.live == 0u) { return; }
+  var scale = P.gradScale;
+  if (P.useClip != 0u) {
+    if (Clip[3] != 0.0) { return; }
+    scale = scale * Clip[1];
+  }
+  let g = G[i] * scale;
+  var p = Param[i];
+  if (seg.weightDecay != 0.0) { p = p * (1.0 - seg.lr * seg.weightDecay); }
+  let m = P.beta1 * M[i] + P.oneMinusBeta1 * g;
+  let v = P.beta2 * V[i] + P.oneMinusBeta2 * g * g;
+  M[i] = m;
+  V[i] = v;
+  Param[i] = p - seg.stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
 }
 #else
 var<workgroup> red: array<f32, 256>;

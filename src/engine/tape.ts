@@ -1,4 +1,4 @@
-import { accumulate } from './ops/elementwise';
+import { accumulate, add, copy } from './ops/elementwise';
 import type { Tensor } from './tensor';
 
 /**
@@ -7,10 +7,24 @@ import type { Tensor } from './tensor';
  * `grad(output)`. An op is recorded only if some input needs a gradient, and its outputs then do
  * too: a frozen stem (patch embedding under LoRA) or a frozen backbone (linear probe) records
  * nothing, so backward runs only where gradients are needed.
+ *
+ * Gradients cost as few launches as the graph allows:
+ * - `gradTarget(t)` hands an op t's existing gradient to add its contribution into in place (a
+ *   GEMM with beta = 1, layernorm's accumulate flag), instead of a new tensor plus an `accumulate`.
+ * - `shareGrad(t, g)` passes a gradient the tape already holds on to t as well, without a copy (a
+ *   residual's dY goes to both summands). The tensor is then held by several entries and freed
+ *   when the last lets go. Nothing writes into a gradient while another entry holds it: an entry
+ *   whose gradient is shared gets a fresh sum when something is added (one `add`, as many
+ *   launches as an accumulate), and `gradTarget` offers only gradients held once. In the ViT
+ *   graph every consumer of the other summand has run by the time the first addition arrives,
+ *   so the in-place path is the one taken.
+ * Both change only the order in which a gradient's float contributions are added.
  */
 export class Tape {
   private readonly needs = new Set<Tensor>();
   private readonly grads = new Map<Tensor, Tensor>();
+  /** How many entries of `grads` hold a gradient tensor, where more than one (see shareGrad). */
+  private readonly holders = new Map<Tensor, number>();
   private steps: Array<{ outputs: readonly Tensor[]; run: () => void }> = [];
   private saved: Tensor[] = [];
 
@@ -51,13 +65,56 @@ export class Tape {
       g.release();
       return;
     }
-    const existing = this.grads.get(t);
-    if (!existing) {
+    if (!this.grads.has(t)) {
       this.grads.set(t, g);
+      return;
+    }
+    this.addInto(t, g);
+    g.release();
+  }
+
+  /**
+   * t's gradient so far, for an op to add its contribution into in place (then it does not call
+   * addGrad); undefined when t needs none, has none yet, or shares it with another entry, and the
+   * op then makes a new tensor and calls addGrad.
+   */
+  gradTarget(t: Tensor): Tensor | undefined {
+    if (!this.needsGrad(t)) return undefined;
+    const g = this.grads.get(t);
+    return g && !this.holders.has(g) ? g : undefined;
+  }
+
+  /**
+   * Makes g, a gradient the tape holds (e.g. `grad(output)` inside a backward), t's gradient too,
+   * without a copy, or adds it into t's existing gradient. The caller keeps no ownership of g.
+   */
+  shareGrad(t: Tensor, g: Tensor): void {
+    if (!this.needsGrad(t)) return;
+    if (!this.grads.has(t)) {
+      this.grads.set(t, g);
+      this.holders.set(g, (this.holders.get(g) ?? 1) + 1);
+      return;
+    }
+    this.addInto(t, g);
+  }
+
+  /** t's gradient += g, in place when t alone holds it, else as a new sum (g is not consumed). */
+  private addInto(t: Tensor, g: Tensor): void {
+    const existing = this.grads.get(t)!;
+    if (this.holders.has(existing)) {
+      this.grads.set(t, add(existing, g));
+      this.drop(existing);
     } else {
       accumulate(existing, g);
-      g.release();
     }
+  }
+
+  /** One entry lets go of a gradient tensor; the last one frees it. */
+  private drop(g: Tensor): void {
+    const n = this.holders.get(g);
+    if (n === undefined) g.release();
+    else if (n > 2) this.holders.set(g, n - 1);
+    else this.holders.delete(g);
   }
 
   /** Runs every recorded backward in reverse, seeded with `seed` as the gradient of `output`. */
@@ -70,7 +127,8 @@ export class Tape {
       // Every consumer of these outputs ran later in forward, so earlier in this loop: their
       // gradients are complete and dead now, and their buffers can serve the next op.
       for (const o of steps[i].outputs) {
-        this.grads.get(o)?.release();
+        const g = this.grads.get(o);
+        if (g) this.drop(g);
         this.grads.delete(o);
       }
     }
@@ -83,7 +141,10 @@ export class Tape {
   takeGrad(t: Tensor): Tensor | undefined {
     const g = this.grads.get(t);
     this.grads.delete(t);
-    return g;
+    if (!g || !this.holders.has(g)) return g;
+    // Another entry still holds it: the caller gets its own copy.
+    this.drop(g);
+    return copy(g);
   }
 
   /** Releases saved activations and every gradient not taken; leaves stay tracked. */
@@ -91,8 +152,9 @@ export class Tape {
     const keep = new Set(leaves);
     for (const t of this.saved) t.release();
     this.saved = [];
-    for (const [t, g] of this.grads) if (!keep.has(t)) g.release();
+    for (const [t, g] of this.grads) if (!keep.has(t)) this.drop(g);
     this.grads.clear();
+    this.holders.clear();
     for (const t of [...this.needs]) if (!keep.has(t)) this.needs.delete(t);
     this.steps = [];
   }

@@ -449,9 +449,8 @@ export class VisionTransformer {
     const out = tape.save(add(a, b));
     tape.record([a, b], [out], () => {
       const dY = tape.grad(out);
-      if (!dY) return;
-      if (tape.needsGrad(a)) tape.addGrad(a, copy(dY));
-      if (tape.needsGrad(b)) tape.addGrad(b, copy(dY));
+      // dY is both summands' gradient: passed on without copies (see Tape.shareGrad).
+      if (dY) for (const t of [a, b]) tape.shareGrad(t, dY);
     });
     return out;
   }
@@ -466,12 +465,15 @@ export class VisionTransformer {
     tape.record([x, w, b], [y], () => {
       const dY = tape.grad(y);
       if (!dY) return;
+      // Into x's gradient so far when it has one (a residual stream's), with no accumulate launch.
+      const into = tape.gradTarget(x);
       const g = layerNormBackward(dY, x, w, r, {
         inputGrad: tape.needsGrad(x),
         weightGrad: tape.needsGrad(w),
         biasGrad: tape.needsGrad(b),
+        ...(into ? { dx: into, accumulateInput: true } : {}),
       });
-      if (g.dx) tape.addGrad(x, g.dx);
+      if (g.dx && !into) tape.addGrad(x, g.dx);
       if (g.dweight) tape.addGrad(w, g.dweight);
       if (g.dbias) tape.addGrad(b, g.dbias);
     });
@@ -508,9 +510,11 @@ export class VisionTransformer {
         tape.addGrad(pre, matmul(dY, W, { activationGrad: { activation: this.spec.act, pre }, op: 'linear_dx_act' }));
         this.linearBackward(tape, x, W, b, dY, part, undefined);
       } else {
-        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
+        // Into x's gradient so far when it has one: beta = 1, no accumulate launch.
+        const into = tape.gradTarget(x);
+        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx', ...(into ? { out: into, beta: 1 } : {}) }) : undefined;
         this.linearBackward(tape, x, W, b, dY, part, dx);
-        if (dx) tape.addGrad(x, dx);
+        if (dx && !into) tape.addGrad(x, dx);
       }
       if (residual) tape.addGrad(residual, dY);
     });

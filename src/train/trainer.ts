@@ -1,7 +1,7 @@
 import { methodById, methodRuntime, resolvedConfig, type AdapterSet, type MethodId } from '../methods/registry';
-import { accumulate } from '../engine/ops/elementwise';
 import { crossEntropy, labelTensor, readStats, STATS_SIZE } from '../engine/ops/crossEntropy';
-import { adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, type AdamWState } from '../engine/ops/optimizer';
+import { GRAD_NORM_SIZE, readGradNorm } from '../engine/ops/optimizer';
+import { FlatAdamW } from './flatAdamW';
 import { hasAugmentation, preprocessImages, type Augmentation, type Normalisation } from '../engine/ops/preprocess';
 import { Tape } from '../engine/tape';
 import { Tensor } from '../engine/tensor';
@@ -115,7 +115,6 @@ interface Trainable {
   head: boolean;
   /** Owned by the run's ParamTransform: its gradient comes from `gradients`, not from the tape. */
   transformed?: boolean;
-  state: AdamWState;
 }
 
 /**
@@ -193,6 +192,8 @@ function decays(name: string, t: Tensor): boolean {
 export class Trainer {
   readonly adapters: AdapterSet;
   readonly trainables: Trainable[];
+  /** AdamW moments of every trainable (in `trainables` order) as slices of flat buffers: O(1) launches per update. */
+  private readonly optimizer: FlatAdamW;
   readonly config: TrainConfig;
   private readonly sampler: BatchSampler;
   private readonly batchPixels: Uint8Array;
@@ -239,7 +240,7 @@ export class Trainer {
     const layers = method.usesTargets ? model.targetLayers(c.targets) : [];
     // The caller has loaded the method's GPU half (await loadMethod(c.method)).
     this.adapters = methodRuntime(c.method).create(model.ctx, resolvedConfig(c.method, c.methodConfig), layers, c.seed);
-    const list: Omit<Trainable, 'state'>[] = [];
+    const list: Trainable[] = [];
     for (const [name, t] of model.params) {
       const head = name.startsWith(`${HEAD_MODULE}.`);
       // A zero-shot head's bias stays 0: the head is logit_scale·⟨x, class⟩, as in CLIP.
@@ -262,7 +263,8 @@ export class Trainer {
       this.adapters.release();
       throw new Error(`${method.label} with a frozen zero-shot head trains nothing. Pick another method, the "zero-shot, then trained" head, or run zero-shot alone (no training).`);
     }
-    this.trainables = list.map((t) => ({ ...t, state: adamWState(t.tensor) }));
+    this.trainables = list;
+    this.optimizer = new FlatAdamW(model.ctx, list.map((t) => t.tensor));
     this.sampler = new BatchSampler(data.trainIndices, c.batchSize, c.seed);
     this.plan = norm.processor ?? squarePlan(norm.size);
     this.batchPixels = new Uint8Array(c.batchSize * batchImageBytes(data.train, this.plan));
@@ -291,10 +293,11 @@ export class Trainer {
   /** Reads the run's state from the GPU (between steps) for a checkpoint. */
   async saveState(): Promise<TrainerState> {
     const tensors = new Map<string, Float32Array>();
-    for (const t of this.trainables) {
+    for (const [i, t] of this.trainables.entries()) {
       tensors.set(t.name, await t.tensor.read());
-      tensors.set(`${t.name}${STATE_KEYS.adamM}`, await t.state.m.read());
-      tensors.set(`${t.name}${STATE_KEYS.adamV}`, await t.state.v.read());
+      const { m, v } = await this.optimizer.readState(i);
+      tensors.set(`${t.name}${STATE_KEYS.adamM}`, m);
+      tensors.set(`${t.name}${STATE_KEYS.adamV}`, v);
     }
     tensors.set(STATE_KEYS.health, await this.health.read());
     tensors.set(STATE_KEYS.trainStats, await this.trainStats.read());
@@ -310,16 +313,17 @@ export class Trainer {
     if (!(Number.isInteger(state.step) && state.step >= 0 && state.step <= this.config.steps)) {
       throw new Error(`the checkpoint is at step ${state.step}, outside this run's ${this.config.steps} steps`);
     }
-    const put = (name: string, t: Tensor) => {
+    const get = (name: string, size: number): Float32Array => {
       const v = state.tensors.get(name);
       if (!v) throw new Error(`the checkpoint has no tensor "${name}": it was saved by another method or settings`);
-      if (v.length !== t.size) throw new Error(`the checkpoint's "${name}" holds ${v.length} values, this run's has ${t.size}: it was saved by another model or settings`);
-      t.ctx.upload(t.buffer, v);
+      if (v.length !== size) throw new Error(`the checkpoint's "${name}" holds ${v.length} values, this run's has ${size}: it was saved by another model or settings`);
+      return v;
     };
-    for (const t of this.trainables) {
+    const put = (name: string, t: Tensor) => t.ctx.upload(t.buffer, get(name, t.size));
+    for (const [i, t] of this.trainables.entries()) {
       put(t.name, t.tensor);
-      put(`${t.name}${STATE_KEYS.adamM}`, t.state.m);
-      put(`${t.name}${STATE_KEYS.adamV}`, t.state.v);
+      const n = t.tensor.size;
+      this.optimizer.writeState(i, get(`${t.name}${STATE_KEYS.adamM}`, n), get(`${t.name}${STATE_KEYS.adamV}`, n));
     }
     put(STATE_KEYS.health, this.health);
     put(STATE_KEYS.trainStats, this.trainStats);
@@ -350,7 +354,8 @@ export class Trainer {
     const c = this.config;
     const ctx = this.model.ctx;
     this.step++;
-    const grads = new Map<Trainable, Tensor>();
+    const opt = this.optimizer;
+    const index = new Map(this.trainables.map((t, i) => [t, i]));
     const transform = this.transform;
     transform?.apply();
     for (let micro = 0; micro < c.accumulation; micro++) {
@@ -373,13 +378,9 @@ export class Trainer {
         accumulateStats: true,
       });
       tape.backward(logits, ce.dlogits!);
-      const add = (t: Trainable, g: Tensor) => {
-        const acc = grads.get(t);
-        if (acc) {
-          accumulate(acc, g);
-          g.release();
-        } else grads.set(t, g);
-      };
+      // Each gradient goes into its slice of the optimizer's flat buffer (a copy); later
+      // micro-batches are summed into it with one launch at the micro-batch's end.
+      const add = (t: Trainable, g: Tensor) => opt.addGrad(index.get(t)!, g);
       for (const t of this.trainables) {
         if (t.transformed) continue;
         const g = tape.takeGrad(t.tensor);
@@ -391,6 +392,7 @@ export class Trainer {
         transform.gradients(dWrites).forEach((g, i) => add(own[i], g));
         for (const d of dWrites) d?.release();
       }
+      opt.endMicroBatch();
       tape.clear(this.trainables.map((t) => t.tensor));
       ce.losses.release();
       ce.predictions.release();
@@ -402,15 +404,15 @@ export class Trainer {
     const headLr = learningRate({ peak: c.headLr ?? c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps }, this.step - 1);
     // The norm kernel flags non-finite gradients (a non-finite loss makes them so) and AdamW then
     // skips the update on the GPU, so weights stay finite without a readback per step.
-    const norm = gradNorm([...grads.values()], {
+    // One launch each for the norm's partial sums, its final sum and the update of every
+    // trainable (each with its group's lr and decay); tensors no gradient reached stay as they are.
+    const norm = opt.gradNorm({
       maxNorm: c.clipNorm,
       out: this.health,
       health: { step: this.step, patience: DIVERGENCE_PATIENCE },
     });
-    for (const [t, g] of grads) {
-      adamWStep(t.tensor, g, t.state, { lr: t.head ? headLr : lr, step: this.step, weightDecay: t.decay ? c.weightDecay : 0, clip: norm });
-      g.release();
-    }
+    const trainables = this.trainables;
+    opt.update((i) => ({ lr: trainables[i].head ? headLr : lr, weightDecay: trainables[i].decay ? c.weightDecay : 0 }), { step: this.step, clip: norm });
     if (this.step % c.logEvery === 0 || this.step === c.steps) {
       const stats = await readStats(this.trainStats);
       const { norm: gn, divergedAt, badSteps } = await readGradNorm(norm);
@@ -560,10 +562,7 @@ export class Trainer {
   }
 
   release(): void {
-    for (const t of this.trainables) {
-      t.state.m.release();
-      t.state.v.release();
-    }
+    this.optimizer.release();
     this.trainStats.release();
     this.health.release();
     this.adapters.release();

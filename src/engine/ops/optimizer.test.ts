@@ -4,7 +4,7 @@ import { f32Round } from '../../testing/gradcheck';
 import { Tensor } from '../tensor';
 import { maxRelError } from '../reference/linalg';
 import { adamw64, gradNorm64 } from '../reference/optimizer';
-import { accumulateGrad, adamWState, adamWStep, gradNorm, GRAD_NORM_SIZE, readGradNorm, scaleGrad, zeroGrad } from './optimizer';
+import { accumulateGrad, adamWState, adamWStep, adamWStepMulti, gradNorm, GRAD_NORM_SIZE, readGradNorm, scaleGrad, zeroGrad, type AdamWSegment } from './optimizer';
 
 const gpu = useGpu();
 
@@ -83,6 +83,99 @@ describe('AdamW against float64', () => {
       for (const t of [p, grad, state.m, state.v]) t.release();
     });
   }
+});
+
+describe('multi-tensor AdamW (one launch for many tensors)', () => {
+  const TOL = 2e-6;
+  // Odd sizes, a gap between two slices, and four lr / decay groups; the slice at 400 skips.
+  const layout: Array<Omit<AdamWSegment, 'lr' | 'weightDecay'> & { group: number }> = [
+    { offset: 0, size: 1, group: 0 },
+    { offset: 1, size: 7, group: 1 },
+    { offset: 8, size: 65, group: 2 },
+    { offset: 80, size: 300, group: 3 },
+    { offset: 400, size: 33, group: 0, active: false },
+    { offset: 433, size: 1031, group: 1 },
+  ];
+  const total = 1464;
+  const groups = (step: number) => [
+    { lr: 1e-2 / step, weightDecay: 0.05 },
+    { lr: 3e-3, weightDecay: 0 },
+    { lr: 2e-2 / step, weightDecay: 0 },
+    { lr: 5e-3, weightDecay: 0.1 },
+  ];
+
+  it('matches float64 per slice and per-tensor adamWStep bit for bit, clipped, 3 steps', async () => {
+    const ctx = gpu().ctx;
+    const p0 = f32Round(testData(total, 61));
+    const flatP = upload([total], p0);
+    const flatG = Tensor.empty(ctx, [total]);
+    const flatState = adamWState(flatP);
+    // The same tensors updated one launch each.
+    const own = layout.map((s) => ({ p: upload([s.size], p0.subarray(s.offset, s.offset + s.size)), g: Tensor.empty(ctx, [s.size]) }));
+    const ownState = own.map((t) => adamWState(t.p));
+    const ref = layout.map((s) => ({ p: p0.slice(s.offset, s.offset + s.size), m: new Float64Array(s.size), v: new Float64Array(s.size) }));
+    for (let step = 1; step <= 3; step++) {
+      const g = f32Round(testData(total, 70 + step, -0.1, 0.1));
+      ctx.upload(flatG.buffer, Float32Array.from(g));
+      const slices = layout.map((s) => g.subarray(s.offset, s.offset + s.size));
+      own.forEach((t, i) => ctx.upload(t.g.buffer, Float32Array.from(slices[i])));
+      const norm = gradNorm(own.map((t) => t.g), { maxNorm: 0.5, gradScale: 0.5 });
+      const refNorm = gradNorm64(slices, 0.5, 0.5);
+      expect(refNorm.clipScale).toBeLessThan(1);
+      const hyper = groups(step);
+      adamWStepMulti(flatP, flatG, flatState, layout.map((s) => ({ ...s, ...hyper[s.group] })), { step, gradScale: 0.5, clip: norm });
+      layout.forEach((s, i) => {
+        if (s.active === false) return;
+        adamWStep(own[i].p, own[i].g, ownState[i], { ...hyper[s.group], step, gradScale: 0.5, clip: norm });
+        adamw64(ref[i].p, slices[i], ref[i].m, ref[i].v, { ...hyper[s.group], step, gradScale: 0.5 * refNorm.clipScale });
+      });
+      norm.release();
+    }
+    const [p, m, v] = await Promise.all([flatP.read(), flatState.m.read(), flatState.v.read()]);
+    for (const [i, s] of layout.entries()) {
+      const at = (a: Float32Array) => Array.from(a.subarray(s.offset, s.offset + s.size));
+      if (s.active === false) {
+        expect(at(p), 'an inactive slice keeps its values').toEqual(Array.from(p0.subarray(s.offset, s.offset + s.size), Math.fround));
+        expect(at(m).every((x) => x === 0)).toBe(true);
+        continue;
+      }
+      expect(at(p), `slice ${i} equals per-tensor AdamW`).toEqual(Array.from(await own[i].p.read()));
+      expect(at(m)).toEqual(Array.from(await ownState[i].m.read()));
+      expect(at(v)).toEqual(Array.from(await ownState[i].v.read()));
+      // Absolute, on values of size ≤ 1 (a one-value slice has no larger neighbour to scale by).
+      const maxAbs = (a: number[], b: Float64Array) => Math.max(...a.map((x, j) => Math.abs(x - b[j])));
+      expect(maxAbs(at(p), ref[i].p), `slice ${i} vs float64`).toBeLessThan(TOL);
+      expect(maxAbs(at(m), ref[i].m)).toBeLessThan(TOL);
+    }
+    // The gap (380…399) is no slice's and stays as it was.
+    expect(Array.from(p.subarray(380, 400))).toEqual(Array.from(p0.subarray(380, 400), Math.fround));
+    expect(() => adamWStepMulti(flatP, flatG, flatState, [{ offset: 8, size: 4, lr: 1, weightDecay: 0 }, { offset: 0, size: 4, lr: 1, weightDecay: 0 }], { step: 1 })).toThrow(/sorted/);
+    for (const t of [flatP, flatG, flatState.m, flatState.v, ...own.flatMap((t) => [t.p, t.g]), ...ownState.flatMap((s) => [s.m, s.v])]) t.release();
+  });
+
+  it('more segments than one table holds take several launches with the same result', async () => {
+    const ctx = gpu().ctx;
+    // 1100 one- to three-value tensors: the largest table holds 1024.
+    const sizes = Array.from({ length: 1100 }, (_, i) => 1 + (i % 3));
+    const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const n = sizes.reduce((a, b) => a + b, 0);
+    const p0 = f32Round(testData(n, 81));
+    const g = f32Round(testData(n, 82, -0.1, 0.1));
+    const flatP = upload([n], p0);
+    const flatG = upload([n], g);
+    const state = adamWState(flatP);
+    const lrOf = (i: number) => (i % 2 ? 1e-2 : 4e-3);
+    const before = ctx.launches;
+    adamWStepMulti(flatP, flatG, state, sizes.map((size, i) => ({ offset: offsets[i], size, lr: lrOf(i), weightDecay: i % 5 ? 0.01 : 0 })), { step: 1 });
+    expect(ctx.launches - before).toBe(2);
+    const pr = p0.slice();
+    sizes.forEach((size, i) => {
+      const sl = (a: Float64Array) => a.subarray(offsets[i], offsets[i] + size);
+      adamw64(sl(pr), g.subarray(offsets[i], offsets[i] + size), new Float64Array(size), new Float64Array(size), { lr: lrOf(i), step: 1, weightDecay: i % 5 ? 0.01 : 0 });
+    });
+    expect(maxRelError(await flatP.read(), pr)).toBeLessThan(TOL);
+    for (const t of [flatP, flatG, state.m, state.v]) t.release();
+  });
 });
 
 describe('divergence guard', () => {

@@ -16,10 +16,13 @@ import { accumulate, scale } from './elementwise';
 import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
 
 const KERNELS = {
-  adamw: { ADAMW: true, NORM_PARTIAL: false, NORM_FINAL: false },
-  partial: { ADAMW: false, NORM_PARTIAL: true, NORM_FINAL: false },
-  final: { ADAMW: false, NORM_PARTIAL: false, NORM_FINAL: true },
+  adamw: { ADAMW: true, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: false, MAX_SEGS: 1 },
+  partial: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: true, NORM_FINAL: false, MAX_SEGS: 1 },
+  final: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: true, MAX_SEGS: 1 },
 } as const;
+
+/** Table sizes the multi-tensor kernel is compiled for (few variants); more segments take more launches. */
+const SEGMENT_TABLE_SIZES = [16, 64, 256, 1024] as const;
 
 /** First and second moments of one parameter, same shape as it, zero at the start. */
 export interface AdamWState {
@@ -88,6 +91,79 @@ export function adamWStep(param: Tensor, grad: Tensor, state: AdamWState, o: Ada
   });
 }
 
+/** One tensor's slice of the flat buffers of adamWStepMulti, with its own learning rate and decay. */
+export interface AdamWSegment {
+  /** First element of the slice in the flat buffers. */
+  offset: number;
+  size: number;
+  lr: number;
+  /** Decoupled weight decay of this slice (0: none). */
+  weightDecay: number;
+  /** false leaves the slice (parameter and moments) untouched this step, e.g. no gradient reached it. */
+  active?: boolean;
+}
+
+export type AdamWMultiOptions = Omit<AdamWStepOptions, 'lr' | 'weightDecay'>;
+
+/**
+ * AdamW over many tensors in one launch (per SEGMENT_TABLE_SIZES' largest table of segments):
+ * `param`, `grad` and `state` are flat buffers in which each segment is one tensor's slice, with
+ * that segment's lr and weight decay. Element by element the arithmetic is adamWStep's, so a
+ * tensor updated here or alone gets the same bits.
+ */
+export function adamWStepMulti(param: Tensor, grad: Tensor, state: AdamWState, segments: readonly AdamWSegment[], o: AdamWMultiOptions): void {
+  const op = 'adamw_multi';
+  const want = `${param.size} values like the flat parameter buffer`;
+  sameSize(op, 'grad', grad, param.size, want);
+  sameSize(op, 'm', state.m, param.size, want);
+  sameSize(op, 'v', state.v, param.size, want);
+  if (!Number.isInteger(o.step) || o.step < 1) throw new Error(`${op}: step must be a positive integer (1 for the first update), got ${o.step}`);
+  if (o.clip) sameSize(op, 'clip', o.clip, GRAD_NORM_SIZE, `the ${GRAD_NORM_SIZE}-value output of gradNorm`);
+  let end = 0;
+  for (const [i, s] of segments.entries()) {
+    if (!(Number.isInteger(s.offset) && Number.isInteger(s.size) && s.offset >= end && s.size >= 0 && s.offset + s.size <= param.size)) {
+      throw new Error(`${op}: segment ${i} (offset ${s.offset}, size ${s.size}) must be sorted after the previous one (which ends at ${end}) and lie within the ${param.size} values`);
+    }
+    if (!Number.isFinite(s.lr)) throw new Error(`${op}: segment ${i}'s learning rate must be finite, got ${s.lr}`);
+    end = s.offset + s.size;
+  }
+  const live = segments.filter((s) => s.size > 0);
+  const beta1 = o.beta1 ?? 0.9;
+  const beta2 = o.beta2 ?? 0.999;
+  const bc1 = 1 - beta1 ** o.step;
+  const largest = SEGMENT_TABLE_SIZES[SEGMENT_TABLE_SIZES.length - 1];
+  for (let first = 0; first < live.length; first += largest) {
+    const chunk = live.slice(first, first + largest);
+    const table = SEGMENT_TABLE_SIZES.find((n) => n >= chunk.length)!;
+    const base = chunk[0].offset;
+    const last = chunk[chunk.length - 1];
+    const n = last.offset + last.size - base;
+    const { buffer, u, f } = uniforms(12 + 8 * table);
+    u.set([base, n, chunk.length, o.clip ? 1 : 0]);
+    // Bias corrections in float64 on the CPU, as adamWStep.
+    f.set([1 - beta1, 1 - beta2, beta1, beta2, o.eps ?? 1e-8, Math.sqrt(1 - beta2 ** o.step), o.gradScale ?? 1], 4);
+    chunk.forEach((s, k) => {
+      const at = 12 + 8 * k;
+      u.set([s.offset, s.offset + s.size, s.active === false ? 0 : 1], at);
+      f.set([s.lr, s.weightDecay, s.lr / bc1], at + 4);
+    });
+    param.ctx.launch({
+      op,
+      shapes: { param: param.shape, segments: chunk.length },
+      code: kernelCode(optimizerWgsl, { ADAMW: false, ADAMW_MULTI: true, NORM_PARTIAL: false, NORM_FINAL: false, MAX_SEGS: table }, 'optimizer.wgsl'),
+      uniforms: buffer,
+      bindings: [
+        { buffer: grad.buffer, access: 'read' },
+        { buffer: o.clip?.buffer ?? placeholder(param.ctx), access: 'read' },
+        { buffer: param.buffer, access: 'write' },
+        { buffer: state.m.buffer, access: 'write' },
+        { buffer: state.v.buffer, access: 'write' },
+      ],
+      workgroups: grid1D(n),
+    });
+  }
+}
+
 /** Partial sums per tensor: at most this many workgroups, each a strided loop over the tensor. */
 const PARTIALS_PER_TENSOR = 32;
 
@@ -96,6 +172,11 @@ export interface GradNormOptions {
   maxNorm?: number;
   /** The gradients are gradScale·grads (e.g. 1/k after k accumulated micro-batches). Default 1. */
   gradScale?: number;
+  /**
+   * Partial sums (workgroups) per tensor, default 32: a flat buffer holding every gradient as one
+   * tensor wants more, so that the strided loops stay short on a GPU.
+   */
+  partialsPerTensor?: number;
   /** Preallocated output of GRAD_NORM_SIZE values; required with `health`. */
   out?: Tensor;
   /**
@@ -124,15 +205,17 @@ export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): 
   const ctx = grads[0].ctx;
   if (opts.health && !opts.out) throw new Error('grad_norm: health tracking needs a persistent, zeroed `out` tensor');
   const out = outTensor(ctx, 'grad_norm', [GRAD_NORM_SIZE], opts.out, 'grad-norm');
-  const count = grads.length * PARTIALS_PER_TENSOR;
+  const perTensor = opts.partialsPerTensor ?? PARTIALS_PER_TENSOR;
+  if (!(Number.isInteger(perTensor) && perTensor >= 1 && perTensor <= 65535)) throw new Error(`grad_norm: partialsPerTensor must be an integer in 1…65535, got ${perTensor}`);
+  const count = grads.length * perTensor;
   const partials = ctx.buffer(count * 4, 'grad-norm-partials');
   // Slots of small tensors that use fewer workgroups must read as 0.
   ctx.clear(partials, 0, count * 4);
   grads.forEach((g, t) => {
     if (g.size === 0) return;
-    const groups = Math.min(PARTIALS_PER_TENSOR, Math.ceil(g.size / 1024));
+    const groups = Math.min(perTensor, Math.ceil(g.size / 1024));
     const { buffer, u } = uniforms(4);
-    u.set([g.size, t * PARTIALS_PER_TENSOR]);
+    u.set([g.size, t * perTensor]);
     ctx.launch({
       op: 'grad_norm_partial',
       shapes: { grad: g.shape },
