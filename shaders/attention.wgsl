@@ -21,13 +21,14 @@
 // backward's p is the forward's. P.causal = 1 (CLIP's text tower): query i sees keys j ≤ i only,
 // and tile loops stop (or start) where the workgroup's rows can see nothing more.
 
-const HD: u32 = ${HEAD_DIM}u;
+const MAXD4: u32 = ${MAX_D4}u;
 const TILE: u32 = ${TILE}u;
 const ROWS: u32 = 64u;
 const NEG: f32 = -3.4028234663852886e38;
 
-// B, T, H; D = H·d, the row stride; tiles = ⌈T / ROWS⌉ workgroups per (batch, head); groups = B·H·tiles.
-struct Params { B: u32, T: u32, H: u32, D: u32, causal: u32, tiles: u32, groups: u32, scale: f32 }
+// B, T, H; D = H·d, the row stride; tiles = ⌈T / ROWS⌉ workgroups per (batch, head); groups =
+// B·H·tiles; d the head dimension, d4 = ⌈d / 4⌉ (vectors are held as vec4s, zero-padded).
+struct Params { B: u32, T: u32, H: u32, D: u32, causal: u32, tiles: u32, groups: u32, scale: f32, d: u32, d4: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Q: array<f32>;
 @group(0) @binding(2) var<storage, read> K: array<f32>;
@@ -49,17 +50,31 @@ struct Params { B: u32, T: u32, H: u32, D: u32, causal: u32, tiles: u32, groups:
 @group(0) @binding(8) var<storage, read_write> dV: array<f32>;
 #endif
 
+// The streamed side of a tile, TILE rows of d4 vec4s: k and v (FORWARD, BACKWARD_DQ) or scale·q
+// and dO (BACKWARD_DKV, which also keeps each query row's L and Δ).
+var<workgroup> As: array<vec4<f32>, TILE * MAXD4>;
+var<workgroup> Bs: array<vec4<f32>, TILE * MAXD4>;
 #if ${BACKWARD_DKV}
-// Query side of a tile: scale·q, dO, and per row L and Δ.
-var<workgroup> As: array<f32, TILE * HD>;
-var<workgroup> Bs: array<f32, TILE * HD>;
 var<workgroup> Ls: array<f32, TILE>;
 var<workgroup> Ds: array<f32, TILE>;
-#else
-// Key side of a tile: k and v.
-var<workgroup> As: array<f32, TILE * HD>;
-var<workgroup> Bs: array<f32, TILE * HD>;
 #endif
+
+// Four consecutive values of a row from element `at`, zero past the head dimension.
+fn ld(buf: ptr<storage, array<f32>, read>, at: u32, e: u32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { r[c] = (*buf)[at + e + c]; } }
+  return r;
+}
+
+fn st(buf: ptr<storage, array<f32>, read_write>, at: u32, e: u32, x: vec4<f32>) {
+  for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { (*buf)[at + e + c] = x[c]; } }
+}
+
+// Σ_c a_c·b_c over the four lanes, in a fixed order (no dot(): its order is the compiler's).
+fn dot4(a: vec4<f32>, b: vec4<f32>) -> f32 {
+  let p = a * b;
+  return ((p.x + p.y) + p.z) + p.w;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
@@ -67,21 +82,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let flat = wg.y * nw.x + wg.x;
   if (flat >= P.groups) { return; }
   let lid = lid3.x;
+  let d4 = P.d4;
   let bh = flat / P.tiles;
   let row0 = (flat % P.tiles) * ROWS;
   let b = bh / P.H;
   let h = bh % P.H;
   // Element (t, e) of this (batch, head) is at base + t·D + e.
-  let base = b * P.T * P.D + h * HD;
+  let base = b * P.T * P.D + h * P.d;
   let r = row0 + lid;
   let live = r < P.T;
   let at = base + r * P.D;
 
 #if ${FORWARD}
-  var q: array<f32, HD>;
-  var acc: array<f32, HD>;
+  var q: array<vec4<f32>, MAXD4>;
+  var acc: array<vec4<f32>, MAXD4>;
   var s: array<f32, TILE>;
-  if (live) { for (var e = 0u; e < HD; e++) { q[e] = Q[at + e] * P.scale; acc[e] = 0.0; } }
+  if (live) { for (var e = 0u; e < d4; e++) { q[e] = ld(&Q, at, 4u * e) * P.scale; acc[e] = vec4<f32>(0.0); } }
   var m = NEG;
   var l = 0.0;
   var seen = P.T;
@@ -91,51 +107,51 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   for (var j0 = 0u; j0 < end; j0 += TILE) {
     let n = min(TILE, end - j0);
     workgroupBarrier();
-    for (var x = lid; x < n * HD; x += ROWS) {
-      let g = base + (j0 + x / HD) * P.D + x % HD;
-      As[x] = K[g];
-      Bs[x] = V[g];
+    for (var x = lid; x < n * d4; x += ROWS) {
+      let g = base + (j0 + x / d4) * P.D;
+      As[x] = ld(&K, g, 4u * (x % d4));
+      Bs[x] = ld(&V, g, 4u * (x % d4));
     }
     workgroupBarrier();
     if (live && j0 < seen) {
       let nj = min(n, seen - j0);
       var tm = m;
       for (var j = 0u; j < nj; j++) {
-        var dot = 0.0;
-        for (var e = 0u; e < HD; e++) { dot += q[e] * As[j * HD + e]; }
-        s[j] = dot;
-        tm = max(tm, dot);
+        var sc = 0.0;
+        for (var e = 0u; e < d4; e++) { sc += dot4(q[e], As[j * d4 + e]); }
+        s[j] = sc;
+        tm = max(tm, sc);
       }
       let c = exp(m - tm);
       l *= c;
-      for (var e = 0u; e < HD; e++) { acc[e] *= c; }
+      for (var e = 0u; e < d4; e++) { acc[e] *= c; }
       m = tm;
       for (var j = 0u; j < nj; j++) {
         let p = exp(s[j] - m);
         l += p;
-        for (var e = 0u; e < HD; e++) { acc[e] += p * Bs[j * HD + e]; }
+        for (var e = 0u; e < d4; e++) { acc[e] += p * Bs[j * d4 + e]; }
       }
     }
   }
   if (live) {
     let inv = 1.0 / l;
-    for (var e = 0u; e < HD; e++) { O[at + e] = acc[e] * inv; }
+    for (var e = 0u; e < d4; e++) { st(&O, at, 4u * e, acc[e] * inv); }
     L[bh * P.T + r] = m + log(l);
   }
 #endif
 
 #if ${BACKWARD_DQ}
-  var q: array<f32, HD>;
-  var g: array<f32, HD>;
-  var dq: array<f32, HD>;
+  var q: array<vec4<f32>, MAXD4>;
+  var g: array<vec4<f32>, MAXD4>;
+  var dq: array<vec4<f32>, MAXD4>;
   var delta = 0.0;
   var lse = 0.0;
   if (live) {
-    for (var e = 0u; e < HD; e++) {
-      q[e] = Q[at + e] * P.scale;
-      g[e] = dO[at + e];
-      dq[e] = 0.0;
-      delta += g[e] * O[at + e];
+    for (var e = 0u; e < d4; e++) {
+      q[e] = ld(&Q, at, 4u * e) * P.scale;
+      g[e] = ld(&dO, at, 4u * e);
+      dq[e] = vec4<f32>(0.0);
+      delta += dot4(g[e], ld(&O, at, 4u * e));
     }
     lse = L[bh * P.T + r];
   }
@@ -146,10 +162,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   for (var j0 = 0u; j0 < end; j0 += TILE) {
     let n = min(TILE, end - j0);
     workgroupBarrier();
-    for (var x = lid; x < n * HD; x += ROWS) {
-      let gi = base + (j0 + x / HD) * P.D + x % HD;
-      As[x] = K[gi];
-      Bs[x] = V[gi];
+    for (var x = lid; x < n * d4; x += ROWS) {
+      let gi = base + (j0 + x / d4) * P.D;
+      As[x] = ld(&K, gi, 4u * (x % d4));
+      Bs[x] = ld(&V, gi, 4u * (x % d4));
     }
     workgroupBarrier();
     if (live && j0 < seen) {
@@ -157,25 +173,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       for (var j = 0u; j < nj; j++) {
         var sc = 0.0;
         var dp = 0.0;
-        for (var e = 0u; e < HD; e++) {
-          sc += q[e] * As[j * HD + e];
-          dp += g[e] * Bs[j * HD + e];
+        for (var e = 0u; e < d4; e++) {
+          sc += dot4(q[e], As[j * d4 + e]);
+          dp += dot4(g[e], Bs[j * d4 + e]);
         }
         let ds = exp(sc - lse) * (dp - delta);
-        for (var e = 0u; e < HD; e++) { dq[e] += ds * As[j * HD + e]; }
+        for (var e = 0u; e < d4; e++) { dq[e] += ds * As[j * d4 + e]; }
       }
     }
   }
-  if (live) { for (var e = 0u; e < HD; e++) { dQ[at + e] = dq[e] * P.scale; } }
+  if (live) { for (var e = 0u; e < d4; e++) { st(&dQ, at, 4u * e, dq[e] * P.scale); } }
 #endif
 
 #if ${BACKWARD_DKV}
-  var k: array<f32, HD>;
-  var v: array<f32, HD>;
-  var dk: array<f32, HD>;
-  var dv: array<f32, HD>;
+  var k: array<vec4<f32>, MAXD4>;
+  var v: array<vec4<f32>, MAXD4>;
+  var dk: array<vec4<f32>, MAXD4>;
+  var dv: array<vec4<f32>, MAXD4>;
   if (live) {
-    for (var e = 0u; e < HD; e++) { k[e] = K[at + e]; v[e] = V[at + e]; dk[e] = 0.0; dv[e] = 0.0; }
+    for (var e = 0u; e < d4; e++) {
+      k[e] = ld(&K, at, 4u * e);
+      v[e] = ld(&V, at, 4u * e);
+      dk[e] = vec4<f32>(0.0);
+      dv[e] = vec4<f32>(0.0);
+    }
   }
   // Causal: queries before the workgroup's first key see none of its keys.
   var start = 0u;
@@ -183,16 +204,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   for (var i0 = start; i0 < P.T; i0 += TILE) {
     let n = min(TILE, P.T - i0);
     workgroupBarrier();
-    for (var x = lid; x < n * HD; x += ROWS) {
-      let gi = base + (i0 + x / HD) * P.D + x % HD;
-      As[x] = Q[gi] * P.scale;
-      Bs[x] = dO[gi];
+    for (var x = lid; x < n * d4; x += ROWS) {
+      let gi = base + (i0 + x / d4) * P.D;
+      As[x] = ld(&Q, gi, 4u * (x % d4)) * P.scale;
+      Bs[x] = ld(&dO, gi, 4u * (x % d4));
     }
     // Δ in the same order as BACKWARD_DQ, so both kernels see the same bits.
     for (var x = lid; x < n; x += ROWS) {
       let gi = base + (i0 + x) * P.D;
       var delta = 0.0;
-      for (var e = 0u; e < HD; e++) { delta += dO[gi + e] * O[gi + e]; }
+      for (var e = 0u; e < d4; e++) { delta += dot4(ld(&dO, gi, 4u * e), ld(&O, gi, 4u * e)); }
       Ds[x] = delta;
       Ls[x] = L[bh * P.T + i0 + x];
     }
@@ -204,21 +225,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       for (var i = first; i < n; i++) {
         var sc = 0.0;
         var dp = 0.0;
-        for (var e = 0u; e < HD; e++) {
-          sc += As[i * HD + e] * k[e];
-          dp += Bs[i * HD + e] * v[e];
+        for (var e = 0u; e < d4; e++) {
+          sc += dot4(As[i * d4 + e], k[e]);
+          dp += dot4(Bs[i * d4 + e], v[e]);
         }
         let p = exp(sc - Ls[i]);
         let ds = p * (dp - Ds[i]);
-        for (var e = 0u; e < HD; e++) {
-          dv[e] += p * Bs[i * HD + e];
-          dk[e] += ds * As[i * HD + e];
+        for (var e = 0u; e < d4; e++) {
+          dv[e] += p * Bs[i * d4 + e];
+          dk[e] += ds * As[i * d4 + e];
         }
       }
     }
   }
   if (live) {
-    for (var e = 0u; e < HD; e++) { dK[at + e] = dk[e]; dV[at + e] = dv[e]; }
+    for (var e = 0u; e < d4; e++) { st(&dK, at, 4u * e, dk[e]); st(&dV, at, 4u * e, dv[e]); }
   }
 #endif
 }

@@ -87,22 +87,29 @@ export function attentionTile(headDim: number): number {
   return Math.max(1, Math.min(64, Math.floor(4000 / (2 * headDim + 2))));
 }
 
+/** Private arrays and tiles are sized for the next power of two ≥ d, one pipeline per size class. */
+function maxD(headDim: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(4, headDim)));
+}
+
 type Mode = 'forward' | 'dq' | 'dkv';
 
 function launch(ctx: GpuContext, op: string, mode: Mode, d: Dims, scale: number, causal: boolean, buffers: Tensor[], shapes: Record<string, readonly number[]>): void {
   const tiles = Math.ceil(d.tokens / ROWS);
   const groups = d.batch * d.heads * tiles;
   if (groups === 0 || d.headDim === 0) return;
-  const { buffer, u, f } = uniforms(8);
+  const { buffer, u, f } = uniforms(12);
   u.set([d.batch, d.tokens, d.heads, d.heads * d.headDim, causal ? 1 : 0, tiles, groups]);
   f[7] = scale;
+  u[8] = d.headDim;
+  u[9] = Math.ceil(d.headDim / 4);
   const writes = mode === 'forward' ? 2 : mode === 'dq' ? 1 : 2;
   ctx.launch({
     op,
     shapes,
     code: kernelCode(
       attentionWgsl,
-      { HEAD_DIM: d.headDim, TILE: attentionTile(d.headDim), FORWARD: mode === 'forward', BACKWARD_DQ: mode === 'dq', BACKWARD_DKV: mode === 'dkv' },
+      { MAX_D4: maxD(d.headDim) / 4, TILE: attentionTile(maxD(d.headDim)), FORWARD: mode === 'forward', BACKWARD_DQ: mode === 'dq', BACKWARD_DKV: mode === 'dkv' },
       'attention.wgsl',
     ),
     uniforms: buffer,
