@@ -59,16 +59,27 @@ var<workgroup> Ls: array<f32, TILE>;
 var<workgroup> Ds: array<f32, TILE>;
 #endif
 
-// Four consecutive values of a row from element `at`, zero past the head dimension.
-fn ld(buf: ptr<storage, array<f32>, read>, at: u32, e: u32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { r[c] = (*buf)[at + e + c]; } }
-  return r;
-}
-
-fn st(buf: ptr<storage, array<f32>, read_write>, at: u32, e: u32, x: vec4<f32>) {
-  for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { (*buf)[at + e + c] = x[c]; } }
-}
+// Four consecutive values e … e + 3 of a row starting at element `at`, zero past the head
+// dimension; one function per buffer (a storage pointer as a parameter needs a WGSL extension
+// not every browser has). Out-of-row lanes read the row's first element and are masked.
+fn inside(e: u32) -> vec4<bool> { return vec4<u32>(0u, 1u, 2u, 3u) + e < vec4<u32>(P.d); }
+fn ix(at: u32, e: u32) -> vec4<u32> { return select(vec4<u32>(at), vec4<u32>(at + e) + vec4<u32>(0u, 1u, 2u, 3u), inside(e)); }
+fn ldQ(at: u32, e: u32) -> vec4<f32> { let i = ix(at, e); return select(vec4<f32>(0.0), vec4<f32>(Q[i.x], Q[i.y], Q[i.z], Q[i.w]), inside(e)); }
+fn ldK(at: u32, e: u32) -> vec4<f32> { let i = ix(at, e); return select(vec4<f32>(0.0), vec4<f32>(K[i.x], K[i.y], K[i.z], K[i.w]), inside(e)); }
+fn ldV(at: u32, e: u32) -> vec4<f32> { let i = ix(at, e); return select(vec4<f32>(0.0), vec4<f32>(V[i.x], V[i.y], V[i.z], V[i.w]), inside(e)); }
+#if ${FORWARD}
+fn stO(at: u32, e: u32, x: vec4<f32>) { for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { O[at + e + c] = x[c]; } } }
+#else
+fn ldO(at: u32, e: u32) -> vec4<f32> { let i = ix(at, e); return select(vec4<f32>(0.0), vec4<f32>(O[i.x], O[i.y], O[i.z], O[i.w]), inside(e)); }
+fn lddO(at: u32, e: u32) -> vec4<f32> { let i = ix(at, e); return select(vec4<f32>(0.0), vec4<f32>(dO[i.x], dO[i.y], dO[i.z], dO[i.w]), inside(e)); }
+#endif
+#if ${BACKWARD_DQ}
+fn stdQ(at: u32, e: u32, x: vec4<f32>) { for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { dQ[at + e + c] = x[c]; } } }
+#endif
+#if ${BACKWARD_DKV}
+fn stdK(at: u32, e: u32, x: vec4<f32>) { for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { dK[at + e + c] = x[c]; } } }
+fn stdV(at: u32, e: u32, x: vec4<f32>) { for (var c = 0u; c < 4u; c++) { if (e + c < P.d) { dV[at + e + c] = x[c]; } } }
+#endif
 
 // Σ_c a_c·b_c over the four lanes, in a fixed order (no dot(): its order is the compiler's).
 fn dot4(a: vec4<f32>, b: vec4<f32>) -> f32 {
@@ -97,7 +108,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   var q: array<vec4<f32>, MAXD4>;
   var acc: array<vec4<f32>, MAXD4>;
   var s: array<f32, TILE>;
-  if (live) { for (var e = 0u; e < d4; e++) { q[e] = ld(&Q, at, 4u * e) * P.scale; acc[e] = vec4<f32>(0.0); } }
+  if (live) { for (var e = 0u; e < d4; e++) { q[e] = ldQ(at, 4u * e) * P.scale; acc[e] = vec4<f32>(0.0); } }
   var m = NEG;
   var l = 0.0;
   var seen = P.T;
@@ -109,8 +120,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     workgroupBarrier();
     for (var x = lid; x < n * d4; x += ROWS) {
       let g = base + (j0 + x / d4) * P.D;
-      As[x] = ld(&K, g, 4u * (x % d4));
-      Bs[x] = ld(&V, g, 4u * (x % d4));
+      As[x] = ldK(g, 4u * (x % d4));
+      Bs[x] = ldV(g, 4u * (x % d4));
     }
     workgroupBarrier();
     if (live && j0 < seen) {
@@ -135,7 +146,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
   if (live) {
     let inv = 1.0 / l;
-    for (var e = 0u; e < d4; e++) { st(&O, at, 4u * e, acc[e] * inv); }
+    for (var e = 0u; e < d4; e++) { stO(at, 4u * e, acc[e] * inv); }
     L[bh * P.T + r] = m + log(l);
   }
 #endif
@@ -148,10 +159,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   var lse = 0.0;
   if (live) {
     for (var e = 0u; e < d4; e++) {
-      q[e] = ld(&Q, at, 4u * e) * P.scale;
-      g[e] = ld(&dO, at, 4u * e);
+      q[e] = ldQ(at, 4u * e) * P.scale;
+      g[e] = lddO(at, 4u * e);
       dq[e] = vec4<f32>(0.0);
-      delta += dot4(g[e], ld(&O, at, 4u * e));
+      delta += dot4(g[e], ldO(at, 4u * e));
     }
     lse = L[bh * P.T + r];
   }
@@ -164,8 +175,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     workgroupBarrier();
     for (var x = lid; x < n * d4; x += ROWS) {
       let gi = base + (j0 + x / d4) * P.D;
-      As[x] = ld(&K, gi, 4u * (x % d4));
-      Bs[x] = ld(&V, gi, 4u * (x % d4));
+      As[x] = ldK(gi, 4u * (x % d4));
+      Bs[x] = ldV(gi, 4u * (x % d4));
     }
     workgroupBarrier();
     if (live && j0 < seen) {
@@ -182,7 +193,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       }
     }
   }
-  if (live) { for (var e = 0u; e < d4; e++) { st(&dQ, at, 4u * e, dq[e] * P.scale); } }
+  if (live) { for (var e = 0u; e < d4; e++) { stdQ(at, 4u * e, dq[e] * P.scale); } }
 #endif
 
 #if ${BACKWARD_DKV}
@@ -192,8 +203,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   var dv: array<vec4<f32>, MAXD4>;
   if (live) {
     for (var e = 0u; e < d4; e++) {
-      k[e] = ld(&K, at, 4u * e);
-      v[e] = ld(&V, at, 4u * e);
+      k[e] = ldK(at, 4u * e);
+      v[e] = ldV(at, 4u * e);
       dk[e] = vec4<f32>(0.0);
       dv[e] = vec4<f32>(0.0);
     }
@@ -206,14 +217,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     workgroupBarrier();
     for (var x = lid; x < n * d4; x += ROWS) {
       let gi = base + (i0 + x / d4) * P.D;
-      As[x] = ld(&Q, gi, 4u * (x % d4)) * P.scale;
-      Bs[x] = ld(&dO, gi, 4u * (x % d4));
+      As[x] = ldQ(gi, 4u * (x % d4)) * P.scale;
+      Bs[x] = lddO(gi, 4u * (x % d4));
     }
     // Δ in the same order as BACKWARD_DQ, so both kernels see the same bits.
     for (var x = lid; x < n; x += ROWS) {
       let gi = base + (i0 + x) * P.D;
       var delta = 0.0;
-      for (var e = 0u; e < d4; e++) { delta += dot4(ld(&dO, gi, 4u * e), ld(&O, gi, 4u * e)); }
+      for (var e = 0u; e < d4; e++) { delta += dot4(lddO(gi, 4u * e), ldO(gi, 4u * e)); }
       Ds[x] = delta;
       Ls[x] = L[bh * P.T + i0 + x];
     }
@@ -239,7 +250,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     }
   }
   if (live) {
-    for (var e = 0u; e < d4; e++) { st(&dK, at, 4u * e, dk[e]); st(&dV, at, 4u * e, dv[e]); }
+    for (var e = 0u; e < d4; e++) { stdK(at, 4u * e, dk[e]); stdV(at, 4u * e, dv[e]); }
   }
 #endif
 }
