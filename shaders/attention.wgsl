@@ -5,7 +5,8 @@
 // there are no split / merge launches.
 //
 // Every invocation owns one row (a query row in FORWARD and BACKWARD_DQ, a key row in
-// BACKWARD_DKV) and keeps its d-wide vectors in private arrays; a workgroup owns ROWS consecutive
+// BACKWARD_DKV) and keeps its d-wide vectors in private arrays of vec4s (MAX_D4 of them, the head
+// size's power-of-two class; past d they hold zeros, d is P.d); a workgroup owns ROWS consecutive
 // rows of one (batch, head) and streams the other side through workgroup memory TILE rows at a
 // time. Each output value is summed by exactly one invocation in index order: no atomics, the
 // same bits every run.

@@ -81,7 +81,7 @@ function dimsOf(op: string, q: Tensor, heads: number): Dims {
 /**
  * Rows of the streamed side per tile: two d-wide operands plus two per-row scalars (the dK/dV
  * kernel's L and Δ) within 16 000 bytes, under WebGPU's default 16 KiB of workgroup memory.
- * d = 64 → 30, d = 32 → 60, d ≤ 30 → 64.
+ * d = 64 → 30, d = 32 → 60, d ≤ 30 → 64. Called with the head size's class (`maxD`).
  */
 export function attentionTile(headDim: number): number {
   return Math.max(1, Math.min(64, Math.floor(4000 / (2 * headDim + 2))));
