@@ -34,6 +34,7 @@ describe('bench options', () => {
     });
     expect(() => parseArgs(['--shapes', 'vit-h14'])).toThrow(UsageError);
     expect(() => parseArgs(['--only', 'gemm'])).toThrow(UsageError);
+    expect(parseArgs(['--only', 'attention']).suites).toEqual(['attention']);
     expect(() => parseArgs(['--batch', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--frobnicate'])).toThrow(UsageError);
     expect(parseArgs([]).autotune).toBe('on');
@@ -109,7 +110,7 @@ describe('npm run bench -- --only step --quick', () => {
     // Subgroup reductions are on wherever the device has them unless RANKSCOPE_SUBGROUPS=0, and the report says which.
     const forcedOff = /^(0|false|off|no)$/i.test(process.env.RANKSCOPE_SUBGROUPS ?? '');
     expect(json.subgroup_reductions).toBe(json.adapter.features.includes('subgroups') && !forcedOff);
-    expect(printed.join('\n')).toMatch(json.subgroup_reductions ? /row reductions \(layernorm, softmax, cross-entropy\): subgroups/ : /plain workgroup tree/);
+    expect(printed.join('\n')).toMatch(json.subgroup_reductions ? /row reductions \(layernorm, cross-entropy\): subgroups/ : /plain workgroup tree/);
     for (const r of json.steps ?? []) {
       expect(r.model).toBe('demo (3 blocks)');
       for (const v of [r.launches_per_block, r.host_us_per_launch, r.launch_us_per_launch, r.ms_per_step, r.images_per_second, r.peak_gpu_bytes]) {
@@ -123,4 +124,24 @@ describe('npm run bench -- --only step --quick', () => {
     expect(json.steps![2].launches_per_step).toBeGreaterThan(json.steps![0].launches_per_step);
     expect(result.launchPath?.encode_us_per_launch).toBeGreaterThan(0);
   }, 300_000);
+});
+
+describe('npm run bench -- --only attention --quick', () => {
+  it('times the fused attention and reports its bytes against the removed unfused path', async () => {
+    const out = join(dir, 'attention.json');
+    const printed: string[] = [];
+    await main(['--only', 'attention', '--quick', '--out', out], { out: (t) => printed.push(t), progress: () => {} });
+    const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
+    const [fused, unfused] = json.attention!.rows;
+    expect(fused).toMatchObject({ path: 'fused', source: 'measured', launches_forward: 1, launches_backward: 2 });
+    expect(unfused).toMatchObject({ path: 'unfused', source: 'analytic', launches_forward: 7, launches_backward: 9 });
+    expect(fused.ms_forward! > 0 && fused.ms_backward! > 0).toBe(true);
+    // The fused path keeps the logsumexp (B·H·T floats, one pool bucket) for the backward.
+    const { batch: B, heads: H, tokens: T } = json.attention!.shape;
+    expect(fused.saved_bytes).toBeGreaterThanOrEqual(4 * B * H * T);
+    expect(fused.saved_bytes).toBeLessThanOrEqual(256);
+    expect(fused.peak_bytes).toBeGreaterThan(0);
+    expect(unfused.saved_bytes).toBeGreaterThan(fused.saved_bytes);
+    expect(printed.join('\n')).toMatch(/attention forward \+ backward, B=1 H=2 T=20 d=8/);
+  }, 120_000);
 });

@@ -2,8 +2,8 @@
 import type { Budget } from './timing';
 import { STEP_SHAPES, type StepShape } from './stepModels';
 
-export const SUITES = ['matmul', 'methods', 'tfjs', 'step'] as const;
-/** Suites run when --only is not given: the step suite loads the demo model and runs only when asked. */
+export const SUITES = ['matmul', 'methods', 'tfjs', 'step', 'attention'] as const;
+/** Suites run when --only is not given: the step suite loads the demo model and the attention suite runs for minutes on SwiftShader; both only when asked. */
 export const DEFAULT_SUITES: readonly Suite[] = ['matmul', 'methods', 'tfjs'];
 export type Suite = (typeof SUITES)[number];
 
@@ -81,7 +81,7 @@ export function layers(opts: BenchOptions): LayerShape[] {
 export const USAGE = `usage: npm run bench -- [options]
   --batch N         images per step; tokens = 197 × N (default 1)
   --quick           tiny shapes and 1–2 iterations (a smoke run)
-  --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all but step)
+  --only LIST       comma-separated suites to run: ${SUITES.join(', ')} (repeatable; default all but step and attention)
   --steps N         timed training steps per method per round in the step suite (default 3; 1 with --quick)
   --rounds N        step suite: rounds, methods interleaved in each (default 2; 1 with --quick)
   --shapes LIST     step suite models: ${STEP_SHAPES.join(', ')} (default demo; the ViT shapes are slow on SwiftShader)

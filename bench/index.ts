@@ -11,6 +11,7 @@ import { benchMethods } from './methods';
 import { benchLaunchPath, type LaunchPathRow } from './launchPath';
 import { benchTorchStep, type TorchStepRow } from './torch';
 import { benchStep, formatStepRows, type StepRow } from './step';
+import { benchAttention, formatAttention, type AttentionBenchResult } from './attention';
 import { defaultJsonPath, formatResult, writeJson, type BenchResult, type BenchRow, type Skipped } from './report';
 import { benchTfjs, loadTfjs } from './tfjs';
 import { now } from './timing';
@@ -49,6 +50,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
     let steps: StepRow[] | undefined;
     let launchPath: LaunchPathRow | undefined;
     let torchStep: TorchStepRow | undefined;
+    let attentionResult: AttentionBenchResult | undefined;
     let autotune: BenchResult['autotune'];
     if (opts.suites.includes('step')) {
       // Tuning as the train CLI does it (file under ~/.cache/rankscope/), unless --autotune off or
@@ -100,6 +102,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
         }
       }
     }
+    if (opts.suites.includes('attention')) attentionResult = await benchAttention(ctx, opts.quick, io.progress);
     if (opts.suites.includes('matmul')) rows.push(...(await benchMatmul(ctx, T, shapes, opts.budget, io.progress)));
     if (opts.suites.includes('methods')) {
       const m = await benchMethods(ctx, T, shapes, opts, io.progress);
@@ -141,6 +144,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       autotune,
       launchPath,
       torchStep,
+      attention: attentionResult,
       skipped,
       seconds: (now() - started) / 1000,
     };
@@ -165,6 +169,7 @@ export async function main(argv: readonly string[], io: BenchIo = consoleIo): Pr
       const spent = autotune.reports.reduce((a, r) => a + r.spentMs, 0);
       io.out(`\nGEMM autotuning (${autotune.mode}; ${spent.toFixed(0)} ms spent in the warm-ups; ${autotune.summary.store}): ${autotune.headline}\n${lines.join('\n')}`);
     } else if (autotune) io.out(`\nGEMM autotuning: ${autotune.headline}`);
+    if (attentionResult) io.out(`\n${formatAttention(attentionResult)}`);
     if (torchStep) {
       io.out(
         `\nPyTorch ${torchStep.torch} fp32 eager (${torchStep.runtime}, ${torchStep.threads} threads): ${torchStep.model} ${torchStep.method} ` +

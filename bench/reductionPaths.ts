@@ -2,15 +2,14 @@
  * `node scripts/run-ts.mjs bench/reductionPaths.ts [reps]`: wall time of the row-reduction kernels
  * on the plain workgroup-tree path against the subgroup path (where the device has `subgroups`),
  * interleaved over three rounds, medians printed. Shapes: layernorm forward + input backward at
- * ViT-B/16 batch 8 (1576 × 768), softmax forward + backward on rows 577 wide (ViT-L/14 at 336²:
- * attention rows of 256 or fewer take the one-invocation-per-row path, which has no cross-lane
- * reduction), cross-entropy on (16, 1000) logits. Opt-in: not part of `npm run bench`.
+ * ViT-B/16 batch 8 (1576 × 768), cross-entropy on (16, 1000) logits. Attention's softmax has no
+ * row reduction to compare: the fused kernel keeps each query row's running max and sum in one
+ * invocation (shaders/attention.wgsl). Opt-in: not part of `npm run bench`.
  */
 import { performance } from 'node:perf_hooks';
 import { nodeGpu } from '../src/gpu/node';
 import { Tensor } from '../src/engine/tensor';
 import { layerNorm, layerNormBackward } from '../src/engine/ops/layernorm';
-import { softmaxRowsBackwardInPlace, softmaxRowsInPlace } from '../src/engine/ops/attention';
 import { crossEntropy, labelTensor } from '../src/engine/ops/crossEntropy';
 
 const reps = Number(process.argv[2] ?? 10);
@@ -26,9 +25,6 @@ const w = Tensor.from(ctx, [D], data(D));
 const b = Tensor.from(ctx, [D], data(D));
 const dy = Tensor.from(ctx, [R, D], data(R * D));
 const fwd = layerNorm(x, w, b, 1e-12);
-const [SR, SC] = [2 * 577, 577];
-const s = Tensor.from(ctx, [SR, SC], data(SR * SC));
-const ds = Tensor.from(ctx, [SR, SC], data(SR * SC));
 const [B, C] = [16, 1000];
 const logits = Tensor.from(ctx, [B, C], data(B * C));
 const labels = labelTensor(ctx, Array.from({ length: B }, (_, i) => (i * 37) % C), C);
@@ -37,10 +33,6 @@ const cases: Record<string, () => void> = {
   [`layernorm fwd+bwd ${R}x${D}`]: () => {
     layerNorm(x, w, b, 1e-12, { out: fwd.y, mean: fwd.mean, rstd: fwd.rstd });
     layerNormBackward(dy, x, w, fwd, { dx: fwd.y });
-  },
-  [`softmax fwd+bwd ${SR}x${SC}`]: () => {
-    softmaxRowsInPlace(s);
-    softmaxRowsBackwardInPlace(s, ds);
   },
   [`cross-entropy ${B}x${C}`]: () => {
     const r = crossEntropy(logits, labels);

@@ -7,6 +7,7 @@ import type { Timing } from './timing';
 import type { StepRow } from './step';
 import type { LaunchPathRow } from './launchPath';
 import type { TorchStepRow } from './torch';
+import type { AttentionBenchResult } from './attention';
 
 export interface BenchRow {
   suite: Suite;
@@ -63,9 +64,9 @@ export interface BenchResult {
   tokens: number;
   profiling: boolean;
   /**
-   * Whether layernorm, softmax and cross-entropy reduced rows with subgroup operations (the device
-   * has `subgroups` and RANKSCOPE_SUBGROUPS is not 0). Layernorm and softmax use them only on rows
-   * over 256 wide; cross-entropy always.
+   * Whether layernorm and cross-entropy reduced rows with subgroup operations (the device has
+   * `subgroups` and RANKSCOPE_SUBGROUPS is not 0). Layernorm uses them only on rows over 256 wide;
+   * cross-entropy always. (Attention's softmax is fused, one row per invocation.)
    */
   subgroup_reductions: boolean;
   tfjs?: { version: string; backend: string; adapter?: Partial<AdapterInfoOut>; error?: string };
@@ -76,6 +77,8 @@ export interface BenchResult {
   launchPath?: LaunchPathRow;
   /** PyTorch fp32 eager on the ViT-B/16 LoRA step (`--torch`). */
   torchStep?: TorchStepRow;
+  /** Fused attention at ViT-B/16 shapes against the removed unfused path's bytes (`--only attention`). */
+  attention?: AttentionBenchResult;
   /** GEMM autotuning in the step suite: mode, what each method's warm-up tuned, and the winners per shape class. */
   autotune?: { mode: 'on' | 'off' | 'both'; headline: string; reports: AutotuneReport[]; summary?: TuningSummary };
   skipped: Skipped[];
@@ -144,7 +147,7 @@ export function formatResult(res: BenchResult): string {
   const lines = [
     `adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')}${a.isSoftware ? ' (software)' : ''}`,
     `node ${res.node} on ${res.platform}; tokens T = ${res.tokens}; GPU time ${res.profiling ? 'from timestamp queries' : 'not measured (no timestamp-query)'}`,
-    `row reductions (layernorm, softmax, cross-entropy): ${res.subgroup_reductions ? 'subgroups' : 'plain workgroup tree'}${
+    `row reductions (layernorm, cross-entropy): ${res.subgroup_reductions ? 'subgroups' : 'plain workgroup tree'}${
       res.subgroup_reductions ? '' : res.adapter.features.includes('subgroups') ? ' (RANKSCOPE_SUBGROUPS=0)' : ' (no subgroups feature)'
     }`,
   ];

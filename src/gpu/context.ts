@@ -106,7 +106,7 @@ export class GpuContext {
   }
 
   /**
-   * Whether the row reductions of layernorm, softmax and cross-entropy use subgroup operations
+   * Whether the row reductions of layernorm and cross-entropy use subgroup operations
    * (subgroupAdd / subgroupMax, then one workgroup-memory pass across subgroups) instead of a
    * barrier-per-level tree. Only ever true on a device with the `subgroups` feature; setting it
    * true elsewhere leaves it false. Tests flip it to run both paths on one device.

@@ -34,8 +34,9 @@ export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): R
   const D = spec.hidden;
   const F = spec.intermediate;
   // Per block and example: normed inputs, q/k/v, attention output, residuals, MLP pre/post
-  // activation (≈ 10·D + 3·F per token) plus the attention probabilities (H·T²).
-  const perBlock = T * (10 * D + 3 * F) + spec.heads * T * T;
+  // activation (≈ 10·D + 3·F per token) plus attention's logsumexp (H·T; the fused kernel keeps
+  // no H·T² probabilities).
+  const perBlock = T * (10 * D + 3 * F) + spec.heads * T;
   const activations = B * (spec.layers * perBlock + T * D * 4);
   const floats = backbone + head + 3 * trainableParams + bases + 2 * activations;
   return { method: run.method, trainableParams, maxRank, memoryBytes: 4 * floats };

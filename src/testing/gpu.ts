@@ -41,7 +41,7 @@ export function f32Tolerance(k: number): number {
 }
 
 /**
- * Runs `fn` with the row reductions of layernorm, softmax and cross-entropy on the subgroup path
+ * Runs `fn` with the row reductions of layernorm and cross-entropy on the subgroup path
  * (`subgroups` true) or the plain workgroup-memory path, then restores the context's choice.
  * Asking for subgroups on a device without the feature fails the test rather than quietly
  * testing the plain path twice: SwiftShader under Dawn offers `subgroups` (size 4).

@@ -51,7 +51,7 @@ export function autotuneSetting(search = typeof location === 'undefined' ? '' : 
 }
 
 /**
- * Subgroup reductions (layernorm, softmax, cross-entropy) are used where the GPU has the
+ * Subgroup reductions (layernorm, cross-entropy) are used where the GPU has the
  * `subgroups` feature unless the page is opened with ?subgroups=0 (or localStorage
  * "rankscope.subgroups" is "0"), to compare against or rule out the plain path.
  */

@@ -5,39 +5,51 @@
  * ready for the output projection. Vision transformers attend over every token; CLIP's text
  * tower passes `causal` so token t sees only tokens 0…t.
  *
- * Forward: split heads to (B·H, T, d) → S = scale·q·kᵀ (batched GEMM) → row softmax in place →
- * O = P·v → merge heads. Backward: dP = dO·vᵀ, dv = Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
- * dq = scale·dS·k, dk = scale·dSᵀ·q. The probabilities P (B·H·T² floats) are kept for the
- * backward: for ViT-B at batch 32 that is 60 MB, the price of reusing the tuned GEMM.
+ * Fused in the style of FlashAttention (shaders/attention.wgsl): the forward is one launch with an
+ * online softmax over key tiles and keeps only the per-row logsumexp (B·H·T floats); the backward
+ * is two launches (dK/dV per key tile, dQ per query tile) that recompute the probabilities from
+ * q, k and the logsumexp. The B·H·T² probabilities are never stored: at ViT-B/16, batch 16 that
+ * is 29.8 MB per layer that the backward no longer holds (bench/attention.ts).
  */
 import attentionWgsl from '../../../shaders/attention.wgsl';
+import type { GpuContext } from '../../gpu/context';
 import { Tensor } from '../tensor';
-import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
-import { matmul } from './matmul';
+import { gridFold, kernelCode, outTensor, sameSize, shapeText, uniforms } from './kernel';
 
-/** What the backward needs from the forward. Everything here is owned by it: free with `releaseAttention`. */
+/** Rows per workgroup (one invocation each); the shader's ROWS. */
+const ROWS = 64;
+/** Largest head dimension: each invocation keeps up to four d-wide vectors in private memory. */
+export const MAX_HEAD_DIM = 256;
+
+/**
+ * What the backward needs from the forward. q, k, v and out are the caller's tensors, borrowed:
+ * keep them alive (the tape saves them) until `attentionBackward`. Only `lse` is owned: free it
+ * with `releaseAttention` (attentionBackward does by default).
+ */
 export interface AttentionSaved {
-  /** q, k, v with heads split out, (B·H, T, d). */
+  /** (B, T, H·d), borrowed. */
   q: Tensor;
   k: Tensor;
   v: Tensor;
-  /** softmax(scale·q·kᵀ), (B·H, T, T). */
-  probs: Tensor;
+  out: Tensor;
+  /** Per (batch, head, query) log Σ_j exp(score), (B·H, T). */
+  lse: Tensor;
   batch: number;
   tokens: number;
   heads: number;
   headDim: number;
   scale: number;
+  causal: boolean;
 }
 
 export interface AttentionOptions {
   /** Preallocated output (B, T, H·d). */
   out?: Tensor;
-  /** Keep what the backward needs (default true). With false the temporaries go back to the pool at once. */
+  /** Keep what the backward needs (default true). With false only the output stays held. */
   save?: boolean;
   /** Score scale, default 1/√d (HF ViT divides by √head_size; CLIP multiplies q by head_dim⁻⁰·⁵). */
   scale?: number;
-  /** Token t attends only to tokens 0…t (CLIP's text tower). The backward needs nothing more: masked probabilities are 0. */
+  /** Token t attends only to tokens 0…t (CLIP's text tower). */
   causal?: boolean;
 }
 
@@ -59,95 +71,56 @@ function dimsOf(op: string, q: Tensor, heads: number): Dims {
   if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
     throw new Error(`${op}: hidden size ${hidden} is not divisible into ${heads} heads (num_attention_heads in config.json)`);
   }
-  return { batch, tokens, heads, headDim: hidden / heads };
-}
-
-function permute(src: Tensor, dst: Tensor, d: Dims, merge: boolean, op: string): void {
-  const n = d.batch * d.tokens * d.heads * d.headDim;
-  const { buffer, u } = uniforms(8);
-  u.set([d.batch, d.tokens, d.heads, d.headDim, n, merge ? 1 : 0]);
-  if (n === 0) return;
-  src.ctx.launch({
-    op,
-    shapes: { src: src.shape, dst: dst.shape },
-    code: kernelCode(attentionWgsl, { SOFTMAX: false, ONE_LANE: false, SUBGROUPS: false }, 'attention.wgsl'),
-    uniforms: buffer,
-    bindings: [
-      { buffer: src.buffer, access: 'read' },
-      { buffer: dst.buffer, access: 'write' },
-    ],
-    workgroups: grid1D(n),
-  });
-}
-
-/** (B, T, H·d) → (B·H, T, d): heads out of the hidden dimension into a GEMM batch. */
-export function splitHeads(x: Tensor, heads: number, out?: Tensor): Tensor {
-  const d = dimsOf('split_heads', x, heads);
-  const o = outTensor(x.ctx, 'split_heads', [d.batch * heads, d.tokens, d.headDim], out);
-  permute(x, o, d, false, 'split_heads');
-  return o;
-}
-
-/** (B·H, T, d) → (B, T, H·d): the inverse of splitHeads. */
-export function mergeHeads(x: Tensor, batch: number, out?: Tensor): Tensor {
-  if (x.shape.length !== 3 || x.shape[0] % batch !== 0) {
-    throw new Error(`merge_heads: x must be (batch·heads, tokens, head_dim) with batch ${batch}, got ${shapeText(x.shape)}`);
+  const headDim = hidden / heads;
+  if (headDim > MAX_HEAD_DIM) {
+    throw new Error(`${op}: head dimension ${headDim} (hidden ${hidden} / ${heads} heads) is over the ${MAX_HEAD_DIM} the fused kernel supports`);
   }
-  const [bh, tokens, headDim] = x.shape;
-  const heads = bh / batch;
-  const o = outTensor(x.ctx, 'merge_heads', [batch, tokens, heads * headDim], out);
-  permute(x, o, { batch, tokens, heads, headDim }, true, 'merge_heads');
-  return o;
-}
-
-function softmaxLaunch(a: Tensor, p: Tensor | undefined, backward: boolean, op: string, causal = false): void {
-  const cols = a.cols;
-  const rows = cols > 0 ? a.size / cols : 0;
-  if (rows === 0) return;
-  const { buffer, u } = uniforms(4);
-  u.set([rows, cols, backward ? 1 : 0, causal ? 1 : 0]);
-  a.ctx.launch({
-    op,
-    shapes: { x: a.shape },
-    // Rows up to 256 wide get one invocation each: no cross-lane reduction for subgroups to speed up.
-    code: kernelCode(attentionWgsl, { SOFTMAX: true, ONE_LANE: cols <= 256, SUBGROUPS: cols > 256 && a.ctx.subgroupReductions }, 'attention.wgsl'),
-    uniforms: buffer,
-    bindings: [
-      { buffer: a.buffer, access: 'write' },
-      { buffer: p?.buffer ?? placeholder(a.ctx), access: 'read' },
-    ],
-    workgroups: grid1D(cols <= 256 ? Math.ceil(rows / 64) : rows, 1),
-  });
+  return { batch, tokens, heads, headDim };
 }
 
 /**
- * Softmax over the last dimension, in place: x becomes softmax(x). Returns x. With `causal`, x is
- * a stack of (T, T) score matrices and row t keeps only columns 0…t (the rest become 0), as
- * under transformers' causal attention mask.
+ * Rows of the streamed side per tile: two d-wide operands plus two per-row scalars (the dK/dV
+ * kernel's L and Δ) within 16 000 bytes, under WebGPU's default 16 KiB of workgroup memory.
+ * d = 64 → 30, d = 32 → 60, d ≤ 30 → 64. Called with the head size's class (`maxD`).
  */
-export function softmaxRowsInPlace(x: Tensor, opts: { causal?: boolean } = {}): Tensor {
-  if (opts.causal && x.shape[x.shape.length - 2] !== x.cols) {
-    throw new Error(`softmax: a causal mask needs square (…, T, T) scores, got ${shapeText(x.shape)}`);
-  }
-  softmaxLaunch(x, undefined, false, 'softmax', opts.causal);
-  return x;
+export function attentionTile(headDim: number): number {
+  return Math.max(1, Math.min(64, Math.floor(4000 / (2 * headDim + 2))));
 }
 
-/** Softmax backward in place: dp (the gradient wrt the probabilities p) becomes dS = p ⊙ (dp − rowsum(dp ⊙ p)). */
-export function softmaxRowsBackwardInPlace(p: Tensor, dp: Tensor): Tensor {
-  sameSize('softmax_backward', 'dp', dp, p.size, `the shape of p ${shapeText(p.shape)}`);
-  if (dp.cols !== p.cols) throw new Error(`softmax_backward: rows of p ${shapeText(p.shape)} and dp ${shapeText(dp.shape)} differ`);
-  softmaxLaunch(dp, p, true, 'softmax_backward');
-  return dp;
+/** Private arrays and tiles are sized for the next power of two ≥ d, one pipeline per size class. */
+function maxD(headDim: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(4, headDim)));
 }
 
-function as3d(t: Tensor, b: number, r: number, c: number): Tensor {
-  return t.shape.length === 3 ? t : t.reshape([b, r, c]);
+type Mode = 'forward' | 'dq' | 'dkv';
+
+function launch(ctx: GpuContext, op: string, mode: Mode, d: Dims, scale: number, causal: boolean, buffers: Tensor[], shapes: Record<string, readonly number[]>): void {
+  const tiles = Math.ceil(d.tokens / ROWS);
+  const groups = d.batch * d.heads * tiles;
+  if (groups === 0 || d.headDim === 0) return;
+  const { buffer, u, f } = uniforms(12);
+  u.set([d.batch, d.tokens, d.heads, d.heads * d.headDim, causal ? 1 : 0, tiles, groups]);
+  f[7] = scale;
+  u[8] = d.headDim;
+  u[9] = Math.ceil(d.headDim / 4);
+  const writes = mode === 'forward' ? 2 : mode === 'dq' ? 1 : 2;
+  ctx.launch({
+    op,
+    shapes,
+    code: kernelCode(
+      attentionWgsl,
+      { MAX_D4: maxD(d.headDim) / 4, TILE: attentionTile(maxD(d.headDim)), FORWARD: mode === 'forward', BACKWARD_DQ: mode === 'dq', BACKWARD_DKV: mode === 'dkv' },
+      'attention.wgsl',
+    ),
+    uniforms: buffer,
+    bindings: buffers.map((t, i) => ({ buffer: t.buffer, access: i >= buffers.length - writes ? ('write' as const) : ('read' as const) })),
+    workgroups: gridFold(groups),
+  });
 }
 
 /**
  * softmax(q·kᵀ·scale)·v for each of `heads` heads. q, k, v: (B, T, H·d). Returns the attention
- * output (B, T, H·d) and, unless `save: false`, the state attentionBackward needs.
+ * output (B, T, H·d) and, unless `save: false`, the state attentionBackward needs. One launch.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: AttentionOptions = {}): AttentionResult {
   const op = 'attention';
@@ -160,22 +133,17 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: 
       throw new Error(`${op}: ${name} has shape ${shapeText(t.shape)}, q has ${shapeText(q.shape)}; they must match`);
     }
   }
-  const bh = d.batch * d.heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d.headDim);
-  const qh = splitHeads(q, heads);
-  const kh = splitHeads(k, heads);
-  const vh = splitHeads(v, heads);
-  const probs = as3d(matmul(qh, kh, { transB: true, alpha: scale, op: 'attention_scores' }), bh, d.tokens, d.tokens);
-  softmaxRowsInPlace(probs, { causal: opts.causal });
-  const ctxH = as3d(matmul(probs, vh, { op: 'attention_context' }), bh, d.tokens, d.headDim);
-  const out = mergeHeads(ctxH, d.batch, opts.out);
-  ctxH.release();
-  const saved: AttentionSaved = { q: qh, k: kh, v: vh, probs, scale, ...d };
+  const causal = opts.causal ?? false;
+  const out = outTensor(q.ctx, op, q.shape, opts.out);
+  const lse = Tensor.empty(q.ctx, [d.batch * d.heads, d.tokens], 'attention_lse');
+  launch(q.ctx, op, 'forward', d, scale, causal, [q, k, v, out, lse], { q: q.shape, k: k.shape, v: v.shape });
   if (opts.save === false) {
-    releaseAttention(saved);
+    lse.release();
     return { out };
   }
-  return { out, saved };
+  const o = out.shape.length === 3 ? out : out.reshape(q.shape);
+  return { out, saved: { q, k, v, out: o, lse, scale, causal, ...d } };
 }
 
 export interface AttentionBackwardOptions {
@@ -183,7 +151,7 @@ export interface AttentionBackwardOptions {
   dq?: Tensor;
   dk?: Tensor;
   dv?: Tensor;
-  /** Free the saved state once used (default true). */
+  /** Free the saved logsumexp once used (default true). */
   release?: boolean;
 }
 
@@ -193,30 +161,28 @@ export interface AttentionGrads {
   dv: Tensor;
 }
 
-/** Gradients wrt q, k and v, each (B, T, H·d), from the output gradient dOut (B, T, H·d). */
+/**
+ * Gradients wrt q, k and v, each (B, T, H·d), from the output gradient dOut (B, T, H·d). Two
+ * launches: dK and dV (each workgroup owns a key tile and loops over query tiles), then dQ (a
+ * query tile, looping over key tiles). Δ = rowsum(dO ⊙ O) is computed inside both.
+ */
 export function attentionBackward(dOut: Tensor, saved: AttentionSaved, opts: AttentionBackwardOptions = {}): AttentionGrads {
   const op = 'attention_backward';
-  const { batch, tokens, heads, headDim, scale } = saved;
-  const bh = batch * heads;
+  const { batch, tokens, heads, headDim, scale, causal } = saved;
+  const shape = [batch, tokens, heads * headDim];
   sameSize(op, 'dOut', dOut, batch * tokens * heads * headDim, `(${batch}, ${tokens}, ${heads * headDim})`);
-  const dO = dOut.shape.length === 3 ? dOut : dOut.reshape([batch, tokens, heads * headDim]);
-  const dOh = splitHeads(dO, heads);
-  // dP = dO·vᵀ, then in place dS = P ⊙ (dP − rowsum(dP ⊙ P)).
-  const dS = as3d(matmul(dOh, saved.v, { transB: true, op: 'attention_dprobs' }), bh, tokens, tokens);
-  const dVh = as3d(matmul(saved.probs, dOh, { transA: true, op: 'attention_dv' }), bh, tokens, headDim);
-  dOh.release();
-  softmaxRowsBackwardInPlace(saved.probs, dS);
-  const dQh = as3d(matmul(dS, saved.k, { alpha: scale, op: 'attention_dq' }), bh, tokens, headDim);
-  const dKh = as3d(matmul(dS, saved.q, { transA: true, alpha: scale, op: 'attention_dk' }), bh, tokens, headDim);
-  dS.release();
-  const dq = mergeHeads(dQh, batch, opts.dq);
-  const dk = mergeHeads(dKh, batch, opts.dk);
-  const dv = mergeHeads(dVh, batch, opts.dv);
-  for (const t of [dQh, dKh, dVh]) t.release();
+  const ctx = dOut.ctx;
+  const dq = outTensor(ctx, op, shape, opts.dq, 'attention_dq');
+  const dk = outTensor(ctx, op, shape, opts.dk, 'attention_dk');
+  const dv = outTensor(ctx, op, shape, opts.dv, 'attention_dv');
+  const { q, k, v, out, lse } = saved;
+  launch(ctx, 'attention_dkv', 'dkv', saved, scale, causal, [q, k, v, out, lse, dOut, dk, dv], { dOut: dOut.shape });
+  launch(ctx, 'attention_dq', 'dq', saved, scale, causal, [q, k, v, out, lse, dOut, dq], { dOut: dOut.shape });
   if (opts.release ?? true) releaseAttention(saved);
   return { dq, dk, dv };
 }
 
+/** Frees what the forward allocated for the backward (the logsumexp); q, k, v and out stay the caller's. */
 export function releaseAttention(saved: AttentionSaved): void {
-  for (const t of [saved.q, saved.k, saved.v, saved.probs]) t.release();
+  saved.lse.release();
 }
