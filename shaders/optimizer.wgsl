@@ -2,6 +2,8 @@
 //   NORM_PARTIAL  Σ x² over one gradient tensor, a strided loop per workgroup (≤ 32 of them),
 //                 each workgroup writing its partial sum to Partials[slot + wg]. One launch per
 //                 tensor; the partial slots of all tensors share one buffer.
+//   NORM_ONE      NORM_PARTIAL and NORM_FINAL in one launch for one small gradient tensor (a flat
+//                 buffer of adapter gradients): one workgroup's strided loop, then NORM_FINAL's epilogue.
 //   NORM_FINAL    one workgroup sums all partials: Out = [‖g‖, clip scale, Σ g², skip, health…] with
 //                 ‖g‖ = gradScale·√Σ and clip scale = min(1, maxNorm / (‖g‖ + 1e-6)) as in
 //                 torch.nn.utils.clip_grad_norm_ (1 when maxNorm ≤ 0: no clipping). The scale
@@ -34,6 +36,12 @@ struct Params { n: u32, slot: u32, pad0: u32, pad1: u32 }
 struct Params { count: u32, track: u32, step: u32, patience: u32, maxNorm: f32, gradScale: f32, pad3: f32, pad4: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> Partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+#elif ${NORM_ONE}
+// NORM_FINAL's uniforms, with `count` the gradient's length.
+struct Params { count: u32, track: u32, step: u32, patience: u32, maxNorm: f32, gradScale: f32, pad3: f32, pad4: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Out: array<f32>;
 #elif ${ADAMW_MULTI}
 struct Segment { start: u32, end: u32, live: u32, pad: u32, lr: f32, weightDecay: f32, stepSize: f32, pad2: f32 }
@@ -141,7 +149,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   let total = workgroup_sum(s, lid);
   if (lid == 0u) { Partials[P.slot + wg.x] = total; }
 #else
+#if ${NORM_ONE}
+  for (var i = lid; i < P.count; i = i + 256u) {
+    let x = X[i];
+    s = s + x * x;
+  }
+#else
   for (var i = lid; i < P.count; i = i + 256u) { s = s + Partials[i]; }
+#endif
   let total = workgroup_sum(s, lid);
   if (lid == 0u) {
     let norm = P.gradScale * sqrt(total);

@@ -40,6 +40,36 @@ describe('gradient norm and clipping', () => {
   });
 });
 
+describe('gradient norm of one small tensor (one launch)', () => {
+  it('norm, clip scale and the non-finite guard in a single launch, against float64', async () => {
+    const ctx = gpu().ctx;
+    for (const n of [7, 65 * 3, 65536]) {
+      const d = f32Round(testData(n, 60 + n));
+      const g = upload([n], d);
+      const ref = gradNorm64([d], 0.5, 1);
+      const before = ctx.launches;
+      const out = gradNorm([g], { gradScale: 0.5, maxNorm: 1 });
+      expect(ctx.launches - before, `n = ${n}`).toBe(1);
+      const got = await readGradNorm(out);
+      // One workgroup: 256 strided f32 sums of ≤ 256 terms each, then a tree.
+      expect(Math.abs(got.norm - ref.norm) / ref.norm, `n = ${n}`).toBeLessThan(f32Tolerance(256));
+      expect(Math.abs(got.clipScale - ref.clipScale) / ref.clipScale, `n = ${n}`).toBeLessThan(f32Tolerance(256));
+      expect(got.skipped).toBe(false);
+      const bad = Float32Array.from(d);
+      bad[n - 1] = Number.NaN;
+      ctx.upload(g.buffer, bad);
+      expect((await readGradNorm(gradNorm([g], { maxNorm: 1 }))).skipped, `NaN at the last of ${n}`).toBe(true);
+      for (const t of [g, out]) t.release();
+    }
+    // Past the one-launch size, the two stages run as before.
+    const big = upload([65537], f32Round(testData(65537, 70)));
+    const before = ctx.launches;
+    const out = gradNorm([big]);
+    expect(ctx.launches - before).toBe(2);
+    for (const t of [big, out]) t.release();
+  });
+});
+
 describe('AdamW against float64', () => {
   // Parameter updates of size lr on values of size 1: f32 rounds p, m and v each step to a few
   // ulps, and m/√v is a ratio of two such values, so after 3 steps the error stays within a few

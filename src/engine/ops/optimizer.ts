@@ -16,9 +16,10 @@ import { accumulate, scale } from './elementwise';
 import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
 
 const KERNELS = {
-  adamw: { ADAMW: true, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: false, MAX_SEGS: 1 },
-  partial: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: true, NORM_FINAL: false, MAX_SEGS: 1 },
-  final: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: true, MAX_SEGS: 1 },
+  adamw: { ADAMW: true, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: false, NORM_ONE: false, MAX_SEGS: 1 },
+  partial: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: true, NORM_FINAL: false, NORM_ONE: false, MAX_SEGS: 1 },
+  final: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: true, NORM_ONE: false, MAX_SEGS: 1 },
+  one: { ADAMW: false, ADAMW_MULTI: false, NORM_PARTIAL: false, NORM_FINAL: false, NORM_ONE: true, MAX_SEGS: 1 },
 } as const;
 
 /** Table sizes the multi-tensor kernel is compiled for (few variants); more segments take more launches. */
@@ -150,7 +151,7 @@ export function adamWStepMulti(param: Tensor, grad: Tensor, state: AdamWState, s
     param.ctx.launch({
       op,
       shapes: { param: param.shape, segments: chunk.length },
-      code: kernelCode(optimizerWgsl, { ADAMW: false, ADAMW_MULTI: true, NORM_PARTIAL: false, NORM_FINAL: false, MAX_SEGS: table }, 'optimizer.wgsl'),
+      code: kernelCode(optimizerWgsl, { ADAMW: false, ADAMW_MULTI: true, NORM_PARTIAL: false, NORM_FINAL: false, NORM_ONE: false, MAX_SEGS: table }, 'optimizer.wgsl'),
       uniforms: buffer,
       bindings: [
         { buffer: grad.buffer, access: 'read' },
@@ -166,6 +167,9 @@ export function adamWStepMulti(param: Tensor, grad: Tensor, state: AdamWState, s
 
 /** Partial sums per tensor: at most this many workgroups, each a strided loop over the tensor. */
 const PARTIALS_PER_TENSOR = 32;
+
+/** Up to this many values, one tensor's norm is one launch (a 256-thread loop of ≤ 256 steps). */
+const ONE_LAUNCH_MAX = 65536;
 
 export interface GradNormOptions {
   /** Clip threshold; ≤ 0 or absent gives clip scale 1. */
@@ -205,6 +209,29 @@ export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): 
   const ctx = grads[0].ctx;
   if (opts.health && !opts.out) throw new Error('grad_norm: health tracking needs a persistent, zeroed `out` tensor');
   const out = outTensor(ctx, 'grad_norm', [GRAD_NORM_SIZE], opts.out, 'grad-norm');
+  const { buffer, u, f } = uniforms(8);
+  const finalUniforms = (count: number) => {
+    u.set([count, opts.health ? 1 : 0, opts.health?.step ?? 0, opts.health?.patience ?? 0]);
+    f[4] = opts.maxNorm ?? 0;
+    f[5] = opts.gradScale ?? 1;
+    return buffer;
+  };
+  // One small tensor (the trainer's flat gradient of adapters): a single workgroup's loop is
+  // short, so both stages run as one launch.
+  if (grads.length === 1 && grads[0].size > 0 && grads[0].size <= ONE_LAUNCH_MAX) {
+    ctx.launch({
+      op: 'grad_norm',
+      shapes: { grad: grads[0].shape },
+      code: kernelCode(optimizerWgsl, KERNELS.one, 'optimizer.wgsl'),
+      uniforms: finalUniforms(grads[0].size),
+      bindings: [
+        { buffer: grads[0].buffer, access: 'read' },
+        { buffer: out.buffer, access: 'write' },
+      ],
+      workgroups: [1],
+    });
+    return out;
+  }
   const perTensor = opts.partialsPerTensor ?? PARTIALS_PER_TENSOR;
   if (!(Number.isInteger(perTensor) && perTensor >= 1 && perTensor <= 65535)) throw new Error(`grad_norm: partialsPerTensor must be an integer in 1…65535, got ${perTensor}`);
   const count = grads.length * perTensor;
@@ -228,15 +255,11 @@ export function gradNorm(grads: readonly Tensor[], opts: GradNormOptions = {}): 
       workgroups: [groups],
     });
   });
-  const { buffer, u, f } = uniforms(8);
-  u.set([count, opts.health ? 1 : 0, opts.health?.step ?? 0, opts.health?.patience ?? 0]);
-  f[4] = opts.maxNorm ?? 0;
-  f[5] = opts.gradScale ?? 1;
   ctx.launch({
     op: 'grad_norm_final',
     shapes: { tensors: grads.length },
     code: kernelCode(optimizerWgsl, KERNELS.final, 'optimizer.wgsl'),
-    uniforms: buffer,
+    uniforms: finalUniforms(count),
     bindings: [
       { buffer: partials, access: 'read' },
       { buffer: out.buffer, access: 'write' },
