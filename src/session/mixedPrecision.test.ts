@@ -105,11 +105,17 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
 
     // DoRA reads W0 itself, and setting off means f32: both say so.
     const dora = make(true, { method: 'dora', methodConfig: { r: 2 } });
-    expect((await dora.trainer.applyPrecision()).message).toMatch(/reads the frozen weights in f32/);
+    const doraReport = await dora.trainer.applyPrecision();
+    expect(doraReport.message).toMatch(/reads the frozen weights in f32/);
+    // Asked for and not kept: the run says so in its notices.
+    expect(doraReport.requested).toBe(true);
     dora.trainer.release();
     dora.model.release();
     const off = make(false);
-    expect((await off.trainer.applyPrecision()).message).toMatch(/^Precision: f32 \(mixed precision off by default: this GPU has no shader-f16/);
+    const offReport = await off.trainer.applyPrecision();
+    expect(offReport.message).toMatch(/^Precision: f32 \(mixed precision off by default: this GPU has no shader-f16/);
+    // f32 by the device's setting: no per-run notice (the GPU badge's dialog says it).
+    expect(offReport.requested).toBe(false);
     off.trainer.release();
     off.model.release();
     // f16 storage, its check and its way back to f32 leave the pool as they found it.

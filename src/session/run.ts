@@ -379,7 +379,11 @@ export class RunController {
         },
         shouldStop: () => this.stopRequested,
         onAutotune: (report) => this.notice('info', autotuneMessage(report)),
-        onPrecision: (report) => this.notice('info', report.message),
+        // Where mixed precision was asked for, the run says whether it kept it; plain f32 by the
+        // device's setting is no news (the GPU badge's dialog says which precision runs).
+        onPrecision: (report) => {
+          if (report.requested) this.notice('info', report.message);
+        },
         beforeStep: async (step) => {
           at.step = step - 1;
           const gate = this.pauseGate;

@@ -11,6 +11,8 @@ import type { VisionTransformer } from '../models/vision';
 
 export interface PrecisionReport {
   mode: 'mixed' | 'f32';
+  /** Whether the device's setting asked for mixed precision (false: f32 by setting, nothing to report per run). */
+  requested: boolean;
   /** One sentence a person reads: what runs and why. */
   message: string;
   check?: MixedPrecisionCheck;
@@ -31,14 +33,14 @@ function mib(bytes: number): string {
 export async function decidePrecision(model: VisionTransformer, adapters: AdapterSet, keep: ReadonlySet<Tensor>, probe: () => Tensor): Promise<PrecisionReport> {
   if (!model.ctx.mixedPrecision) {
     const why = model.ctx.device.features.has('shader-f16') ? 'switched off' : 'off by default: this GPU has no shader-f16';
-    return { mode: 'f32', message: `Precision: f32 (mixed precision ${why}; ${MIXED_PRECISION_HINT}).` };
+    return { mode: 'f32', requested: false, message: `Precision: f32 (mixed precision ${why}; ${MIXED_PRECISION_HINT}).` };
   }
   if (adapters.trainsBackbone || adapters.readsFrozenWeights) {
     const why = adapters.trainsBackbone ? 'this method trains the backbone\'s weights' : 'this method reads the frozen weights in f32';
-    return { mode: 'f32', message: `Precision: f32 (mixed precision is on, but ${why}, so they stay f32).` };
+    return { mode: 'f32', requested: true, message: `Precision: f32 (mixed precision is on, but ${why}, so they stay f32).` };
   }
   const names = frozenLinearWeights(model, keep);
-  if (!names.length) return { mode: 'f32', message: 'Precision: f32 (mixed precision is on, but no frozen linear weight is left to store in f16).' };
+  if (!names.length) return { mode: 'f32', requested: true, message: 'Precision: f32 (mixed precision is on, but no frozen linear weight is left to store in f16).' };
   const pixels = probe();
   let check: MixedPrecisionCheck;
   try {
@@ -49,10 +51,11 @@ export async function decidePrecision(model: VisionTransformer, adapters: Adapte
   const err = check.error.toExponential(1);
   const tol = `${MIXED_PRECISION_TOLERANCE * 100} %`;
   if (!check.passed) {
-    return { mode: 'f32', check, message: `Precision: f32. Mixed precision was on, but its logits differed from f32 by ${err} of their scale (allowed ${tol}) on a probe batch, so the frozen weights stay f32.` };
+    return { mode: 'f32', requested: true, check, message: `Precision: f32. Mixed precision was on, but its logits differed from f32 by ${err} of their scale (allowed ${tol}) on a probe batch, so the frozen weights stay f32.` };
   }
   return {
     mode: 'mixed',
+    requested: true,
     check,
     message:
       `Precision: mixed. ${check.weights} frozen linear weights are stored in f16 (${mib(check.bytesF32)} → ${mib(check.bytesF16)}), ` +
