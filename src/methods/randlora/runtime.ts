@@ -2,7 +2,7 @@
 import { defineRuntime, releaseTrainables } from '../define';
 import type { LayerAdapter } from '../types';
 import type { RandLoraConfig } from './config';
-import { randloraBackward, randloraBases, randloraForward, randloraInit, randloraMerge, randloraSharedShape } from './layer';
+import { randloraBackward, randloraBases, randloraBf, randloraForward, randloraInit, randloraMerge, randloraSharedShape, releaseRandloraBases } from './layer';
 import { randloraPeft } from './peft';
 
 export default defineRuntime<RandLoraConfig>({
@@ -11,6 +11,8 @@ export default defineRuntime<RandLoraConfig>({
     const adapters = new Map<string, LayerAdapter>();
     for (const shape of layers) {
       const layer = randloraInit(ctx, bases, shape.out, shape.in, config.alpha);
+      // Bf is frozen: copy it out of the shared basis now (once per layer shape), not in step 1.
+      randloraBf(layer);
       adapters.set(shape.module, {
         module: shape.module,
         shape,
@@ -41,8 +43,7 @@ export default defineRuntime<RandLoraConfig>({
       trainsBackbone: false,
       release() {
         releaseTrainables(adapters.values());
-        bases.A.release();
-        bases.B.release();
+        releaseRandloraBases(bases);
       },
     };
   },

@@ -3,7 +3,7 @@ import type { Tensor } from '../../engine/tensor';
 import { defineRuntime, releaseTrainables } from '../define';
 import type { LayerAdapter, Saved } from '../types';
 import type { VeraConfig } from './config';
-import { veraBackward, veraBases, veraForward, veraInitLayer, veraMerge, veraSharedShape } from './layer';
+import { veraBackward, veraBases, veraForward, veraInitLayer, veraMerge, veraSharedShape, releaseVeraBases } from './layer';
 import { veraPeft } from './peft';
 
 /** The forward keeps h = x·A_sᵀ, so the backward does not recompute it. */
@@ -46,8 +46,7 @@ export default defineRuntime<VeraConfig>({
       trainsBackbone: false,
       release() {
         releaseTrainables(adapters.values());
-        bases.A.release();
-        bases.B.release();
+        releaseVeraBases(bases);
       },
     };
   },
