@@ -6,6 +6,8 @@ import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef
 import {
   VERA_DEFAULTS,
   veraBackward,
+  veraCost,
+  type VeraStrategy,
   veraBaseDistributions,
   veraBases,
   veraBasesArrays,
@@ -135,6 +137,14 @@ interface Case {
   O: number;
   r: number;
   shared: LayerShape;
+  /** The path forward and backward take; 'auto' by cost when absent (the first two pick factored, the third dense). */
+  strategy?: VeraStrategy;
+}
+
+function resolvedDense(c: Case): boolean {
+  if (c.strategy) return c.strategy === 'dense';
+  const cost = veraCost(c.N, c.I, c.O, c.r).forward;
+  return cost.dense < cost.factored;
 }
 
 describe('VeRA kernels against the float64 reference', () => {
@@ -145,9 +155,12 @@ describe('VeRA kernels against the float64 reference', () => {
     // PEFT's default rank at a ViT width, I > O.
     { N: 197, I: 768, O: 65, r: 256, shared: { out: 768, in: 768 } },
     { N: 1, I: 65, O: 65, r: 1, shared: { out: 197, in: 65 } },
+    // The dense path (forms ΔW, reduces (dYᵀ·x)·A_sᵀ) on shapes where auto takes the factored one.
+    { N: 65, I: 197, O: 65, r: 65, shared: { out: 197, in: 768 }, strategy: 'dense' },
+    { N: 7, I: 65, O: 197, r: 7, shared: { out: 768, in: 197 }, strategy: 'dense' },
   ];
   cases.forEach((c, ci) => {
-    it(`N=${c.N} I=${c.I} O=${c.O} r=${c.r} bases ${c.shared.out}x${c.shared.in}: merge, forward, backward`, async () => {
+    it(`N=${c.N} I=${c.I} O=${c.O} r=${c.r} bases ${c.shared.out}x${c.shared.in} ${c.strategy ?? 'auto'}: merge, forward, backward`, async () => {
       const { ctx } = gpu();
       const seed = 500 + 20 * ci;
       const { bases, A, B } = await makeBases(c.r, c.shared, seed);
@@ -162,8 +175,10 @@ describe('VeRA kernels against the float64 reference', () => {
       const [tW, tx, tG, ty, tdx] = [upload(W, 'W'), upload(x, 'x'), upload(G, 'G'), upload(y0, 'y'), upload(dx0, 'dx')];
 
       const merged = veraMerge(tW, bases, layer);
-      const h = veraForward(tx, bases, layer, ty, { save: true });
-      const g = veraBackward(tx, tG, bases, layer, { dx: tdx, h });
+      const h = veraForward(tx, bases, layer, ty, { save: true, strategy: c.strategy });
+      // The dense path saves nothing; the factored one saves h exactly when it is the one taken.
+      expect(h === undefined).toBe(resolvedDense(c));
+      const g = veraBackward(tx, tG, bases, layer, { dx: tdx, h, strategy: c.strategy });
       const [gotMerged, gotY, gotDx, gotDB, gotDD] = await Promise.all(
         [merged, ty, tdx, g.dLambdaB, g.dLambdaD].map((t) => t.read()),
       );
@@ -186,7 +201,7 @@ describe('VeRA kernels against the float64 reference', () => {
       expect(maxRelError(a, Float64Array.from(b))).toBeLessThan(f32Tolerance(c.I + c.r));
 
       for (const t of [bases.A, bases.B, layer.lambdaB, layer.lambdaD, tW, tx, tG, ty, tdx, merged, h, g.dLambdaB, g.dLambdaD, yMerged, yBase]) {
-        t.release();
+        t?.release();
       }
     });
   });

@@ -233,26 +233,73 @@ function hidden(x2: Tensor, bases: VeraBases, d: Dims): Tensor {
   return matmul(x2, aSliceT(bases, d, x2.cols), { op: 'vera_fwd_h' });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cost model. VeRA's rank is large (PEFT's default r = 256, often above the layer's width), so the
+// rank-r path through N x r activations can cost more than forming ΔW (O·r·I, independent of N)
+// and running x·ΔWᵀ, dYᵀ·x and dY·ΔW at the layer's own size. Both are exact; 'auto' picks the
+// one with fewer multiply-adds, per call, from N: the forward and backward of one step agree.
+
+export type VeraStrategy = 'factored' | 'dense' | 'auto';
+
+/** Multiply-adds of each path for N rows (dx included in the backward when `withDx`). */
+export function veraCost(N: number, I: number, O: number, r: number, withDx = true): {
+  forward: { factored: number; dense: number };
+  backward: { factored: number; dense: number };
+} {
+  const deltaW = O * r * I;
+  return {
+    // h = x·A_sᵀ, y += (h⊙λ_d)·B_sᵀ⊙λ_b  |  ΔW, then x·ΔWᵀ.
+    forward: { factored: N * r * (I + O), dense: deltaW + N * I * O },
+    backward: {
+      // dYᵀ·h and du = dY·(λ_b⊙B_s) (h saved by the forward), dx += du·(λ_d⊙A_s).
+      factored: 2 * N * O * r + (withDx ? N * r * I : 0),
+      // D = dYᵀ·x, E = D·A_sᵀ (both λ gradients reduce E), dx += dY·ΔW.
+      dense: N * O * I + O * I * r + (withDx ? deltaW + N * O * I : 0),
+    },
+  };
+}
+
+function resolve(strategy: VeraStrategy | undefined, c: { factored: number; dense: number }): 'factored' | 'dense' {
+  const s = strategy ?? 'auto';
+  if (s !== 'auto') return s;
+  return c.dense < c.factored ? 'dense' : 'factored';
+}
+
+/** ΔW = (diag(λ_b)·B_s)·(diag(λ_d)·A_s) as a new (O, I) tensor. */
+function deltaW(bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number, op: string): Tensor {
+  const left = operand(bases.B, d.O, d.r, d.r, 1, layer.lambdaB);
+  const right = scaledA(bases, layer, d, I);
+  const dW = matmul(left, right, { op });
+  left.release();
+  right.release();
+  return dW;
+}
+
+export interface VeraForwardOptions {
+  /** Return h = x·A_sᵀ for the backward (factored path only; the dense path has none). */
+  save?: boolean;
+  /** 'factored' goes through N x r activations, 'dense' forms ΔW; 'auto' (default) picks the cheaper. */
+  strategy?: VeraStrategy;
+}
+
 /**
- * y += ((x·A_sᵀ)⊙λ_d)·B_sᵀ⊙λ_b in two GEMMs; λ_d and λ_b scale the generated B_sᵀ operand of the
- * second. With `save`, returns h = x·A_sᵀ (N, r), unscaled, for `veraBackward` (the caller
- * releases it); otherwise it goes back to the pool here.
+ * y += x·ΔWᵀ. Factored: y += ((x·A_sᵀ)⊙λ_d)·B_sᵀ⊙λ_b in two GEMMs, λ_d and λ_b folded into the
+ * stored operand of the second; with `save`, returns h = x·A_sᵀ (N, r), unscaled, for
+ * `veraBackward` (the caller releases it). Dense: forms ΔW and adds x·ΔWᵀ; returns undefined.
  */
-export function veraForward(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, opts: { save: true }): Tensor;
-export function veraForward(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, opts?: { save?: false }): undefined;
-export function veraForward(
-  x: Tensor,
-  bases: VeraBases,
-  layer: VeraLayerParams,
-  y: Tensor,
-  opts: { save?: boolean } = {},
-): Tensor | undefined {
+export function veraForward(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, opts: VeraForwardOptions = {}): Tensor | undefined {
   const d = dimsOf(bases, layer);
   const I = x.cols;
   checkIn(I, d, 'x');
   const x2 = rows2d(x, I, 'x');
   const y2 = rows2d(y, d.O, 'y');
   if (x2.rows !== y2.rows) throw new Error(`veraForward: x has ${x2.rows} rows but y has ${y2.rows}`);
+  if (resolve(opts.strategy, veraCost(x2.rows, I, d.O, d.r).forward) === 'dense') {
+    const dW = deltaW(bases, layer, d, I, 'vera_delta_w');
+    matmul(x2, dW, { transB: true, beta: 1, out: y2, op: 'vera_fwd_dense' });
+    dW.release();
+    return undefined;
+  }
   const h = hidden(x2, bases, d);
   const right = operand(bases.B, d.r, d.O, 1, d.r, layer.lambdaD, layer.lambdaB);
   matmul(h, right, { beta: 1, out: y2, op: 'vera_fwd_y' });
@@ -274,14 +321,15 @@ export interface VeraGrads {
  * With u = h⊙λ_d and y = (u·B_sᵀ)⊙λ_b:
  *   dλ_b[o] = Σ_k (dYᵀ·h)[o,k]·B_s[o,k]·λ_d[k]   (an O×r GEMM, not the N×O product u·B_sᵀ)
  *   du = (dY⊙λ_b)·B_s,  dλ_d[k] = Σ_t du[t,k]·h[t,k],  dx += (du⊙λ_d)·A_s.
- * Pass the h that `veraForward` saved, or it is recomputed.
+ * Pass the h that `veraForward` saved, or it is recomputed. The dense path (see veraCost) instead
+ * reduces E = (dYᵀ·x)·A_sᵀ, which equals dYᵀ·h, and adds dY·ΔW into dx.
  */
 export function veraBackward(
   x: Tensor,
   dY: Tensor,
   bases: VeraBases,
   layer: VeraLayerParams,
-  opts: { dx?: Tensor; h?: Tensor } = {},
+  opts: { dx?: Tensor; h?: Tensor; strategy?: VeraStrategy } = {},
 ): VeraGrads {
   const d = dimsOf(bases, layer);
   const I = x.cols;
@@ -293,6 +341,22 @@ export function veraBackward(
   if (dY2.rows !== N) throw new Error(`veraBackward: x has ${N} rows but dY has ${dY2.rows}`);
   if (opts.h && opts.h.size !== N * d.r) {
     throw new Error(`veraBackward: saved h has shape [${opts.h.shape.join(',')}], needs [${N},${d.r}]`);
+  }
+  if (resolve(opts.strategy, veraCost(N, I, d.O, d.r, !!opts.dx).backward) === 'dense') {
+    // D = dYᵀ·x = dL/dΔW; E = D·A_sᵀ (O, r) equals dYᵀ·h, so both λ gradients reduce it as below.
+    const D = matmul(dY2, x2, { transA: true, op: 'vera_bwd_dW' });
+    const E = matmul(D, aSliceT(bases, d, I), { op: 'vera_bwd_E' });
+    D.release();
+    const dLambdaB = reduceDot(ctx, { nOut: d.O, nIn: d.r, X: E, xs: [1, d.r], Y: bases.B, ys: [1, d.r], S: layer.lambdaD, op: 'vera_bwd_dlambda_b' });
+    // dλ_d[k] = Σ_o E[o,k]·B_s[o,k]·λ_b[o].
+    const dLambdaD = reduceDot(ctx, { nOut: d.r, nIn: d.O, X: E, xs: [d.r, 1], Y: bases.B, ys: [d.r, 1], S: layer.lambdaB, op: 'vera_bwd_dlambda_d' });
+    E.release();
+    if (opts.dx) {
+      const dW = deltaW(bases, layer, d, I, 'vera_delta_w');
+      matmul(dY2, dW, { beta: 1, out: rows2d(opts.dx, I, 'dx'), op: 'vera_bwd_dx_dense' });
+      dW.release();
+    }
+    return { dLambdaB, dLambdaD };
   }
   const h = opts.h ? rows2d(opts.h, d.r, 'h') : hidden(x2, bases, d);
 

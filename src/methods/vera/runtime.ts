@@ -8,7 +8,7 @@ import { veraPeft } from './peft';
 
 /** The forward keeps h = x·A_sᵀ, so the backward does not recompute it. */
 interface VeraSaved extends Saved {
-  h: Tensor;
+  h: Tensor | undefined;
 }
 
 export default defineRuntime<VeraConfig>({
@@ -25,8 +25,9 @@ export default defineRuntime<VeraConfig>({
           { key: 'vera_lambda_d', tensor: p.lambdaD, decay: false },
         ],
         forward(x, y) {
+          // h (N x r) is kept only on the factored path; the dense one recomputes ΔW instead.
           const h = veraForward(x, bases, p, y, { save: true });
-          return { x, owned: [h], h };
+          return { x, owned: h ? [h] : [], h };
         },
         backward(s, dY, { dx }) {
           const g = veraBackward(s.x, dY, bases, p, { dx, h: s.h });
