@@ -282,10 +282,17 @@ export function randloraMerge(layer: RandLoraLayer, W: Tensor): Tensor {
 export interface RandLoraForwardOptions {
   /** 'factored' never forms ΔW; 'dense' forms it and applies it; 'auto' (default) picks the cheaper. */
   strategy?: RandLoraStrategy;
+  /**
+   * Return ΔW (O x I) when the dense path formed it, for the backward's dx (the caller releases
+   * it): the step then forms ΔW once, at the cost of holding it from forward to backward.
+   */
+  keepDeltaW?: boolean;
 }
 
 /** y += x·ΔWᵀ for x (..., I) and y (..., O). */
-export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions = {}): void {
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions & { keepDeltaW: true }): Tensor | undefined;
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts?: RandLoraForwardOptions): undefined;
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions = {}): Tensor | undefined {
   checkLayer(layer);
   const { O, I, inputIsMin } = layer.shape;
   const N = rowsOf(x, I, 'x', layer);
@@ -295,8 +302,9 @@ export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts
   if (resolve(opts.strategy, randloraCost(layer.shape, N).forward) === 'dense') {
     const dW = randloraDeltaW(layer);
     matmul(x2, dW, { transB: true, beta: 1, out: y2, op: 'randlora_fwd_dense' });
+    if (opts.keepDeltaW) return dW;
     dW.release();
-    return;
+    return undefined;
   }
   // I <= O: h = x·Sᵀ, y += s·h·Bfᵀ.  I > O: h = x·Bf, y += s·h·S.
   const Bf = randloraBf(layer);
@@ -313,6 +321,7 @@ export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts
     h.release();
     S.release();
   }
+  return undefined;
 }
 
 export interface RandLoraGrads {
@@ -332,6 +341,8 @@ export interface RandLoraBackwardOptions {
    * D = dYᵀ·x (O x I), cheaper when N is large. 'auto' (default) picks the one with fewer operations.
    */
   strategy?: RandLoraStrategy;
+  /** ΔW from randloraForward(..., { keepDeltaW: true }), used for dx on the dense path instead of forming it again. */
+  deltaW?: Tensor;
 }
 
 /**
@@ -361,9 +372,10 @@ export function randloraBackward(layer: RandLoraLayer, x: Tensor, dY: Tensor, op
     G = matmul(randloraBf(layer), D, { transA: true, transB: !inputIsMin, alpha: s, op: 'randlora_bwd_G' });
     D.release();
     if (dx2) {
-      const dW = randloraDeltaW(layer);
+      const dW = opts.deltaW ?? randloraDeltaW(layer);
+      if (dW.size !== O * I) throw new Error(`RandLoRA backward: deltaW has shape [${dW.shape.join(',')}], needs [${O},${I}]`);
       matmul(dY2, dW, { beta: 1, out: dx2, op: 'randlora_bwd_dx_dense' });
-      dW.release();
+      if (!opts.deltaW) dW.release();
     }
   } else if (inputIsMin) {
     // y = s·(x·Sᵀ)·Bfᵀ: dh = s·dY·Bf, G = dhᵀ·x, dx += dh·S.
