@@ -6,12 +6,13 @@ import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef
 import {
   VERA_DEFAULTS,
   veraBackward,
-  veraCost,
+  veraPath,
   type VeraStrategy,
   veraBaseDistributions,
   veraBases,
   veraBasesArrays,
   veraForward,
+  veraForwardSaved,
   veraInitLayer,
   veraMerge,
   veraSharedShape,
@@ -137,14 +138,12 @@ interface Case {
   O: number;
   r: number;
   shared: LayerShape;
-  /** The path forward and backward take; 'auto' by cost when absent (the first two pick factored, the third dense). */
+  /** The path forward and backward take; 'auto' by cost when absent (veraPath: the first two factored, the third dense). */
   strategy?: VeraStrategy;
 }
 
 function resolvedDense(c: Case): boolean {
-  if (c.strategy) return c.strategy === 'dense';
-  const cost = veraCost(c.N, c.I, c.O, c.r).forward;
-  return cost.dense < cost.factored;
+  return veraPath(c.strategy, c.N, c.I, c.O, c.r) === 'dense';
 }
 
 describe('VeRA kernels against the float64 reference', () => {
@@ -192,6 +191,20 @@ describe('VeRA kernels against the float64 reference', () => {
       expect(maxRelError(gotDx, addTo(dx0, want.dx))).toBeLessThan(f32Tolerance(c.O + c.r));
       expect(maxRelError(gotDB, want.dLambdaB)).toBeLessThan(f32Tolerance(c.N + c.I + c.r));
       expect(maxRelError(gotDD, want.dLambdaD)).toBeLessThan(f32Tolerance(c.O + c.N + c.I));
+
+      if (resolvedDense(c)) {
+        // The dense forward's ΔW, kept for the backward's dx, gives the bits of forming it again.
+        const yK = upload(y0, 'yK');
+        const kept = veraForwardSaved(tx, bases, layer, yK, c.strategy);
+        expect(kept.h).toBeUndefined();
+        expect(kept.deltaW?.shape).toEqual([c.O, c.I]);
+        const [dxKept, dxFresh] = [upload(dx0, 'dxK'), upload(dx0, 'dxF')];
+        const gKept = veraBackward(tx, tG, bases, layer, { dx: dxKept, deltaW: kept.deltaW, strategy: c.strategy });
+        const gFresh = veraBackward(tx, tG, bases, layer, { dx: dxFresh, strategy: c.strategy });
+        expect(await dxKept.read()).toEqual(await dxFresh.read());
+        expect(await yK.read()).toEqual(await ty.read());
+        for (const t of [yK, kept.deltaW!, dxKept, dxFresh, gKept.dLambdaB, gKept.dLambdaD, gFresh.dLambdaB, gFresh.dLambdaD]) t.release();
+      }
 
       // The merged weight must give what the unmerged forward gives: x·W'ᵀ = x·Wᵀ + x·ΔWᵀ.
       const yMerged = matmul(tx, merged, { transB: true });

@@ -74,8 +74,12 @@ export function veraInitLayer(ctx: GpuContext, out: number, r: number, dInitial 
 }
 
 // Specialised on first use, not at import, and cached by (file, defines) like every kernel.
-const veraCode = (mode: 'OPERAND' | 'REDUCE' | 'SCALE_ROWS') =>
-  kernelCode(veraWgsl, { OPERAND: mode === 'OPERAND', REDUCE: mode === 'REDUCE', SCALE_ROWS: mode === 'SCALE_ROWS' }, 'vera.wgsl');
+const veraCode = (mode: 'OPERAND' | 'REDUCE' | 'GRADS' | 'SCALE_ROWS') =>
+  kernelCode(
+    veraWgsl,
+    { OPERAND: mode === 'OPERAND', REDUCE: mode === 'REDUCE', GRADS: mode === 'GRADS', SCALE_ROWS: mode === 'SCALE_ROWS' },
+    'vera.wgsl',
+  );
 
 /** opB[k, col] = base[k·strideK + col·strideCol]·sk[k]·sc[col] as a new (rows, cols) tensor (the caller releases it). */
 function operand(
@@ -237,7 +241,7 @@ function hidden(x2: Tensor, bases: VeraBases, d: Dims): Tensor {
 // Cost model. VeRA's rank is large (PEFT's default r = 256, often above the layer's width), so the
 // rank-r path through N x r activations can cost more than forming ΔW (O·r·I, independent of N)
 // and running x·ΔWᵀ, dYᵀ·x and dY·ΔW at the layer's own size. Both are exact; 'auto' picks the
-// one with fewer multiply-adds, per call, from N: the forward and backward of one step agree.
+// one with fewer multiply-adds over forward and backward (veraPath), from N, so both agree.
 
 export type VeraStrategy = 'factored' | 'dense' | 'auto';
 
@@ -259,19 +263,22 @@ export function veraCost(N: number, I: number, O: number, r: number, withDx = tr
   };
 }
 
-function resolve(strategy: VeraStrategy | undefined, c: { factored: number; dense: number }): 'factored' | 'dense' {
+/**
+ * The path for N rows: 'auto' compares forward + backward (dx included), so the forward and the
+ * backward of one step always agree and each finds what the other kept (h or ΔW).
+ */
+export function veraPath(strategy: VeraStrategy | undefined, N: number, I: number, O: number, r: number): 'factored' | 'dense' {
   const s = strategy ?? 'auto';
   if (s !== 'auto') return s;
-  return c.dense < c.factored ? 'dense' : 'factored';
+  const c = veraCost(N, I, O, r, true);
+  return c.forward.dense + c.backward.dense < c.forward.factored + c.backward.factored ? 'dense' : 'factored';
 }
 
-/** ΔW = (diag(λ_b)·B_s)·(diag(λ_d)·A_s) as a new (O, I) tensor. */
+/** ΔW = (diag(λ_b)·B_s·diag(λ_d))·A_s as a new (O, I) tensor: one small operand launch, one GEMM on the kept A_sᵀ. */
 function deltaW(bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number, op: string): Tensor {
-  const left = operand(bases.B, d.O, d.r, d.r, 1, layer.lambdaB);
-  const right = scaledA(bases, layer, d, I);
-  const dW = matmul(left, right, { op });
+  const left = operand(bases.B, d.O, d.r, d.r, 1, layer.lambdaB, layer.lambdaD);
+  const dW = matmul(left, aSliceT(bases, d, I), { transB: true, op });
   left.release();
-  right.release();
   return dW;
 }
 
@@ -282,30 +289,43 @@ export interface VeraForwardOptions {
   strategy?: VeraStrategy;
 }
 
+/** What a forward keeps for its backward: h on the factored path, ΔW on the dense one. */
+export interface VeraForwardSaved {
+  h?: Tensor;
+  deltaW?: Tensor;
+}
+
 /**
- * y += x·ΔWᵀ. Factored: y += ((x·A_sᵀ)⊙λ_d)·B_sᵀ⊙λ_b in two GEMMs, λ_d and λ_b folded into the
- * stored operand of the second; with `save`, returns h = x·A_sᵀ (N, r), unscaled, for
- * `veraBackward` (the caller releases it). Dense: forms ΔW and adds x·ΔWᵀ; returns undefined.
+ * y += x·ΔWᵀ, keeping what the backward needs (the caller releases it). Factored:
+ * y += ((x·A_sᵀ)⊙λ_d)·B_sᵀ⊙λ_b in two GEMMs, λ_d and λ_b folded into the stored operand of the
+ * second; keeps h = x·A_sᵀ (N, r), unscaled. Dense: forms ΔW, adds x·ΔWᵀ and keeps ΔW (O, I) for
+ * the backward's dx, so a step forms it once.
  */
-export function veraForward(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, opts: VeraForwardOptions = {}): Tensor | undefined {
+export function veraForwardSaved(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, strategy?: VeraStrategy): VeraForwardSaved {
   const d = dimsOf(bases, layer);
   const I = x.cols;
   checkIn(I, d, 'x');
   const x2 = rows2d(x, I, 'x');
   const y2 = rows2d(y, d.O, 'y');
   if (x2.rows !== y2.rows) throw new Error(`veraForward: x has ${x2.rows} rows but y has ${y2.rows}`);
-  if (resolve(opts.strategy, veraCost(x2.rows, I, d.O, d.r).forward) === 'dense') {
+  if (veraPath(strategy, x2.rows, I, d.O, d.r) === 'dense') {
     const dW = deltaW(bases, layer, d, I, 'vera_delta_w');
     matmul(x2, dW, { transB: true, beta: 1, out: y2, op: 'vera_fwd_dense' });
-    dW.release();
-    return undefined;
+    return { deltaW: dW };
   }
   const h = hidden(x2, bases, d);
   const right = operand(bases.B, d.r, d.O, 1, d.r, layer.lambdaD, layer.lambdaB);
   matmul(h, right, { beta: 1, out: y2, op: 'vera_fwd_y' });
   right.release();
-  if (opts.save) return h;
-  h.release();
+  return { h };
+}
+
+/** y += x·ΔWᵀ (see veraForwardSaved); with `save`, returns h on the factored path (the caller releases it). */
+export function veraForward(x: Tensor, bases: VeraBases, layer: VeraLayerParams, y: Tensor, opts: VeraForwardOptions = {}): Tensor | undefined {
+  const kept = veraForwardSaved(x, bases, layer, y, opts.strategy);
+  kept.deltaW?.release();
+  if (opts.save) return kept.h;
+  kept.h?.release();
   return undefined;
 }
 
@@ -329,7 +349,7 @@ export function veraBackward(
   dY: Tensor,
   bases: VeraBases,
   layer: VeraLayerParams,
-  opts: { dx?: Tensor; h?: Tensor; strategy?: VeraStrategy } = {},
+  opts: { dx?: Tensor; h?: Tensor; deltaW?: Tensor; strategy?: VeraStrategy } = {},
 ): VeraGrads {
   const d = dimsOf(bases, layer);
   const I = x.cols;
@@ -342,19 +362,35 @@ export function veraBackward(
   if (opts.h && opts.h.size !== N * d.r) {
     throw new Error(`veraBackward: saved h has shape [${opts.h.shape.join(',')}], needs [${N},${d.r}]`);
   }
-  if (resolve(opts.strategy, veraCost(N, I, d.O, d.r, !!opts.dx).backward) === 'dense') {
+  if (veraPath(opts.strategy, N, I, d.O, d.r) === 'dense') {
     // D = dYᵀ·x = dL/dΔW; E = D·A_sᵀ (O, r) equals dYᵀ·h, so both λ gradients reduce it as below.
     const D = matmul(dY2, x2, { transA: true, op: 'vera_bwd_dW' });
     const E = matmul(D, aSliceT(bases, d, I), { op: 'vera_bwd_E' });
     D.release();
-    const dLambdaB = reduceDot(ctx, { nOut: d.O, nIn: d.r, X: E, xs: [1, d.r], Y: bases.B, ys: [1, d.r], S: layer.lambdaD, op: 'vera_bwd_dlambda_b' });
-    // dλ_d[k] = Σ_o E[o,k]·B_s[o,k]·λ_b[o].
-    const dLambdaD = reduceDot(ctx, { nOut: d.r, nIn: d.O, X: E, xs: [d.r, 1], Y: bases.B, ys: [d.r, 1], S: layer.lambdaB, op: 'vera_bwd_dlambda_d' });
+    const dLambdaB = Tensor.empty(ctx, [d.O], 'vera_bwd_dlambda_b');
+    const dLambdaD = Tensor.empty(ctx, [d.r], 'vera_bwd_dlambda_d');
+    const g = gridFold(Math.ceil((d.O + d.r) / 64));
+    ctx.launch({
+      op: 'vera_bwd_dlambda',
+      shapes: { E: E.shape, B: bases.B.shape },
+      code: veraCode('GRADS'),
+      uniforms: new Uint32Array([d.O, d.r, g[0], 0]),
+      bindings: [
+        { buffer: E.buffer, access: 'read' },
+        { buffer: bases.B.buffer, access: 'read' },
+        { buffer: layer.lambdaB.buffer, access: 'read' },
+        { buffer: layer.lambdaD.buffer, access: 'read' },
+        { buffer: dLambdaB.buffer, access: 'write' },
+        { buffer: dLambdaD.buffer, access: 'write' },
+      ],
+      workgroups: g,
+    });
     E.release();
     if (opts.dx) {
-      const dW = deltaW(bases, layer, d, I, 'vera_delta_w');
+      const dW = opts.deltaW ?? deltaW(bases, layer, d, I, 'vera_delta_w');
+      if (dW.size !== d.O * I) throw new Error(`veraBackward: deltaW has shape [${dW.shape.join(',')}], needs [${d.O},${I}]`);
       matmul(dY2, dW, { beta: 1, out: rows2d(opts.dx, I, 'dx'), op: 'vera_bwd_dx_dense' });
-      dW.release();
+      if (!opts.deltaW) dW.release();
     }
     return { dLambdaB, dLambdaD };
   }

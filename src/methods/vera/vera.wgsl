@@ -67,6 +67,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 #endif
 
+#if ${GRADS}
+// Both λ gradients of the dense path from E = (dYᵀ·x)·A_sᵀ (O, r), in one launch, one invocation
+// per output, in the order REDUCE sums:
+//   j < O:  dλ_b[j] = Σ_k E[j,k]·B[j,k]·λ_d[k]      j ≥ O:  dλ_d[k] = Σ_o E[o,k]·B[o,k]·λ_b[o]
+struct Params { O: u32, r: u32, groups_x: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> E: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> lambda_b: array<f32>;
+@group(0) @binding(4) var<storage, read> lambda_d: array<f32>;
+@group(0) @binding(5) var<storage, read_write> d_lambda_b: array<f32>;
+@group(0) @binding(6) var<storage, read_write> d_lambda_d: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let j = (wg.x + wg.y * P.groups_x) * 64u + lid;
+  if (j < P.O) {
+    var acc = 0.0;
+    for (var k = 0u; k < P.r; k = k + 1u) {
+      acc = acc + E[j * P.r + k] * B[j * P.r + k] * lambda_d[k];
+    }
+    d_lambda_b[j] = acc;
+    return;
+  }
+  let k = j - P.O;
+  if (k >= P.r) { return; }
+  var acc = 0.0;
+  for (var o = 0u; o < P.O; o = o + 1u) {
+    acc = acc + E[o * P.r + k] * B[o * P.r + k] * lambda_b[o];
+  }
+  d_lambda_d[k] = acc;
+}
+#endif
+
 #if ${SCALE_ROWS}
 struct Params { rows: u32, cols: u32, groups_x: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
