@@ -116,6 +116,8 @@ describe('npm run bench -- --only step --quick', () => {
       for (const v of [r.launches_per_block, r.host_us_per_launch, r.launch_us_per_launch, r.ms_per_step, r.images_per_second, r.peak_gpu_bytes]) {
         expect(Number.isFinite(v) && v > 0, JSON.stringify(r)).toBe(true);
       }
+      // LoRA and full fine-tuning keep no frozen bases (an adapter with bases reports their bytes).
+      expect(r.frozen_bytes).toBe(0);
       // Everything compiled in the warm-up step, and every bind group came from the cache.
       expect(r.compiled_while_timed).toBe(0);
       expect(r.bind_groups_per_step).toBe(0);

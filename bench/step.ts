@@ -11,7 +11,7 @@
  * medians over all rounds.
  */
 import { resolve } from 'node:path';
-import { loadMethod, METHODS } from '../src/methods/registry';
+import { loadMethod, methodById, METHODS, resolvedConfig } from '../src/methods/registry';
 import type { GpuContext, KernelLaunch } from '../src/gpu/context';
 import { loadDatasetFolder } from '../src/io/node';
 import { parseConfig } from '../src/models/spec';
@@ -51,6 +51,11 @@ export interface StepRow {
   host_ms_per_step: number;
   /** The pool's peak bytes while this method's trainer was built and stepped (trimmed before it). */
   peak_gpu_bytes: number;
+  /**
+   * Frozen bytes the method keeps beside the model (shared random bases and the dense copies its
+   * GEMMs read), from the method's own memory estimate (`frozenFloats`); part of `peak_gpu_bytes`.
+   */
+  frozen_bytes: number;
   /**
    * GEMM tilings in these steps: "on" (the autotuner's winners for this GPU, tuned in the warm-up
    * or read from the cache) or "off" (the default tilings).
@@ -135,7 +140,7 @@ export async function benchStep(
     const norm = normalisationFor(spec, ckpt);
     const batch = opts.batch ?? defaultBatch(shape);
     // One model and trainer per method, all alive at once, so rounds can interleave methods.
-    const runs: Array<{ id: string; trainer: Trainer; release: () => void; peak: number; samples: Record<'on' | 'off', Sample[]> }> = [];
+    const runs: Array<{ id: string; trainer: Trainer; release: () => void; peak: number; frozen: number; samples: Record<'on' | 'off', Sample[]> }> = [];
     const timer = timeLaunches(ctx);
     try {
       for (const id of ids) {
@@ -161,7 +166,9 @@ export async function benchStep(
         await trainer.trainStep();
         await ctx.flush();
         // Peak of this method alone: what earlier methods' live trainers hold is subtracted.
-        runs.push({ id, trainer, release, peak: ctx.pool.peakAllocatedBytes - base, samples: { on: [], off: [] } });
+        const method = methodById(id);
+        const frozen = method.usesTargets ? 4 * method.frozenFloats(resolvedConfig(id, undefined), model.targetLayers(opts.targets)) : 0;
+        runs.push({ id, trainer, release, peak: ctx.pool.peakAllocatedBytes - base, frozen, samples: { on: [], off: [] } });
         // Tuning, as a trainer does it after its first step: the classes this method met and the
         // cache lacks, within the budget. Never inside a timed step.
         if (tuned) {
@@ -234,6 +241,7 @@ export async function benchStep(
           images_per_second: (batch * 1000) / wall,
           host_ms_per_step: host,
           peak_gpu_bytes: run.peak,
+          frozen_bytes: run.frozen,
           compiled_while_timed: s.reduce((a, x) => a + x.compiled, 0),
           bind_groups_per_step: s[0].groups === undefined ? undefined : median(s.map((x) => x.groups ?? 0)),
           steps_timed: s.length,
@@ -258,7 +266,7 @@ export async function benchStep(
 export function formatStepRows(rows: StepRow[]): string {
   const lora = new Map(rows.filter((r) => r.method === 'lora').map((r) => [`${r.model}|${r.autotune}`, r.ms_per_step]));
   return table(
-    ['model', 'method', 'tuning', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'CPU µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB'],
+    ['model', 'method', 'tuning', 'batch', 'launches/step', 'launches/block', 'host µs/launch', 'CPU µs/launch', 'µs in launch', 'ms/step', 'img/s', 'vs LoRA', 'peak GPU MB', 'frozen MB'],
     rows.map((r) => {
       const l = lora.get(`${r.model}|${r.autotune}`);
       return [
@@ -275,8 +283,9 @@ export function formatStepRows(rows: StepRow[]): string {
         r.images_per_second.toFixed(2),
         l ? `${(r.ms_per_step / l).toFixed(2)}×` : '',
         (r.peak_gpu_bytes / 2 ** 20).toFixed(1),
+        (r.frozen_bytes / 2 ** 20).toFixed(2),
       ];
     }),
-    [false, false, false, true, true, true, true, true, true, true, true, true, true],
+    [false, false, false, true, true, true, true, true, true, true, true, true, true, true],
   );
 }

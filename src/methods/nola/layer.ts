@@ -137,7 +137,7 @@ function reduce(kind: 'mix' | 'project', basis: NolaBasis, v: Tensor, out: Tenso
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([basis.E, basis.k, basis.seed >>> 0, basis.stream >>> 0]);
   new Float32Array(params).set([basis.dist.lo, basis.dist.hi], 4);
-  const groups = kind === 'mix' ? Math.ceil(basis.E / 64) : basis.k;
+  const groups = Math.ceil((kind === 'mix' ? basis.E : basis.k) / 64);
   ctx.launch({
     op: `nola_${kind}${dense ? '' : '_generated'}`,
     shapes: { k: basis.k, E: basis.E },

@@ -55,30 +55,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   }
 }
 #else
-// One workgroup per basis: 256 invocations stride along its E values, then a tree reduction.
-const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
-
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = wg.x + wg.y * nw.x;
+// One invocation per basis, summing its E products in order. No workgroup barriers: a tree
+// reduction per basis cost far more than the products (k = 1024 bases of a few hundred values each,
+// and CPU-emulated GPUs pay dearly for every barrier), and the order stays fixed, so deterministic.
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = g.x + g.y * nw.x * 64u;
+  if (i >= P.k) { return; }
   var acc = 0.0;
-  if (i < P.k) {
-    for (var e = lid.x; e < P.E; e = e + WG) {
-      acc = acc + basis(i, e) * v[e];
-    }
+  for (var e = 0u; e < P.E; e = e + 1u) {
+    acc = acc + basis(i, e) * v[e];
   }
-  red[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid.x < s) {
-      red[lid.x] = red[lid.x] + red[lid.x + s];
-    }
-    workgroupBarrier();
-  }
-  if (lid.x == 0u && i < P.k) {
-    out[i] = red[0];
-  }
+  out[i] = acc;
 }
 #endif

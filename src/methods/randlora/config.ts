@@ -1,5 +1,5 @@
 import { defineMethod } from '../define';
-import { RANDLORA_DEFAULTS, randloraLayerShape, randloraParamCount, randloraSharedShape } from './shapes';
+import { RANDLORA_DEFAULTS, randloraFrozenFloats, randloraLayerShape, randloraParamCount } from './shapes';
 
 export interface RandLoraConfig {
   r: number;
@@ -28,11 +28,8 @@ export const randlora = defineMethod<RandLoraConfig>()({
   usesTargets: true,
   trainsBackbone: false,
   countParams: (c, layers) => layers.reduce((n, l) => n + randloraParamCount(l.out, l.in, c.r), 0),
-  frozenFloats(c, layers) {
-    if (!layers.length) return 0;
-    const s = randloraSharedShape(layers.map((l) => [l.out, l.in] as const), c.r);
-    return s.r * s.minDim + s.maxDim * s.numBases * s.r;
-  },
+  // The shared bases plus the dense Bf copies the GEMMs read (one per distinct layer shape).
+  frozenFloats: (c, layers) => (layers.length ? randloraFrozenFloats(layers.map((l) => [l.out, l.in] as const), c.r) : 0),
   // r·nb ≥ m basis directions span the whole of the smaller side.
   maxRank: (c, l) => Math.min(l.in, l.out, c.r * randloraLayerShape(l.out, l.in, c.r).nb),
   knobs: { rank: 'r', scale: 'alpha' },

@@ -239,6 +239,15 @@ describe('RandLoRA kernels against the float64 reference', () => {
           expect(maxRelError(await dx.read(), wantDx), `dx ${strategy}`).toBeLessThan(tolF + f32Tolerance(c.O));
           for (const t of [dx, grads.lambda, grads.gamma]) t.release();
         }
+        // The dense forward's ΔW, kept for the backward's dx, gives the bits of forming it again.
+        const yK = Tensor.from(ctx, [c.N, c.O], Float32Array.from(y0));
+        const kept = randloraForward(f.layer, f.xT, yK, { strategy: 'dense', keepDeltaW: true });
+        expect(kept?.shape).toEqual([c.O, c.I]);
+        const [dxKept, dxFresh] = [0, 1].map(() => Tensor.from(ctx, [c.N, c.I], Float32Array.from(dx0)));
+        const gKept = randloraBackward(f.layer, f.xT, f.GT, { dx: dxKept, strategy: 'dense', deltaW: kept });
+        const gFresh = randloraBackward(f.layer, f.xT, f.GT, { dx: dxFresh, strategy: 'dense' });
+        expect(await dxKept.read()).toEqual(await dxFresh.read());
+        for (const t of [yK, kept!, dxKept, dxFresh, gKept.lambda, gKept.gamma, gFresh.lambda, gFresh.gamma]) t.release();
         // Accumulation into existing gradients: twice the gradient after a second pass.
         const grads = randloraBackward(f.layer, f.xT, f.GT, { strategy: 'factored' });
         randloraBackward(f.layer, f.xT, f.GT, { accumulate: grads, strategy: 'factored' });

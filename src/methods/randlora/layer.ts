@@ -11,12 +11,14 @@
  * Both operands are indexed by the same flat j, which is what PEFT's `flatten` calls produce.
  *
  * Two exact paths, chosen per call by operation count (randloraCost):
- * - factored: S, Sᵀ and the strided slice Bf are generated inside the GEMM's tile loads
- *   (shaders/randlora.wgsl), never stored; a forward is two GEMMs through N x r·nb activations.
- * - dense: ΔW (or W + ΔW, the merge) is formed by one GEMM whose Bf operand is generated, and the
- *   λ/γ gradients come from Bfᵀ·(dYᵀ·x). RandLoRA is full rank (r·nb ≈ m), so with many rows
+ * - factored: S is formed (one small launch) and a forward is two GEMMs through N x r·nb
+ *   activations.
+ * - dense: ΔW (or W + ΔW, the merge) is formed by one GEMM Bf·S, and the λ/γ gradients come from
+ *   Bfᵀ·(dYᵀ·x).
+ * All GEMMs read stored operands (Bf copied once per layer shape, see randloraBf), so they run
+ * with the device's tuned tiling. RandLoRA is full rank (r·nb ≈ m), so with many rows
  *   this is the cheaper one.
- * Both end in two small reductions of G = dL/dS onto λ and γ.
+ * Both end in one small launch reducing G = dL/dS onto λ and γ.
  */
 import randloraWgsl from './randlora.wgsl';
 import type { GpuContext } from '../../gpu/context';
@@ -25,11 +27,12 @@ import { randomArray, UNIT_UNIFORM } from '../../engine/random';
 import { randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
 import { Tensor } from '../../engine/tensor';
-import { matmul, type CustomOperand } from '../../engine/ops/matmul';
+import { matmul } from '../../engine/ops/matmul';
 
 import {
   checkLayerFits,
   RANDLORA_DEFAULTS,
+  randloraBfFloats,
   randloraLayerShape,
   type RandLoraLayerShape,
   type RandLoraSharedShape,
@@ -101,9 +104,12 @@ export function randloraInit(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generated GEMM operands
+// Dense operands. Every RandLoRA product is a plain GEMM on stored operands, so each runs with the
+// device's tuned tiling (src/engine/tuning): Bf is frozen, so it is copied out of the shared basis
+// once per layer shape and kept (or is the basis itself, when it spans it whole); S changes with
+// λ and γ, so it is formed once per forward and once per backward (r·nb·m values, one launch).
 
-const ALL_FLAGS = ['OPERAND', 'S_OPERAND', 'BF_OPERAND', 'TRANSPOSED', 'SIDE_A', 'MATERIALISE_S', 'GRAD_LAMBDA', 'GRAD_GAMMA'] as const;
+const ALL_FLAGS = ['MATERIALISE_BF', 'MATERIALISE_S', 'GRAD_SCALINGS'] as const;
 type Flag = (typeof ALL_FLAGS)[number];
 function variant(on: readonly Flag[]): string {
   const defines: Record<string, boolean> = {};
@@ -111,44 +117,47 @@ function variant(on: readonly Flag[]): string {
   return kernelCode(randloraWgsl, defines, 'randlora.wgsl');
 }
 
-function ext(layer: RandLoraLayer): number[] {
-  const sh = layer.bases.shape;
-  return [layer.shape.nb, sh.minDim, layer.shape.m, sh.numBases * sh.r];
+const bfCache = new WeakMap<RandLoraBases, Map<number, Tensor>>();
+
+/**
+ * Bf (M x r·nb) as a dense tensor, made on first use per (M, nb) and kept with the bases (frozen;
+ * layers of one shape share it). Release with releaseRandloraBases.
+ */
+export function randloraBf(layer: RandLoraLayer): Tensor {
+  const { bases } = layer;
+  const { M, r, nb } = layer.shape;
+  const J = r * nb;
+  const sh = bases.shape;
+  if (randloraBfFloats(sh, layer.shape) === 0) return bases.B.reshape([M, J]);
+  let cache = bfCache.get(bases);
+  if (!cache) bfCache.set(bases, (cache = new Map()));
+  const key = M * 65536 + nb;
+  let bf = cache.get(key);
+  if (!bf) {
+    const ctx = bases.B.ctx;
+    bf = Tensor.empty(ctx, [M, J], 'randlora_Bf');
+    ctx.launch({
+      op: 'randlora_materialise_Bf',
+      shapes: { M, J },
+      code: variant(['MATERIALISE_BF']),
+      uniforms: new Uint32Array([M, J, sh.numBases * sh.r, 0]),
+      bindings: [
+        { buffer: bases.B.buffer, access: 'read' },
+        { buffer: bf.buffer, access: 'write' },
+      ],
+      workgroups: gridFold(Math.ceil((M * J) / 256)),
+    });
+    cache.set(key, bf);
+  }
+  return bf;
 }
 
-/** S (r·nb x m), or Sᵀ (m x r·nb) when transposed, as the B operand of a GEMM. */
-function sOperand(layer: RandLoraLayer, transposed: boolean): CustomOperand {
-  const J = layer.shape.r * layer.shape.nb;
-  const m = layer.shape.m;
-  return {
-    name: transposed ? 'randlora_S_t' : 'randlora_S',
-    code: variant(transposed ? ['OPERAND', 'S_OPERAND', 'TRANSPOSED'] : ['OPERAND', 'S_OPERAND']),
-    bindings: [
-      { buffer: layer.lambda.buffer, access: 'read', binding: 8 },
-      { buffer: layer.bases.A.buffer, access: 'read', binding: 9 },
-      { buffer: layer.gamma.buffer, access: 'read', binding: 10 },
-    ],
-    rows: transposed ? m : J,
-    cols: transposed ? J : m,
-    ext: ext(layer),
-  };
-}
-
-/** Bf (M x r·nb), or Bfᵀ (r·nb x M) when transposed, as the A or the B operand of a GEMM. */
-function bfOperand(layer: RandLoraLayer, side: 'a' | 'b', transposed: boolean): CustomOperand {
-  const J = layer.shape.r * layer.shape.nb;
-  const M = layer.shape.M;
-  const flags: Flag[] = ['OPERAND', 'BF_OPERAND'];
-  if (side === 'a') flags.push('SIDE_A');
-  if (transposed) flags.push('TRANSPOSED');
-  return {
-    name: `randlora_Bf_${side}${transposed ? '_t' : ''}`,
-    code: variant(flags),
-    bindings: [{ buffer: layer.bases.B.buffer, access: 'read', binding: 8 }],
-    rows: transposed ? J : M,
-    cols: transposed ? M : J,
-    ext: ext(layer),
-  };
+/** Releases the shared bases and the Bf copies made from them. */
+export function releaseRandloraBases(bases: RandLoraBases): void {
+  for (const t of bfCache.get(bases)?.values() ?? []) t.release();
+  bfCache.delete(bases);
+  bases.A.release();
+  bases.B.release();
 }
 
 function smallParams(layer: RandLoraLayer, accumulate: boolean): ArrayBuffer {
@@ -163,7 +172,7 @@ function shapesOf(layer: RandLoraLayer): Record<string, number | readonly number
   return { O: s.O, I: s.I, r: s.r, nb: s.nb };
 }
 
-/** S materialised (r·nb x m) for forming ΔW: a GEMM generates one operand at most, and S is smaller than Bf. */
+/** S materialised (r·nb x m), λ·A·γ in the order the float64 reference multiplies them. */
 function materialiseS(layer: RandLoraLayer): Tensor {
   const ctx = layer.lambda.ctx;
   const J = layer.shape.r * layer.shape.nb;
@@ -236,9 +245,10 @@ function resolve(strategy: RandLoraStrategy | undefined, costs: { factored: numb
 /** out = beta·out + ΔW, ΔW = s·Bf·S (I <= O) or s·Sᵀ·Bfᵀ (I > O), with Sᵀ read through transA. */
 function deltaWInto(layer: RandLoraLayer, out: Tensor, beta: number, op: string): void {
   const S = materialiseS(layer);
+  const Bf = randloraBf(layer);
   const opts = { alpha: layer.scale, beta, out, op };
-  if (layer.shape.inputIsMin) matmul(bfOperand(layer, 'a', false), S, opts);
-  else matmul(S, bfOperand(layer, 'b', true), { ...opts, transA: true });
+  if (layer.shape.inputIsMin) matmul(Bf, S, opts);
+  else matmul(S, Bf, { ...opts, transA: true, transB: true });
   S.release();
 }
 
@@ -272,10 +282,17 @@ export function randloraMerge(layer: RandLoraLayer, W: Tensor): Tensor {
 export interface RandLoraForwardOptions {
   /** 'factored' never forms ΔW; 'dense' forms it and applies it; 'auto' (default) picks the cheaper. */
   strategy?: RandLoraStrategy;
+  /**
+   * Return ΔW (O x I) when the dense path formed it, for the backward's dx (the caller releases
+   * it): the step then forms ΔW once, at the cost of holding it from forward to backward.
+   */
+  keepDeltaW?: boolean;
 }
 
 /** y += x·ΔWᵀ for x (..., I) and y (..., O). */
-export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions = {}): void {
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions & { keepDeltaW: true }): Tensor | undefined;
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts?: RandLoraForwardOptions): undefined;
+export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts: RandLoraForwardOptions = {}): Tensor | undefined {
   checkLayer(layer);
   const { O, I, inputIsMin } = layer.shape;
   const N = rowsOf(x, I, 'x', layer);
@@ -285,20 +302,26 @@ export function randloraForward(layer: RandLoraLayer, x: Tensor, y: Tensor, opts
   if (resolve(opts.strategy, randloraCost(layer.shape, N).forward) === 'dense') {
     const dW = randloraDeltaW(layer);
     matmul(x2, dW, { transB: true, beta: 1, out: y2, op: 'randlora_fwd_dense' });
+    if (opts.keepDeltaW) return dW;
     dW.release();
-    return;
+    return undefined;
   }
   // I <= O: h = x·Sᵀ, y += s·h·Bfᵀ.  I > O: h = x·Bf, y += s·h·S.
-  const h = inputIsMin
-    ? matmul(x2, sOperand(layer, true), { op: 'randlora_fwd_h' })
-    : matmul(x2, bfOperand(layer, 'b', false), { op: 'randlora_fwd_h' });
-  matmul(h, inputIsMin ? bfOperand(layer, 'b', true) : sOperand(layer, false), {
-    alpha: layer.scale,
-    beta: 1,
-    out: y2,
-    op: 'randlora_fwd_y',
-  });
-  h.release();
+  const Bf = randloraBf(layer);
+  if (inputIsMin) {
+    const S = materialiseS(layer);
+    const h = matmul(x2, S, { transB: true, op: 'randlora_fwd_h' });
+    matmul(h, Bf, { transB: true, alpha: layer.scale, beta: 1, out: y2, op: 'randlora_fwd_y' });
+    h.release();
+    S.release();
+  } else {
+    const h = matmul(x2, Bf, { op: 'randlora_fwd_h' });
+    const S = materialiseS(layer);
+    matmul(h, S, { alpha: layer.scale, beta: 1, out: y2, op: 'randlora_fwd_y' });
+    h.release();
+    S.release();
+  }
+  return undefined;
 }
 
 export interface RandLoraGrads {
@@ -318,11 +341,13 @@ export interface RandLoraBackwardOptions {
    * D = dYᵀ·x (O x I), cheaper when N is large. 'auto' (default) picks the one with fewer operations.
    */
   strategy?: RandLoraStrategy;
+  /** ΔW from randloraForward(..., { keepDeltaW: true }), used for dx on the dense path instead of forming it again. */
+  deltaW?: Tensor;
 }
 
 /**
  * Gradients of L with respect to λ and γ given x (..., I) and dY = dL/dy (..., O), and optionally
- * dx += dY·ΔW. Both paths meet at G = dL/dS (r·nb x m), which two small kernels reduce onto λ
+ * dx += dY·ΔW. Both paths meet at G = dL/dS (r·nb x m), which one small kernel reduces onto λ
  * (over m) and γ (over r).
  */
 export function randloraBackward(layer: RandLoraLayer, x: Tensor, dY: Tensor, opts: RandLoraBackwardOptions = {}): RandLoraGrads {
@@ -344,54 +369,54 @@ export function randloraBackward(layer: RandLoraLayer, x: Tensor, dY: Tensor, op
   if (resolve(opts.strategy, randloraCost(layer.shape, N, !!dx2).backward) === 'dense') {
     // dL/dΔW = dYᵀ·x; G = s·Bfᵀ·(dYᵀ·x) for I <= O, s·Bfᵀ·(dYᵀ·x)ᵀ for I > O.
     const D = matmul(dY2, x2, { transA: true, op: 'randlora_bwd_dW' });
-    G = matmul(bfOperand(layer, 'a', true), D, { transB: !inputIsMin, alpha: s, op: 'randlora_bwd_G' });
+    G = matmul(randloraBf(layer), D, { transA: true, transB: !inputIsMin, alpha: s, op: 'randlora_bwd_G' });
     D.release();
     if (dx2) {
-      const dW = randloraDeltaW(layer);
+      const dW = opts.deltaW ?? randloraDeltaW(layer);
+      if (dW.size !== O * I) throw new Error(`RandLoRA backward: deltaW has shape [${dW.shape.join(',')}], needs [${O},${I}]`);
       matmul(dY2, dW, { beta: 1, out: dx2, op: 'randlora_bwd_dx_dense' });
-      dW.release();
+      if (!opts.deltaW) dW.release();
     }
   } else if (inputIsMin) {
     // y = s·(x·Sᵀ)·Bfᵀ: dh = s·dY·Bf, G = dhᵀ·x, dx += dh·S.
-    const dh = matmul(dY2, bfOperand(layer, 'b', false), { alpha: s, op: 'randlora_bwd_dh' });
+    const dh = matmul(dY2, randloraBf(layer), { alpha: s, op: 'randlora_bwd_dh' });
     G = matmul(dh, x2, { transA: true, op: 'randlora_bwd_G' });
-    if (dx2) matmul(dh, sOperand(layer, false), { beta: 1, out: dx2, op: 'randlora_bwd_dx' });
+    if (dx2) {
+      const S = materialiseS(layer);
+      matmul(dh, S, { beta: 1, out: dx2, op: 'randlora_bwd_dx' });
+      S.release();
+    }
     dh.release();
   } else {
     // y = s·(x·Bf)·S: h = x·Bf, G = s·hᵀ·dY, dh = s·dY·Sᵀ, dx += dh·Bfᵀ.
-    const h = matmul(x2, bfOperand(layer, 'b', false), { op: 'randlora_bwd_h' });
+    const Bf = randloraBf(layer);
+    const h = matmul(x2, Bf, { op: 'randlora_bwd_h' });
     G = matmul(h, dY2, { transA: true, alpha: s, op: 'randlora_bwd_G' });
     h.release();
     if (dx2) {
-      const dh = matmul(dY2, sOperand(layer, true), { alpha: s, op: 'randlora_bwd_dh' });
-      matmul(dh, bfOperand(layer, 'b', true), { beta: 1, out: dx2, op: 'randlora_bwd_dx' });
+      const S = materialiseS(layer);
+      const dh = matmul(dY2, S, { transB: true, alpha: s, op: 'randlora_bwd_dh' });
+      S.release();
+      matmul(dh, Bf, { transB: true, beta: 1, out: dx2, op: 'randlora_bwd_dx' });
       dh.release();
     }
   }
   const dLambda = acc?.lambda ?? Tensor.empty(ctx, [r, nb], 'randlora_grad_lambda');
   const dGamma = acc?.gamma ?? Tensor.empty(ctx, [nb, m], 'randlora_grad_gamma');
-  const params = smallParams(layer, !!acc);
-  const common = [
-    { buffer: layer.lambda.buffer, access: 'read' as const },
-    { buffer: layer.bases.A.buffer, access: 'read' as const },
-    { buffer: layer.gamma.buffer, access: 'read' as const },
-    { buffer: G.buffer, access: 'read' as const },
-  ];
   ctx.launch({
-    op: 'randlora_grad_lambda',
+    op: 'randlora_grad_scalings',
     shapes: shapesOf(layer),
-    code: variant(['GRAD_LAMBDA']),
-    uniforms: params,
-    bindings: [...common, { buffer: dLambda.buffer, access: 'write' }],
-    workgroups: gridFold(r * nb),
-  });
-  ctx.launch({
-    op: 'randlora_grad_gamma',
-    shapes: shapesOf(layer),
-    code: variant(['GRAD_GAMMA']),
-    uniforms: params,
-    bindings: [...common, { buffer: dGamma.buffer, access: 'write' }],
-    workgroups: gridFold(Math.ceil((nb * m) / 256)),
+    code: variant(['GRAD_SCALINGS']),
+    uniforms: smallParams(layer, !!acc),
+    bindings: [
+      { buffer: layer.lambda.buffer, access: 'read' },
+      { buffer: layer.bases.A.buffer, access: 'read' },
+      { buffer: layer.gamma.buffer, access: 'read' },
+      { buffer: G.buffer, access: 'read' },
+      { buffer: dLambda.buffer, access: 'write' },
+      { buffer: dGamma.buffer, access: 'write' },
+    ],
+    workgroups: gridFold(Math.ceil((r * nb + nb * m) / 256)),
   });
   G.release();
   return { lambda: dLambda, gamma: dGamma };

@@ -5,51 +5,26 @@
 // same flat j, exactly as PEFT's flatten calls leave them, so Bf's column j (n = j div r) meets S's
 // row j (k = j div nb): the pairing is PEFT's, and exported adapters mean the same there.
 //
-// Two uses of this file:
-// - OPERAND: a generator appended to shaders/matmul.wgsl, which builds S, its transpose or the
-//   strided slice Bf inside the GEMM's tile loads (S is never stored; Bf's rows are nb_g*r apart in
-//   the shared basis, so no dense view of it exists when nb < nb_g). It reads the GEMM's uniform P:
-//   P.ext = (nb, A row stride m_g, m, B row stride nb_g*r).
-// - otherwise: small standalone kernels: materialising S (the merged weight needs one generated
-//   and one stored operand), and reducing the gradient G = dL/dS onto lambda and gamma.
+// Small standalone kernels around the shared GEMM (which reads every operand dense, so it runs
+// with the device's tuned tiling): copying the strided slice Bf out of the shared basis (once per
+// layer shape), materialising S, and reducing the gradient G = dL/dS onto lambda and gamma.
 
-#if ${OPERAND}
+#if ${MATERIALISE_BF}
 
-#if ${S_OPERAND}
-@group(0) @binding(8) var<storage, read> rl_lambda: array<f32>;
-@group(0) @binding(9) var<storage, read> rl_basis_a: array<f32>;
-@group(0) @binding(10) var<storage, read> rl_gamma: array<f32>;
+// Bf (M x r*nb) copied out of the shared basis once per layer shape: the basis is frozen, so this
+// runs when the adapters are made, not per step, and every GEMM then reads a dense, tunable operand.
+struct BfParams { rows: u32, cols: u32, stride: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> F: BfParams;
+@group(0) @binding(1) var<storage, read> basis_b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bf_out: array<f32>;
 
-fn rl_s(j: u32, c: u32) -> f32 {
-  let nb = P.ext.x;
-  let k = j / nb;
-  return rl_lambda[j] * rl_basis_a[k * P.ext.y + c] * rl_gamma[(j - k * nb) * P.ext.z + c];
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let idx = g.x + g.y * nw.x * 256u;
+  if (idx >= F.rows * F.cols) { return; }
+  let i = idx / F.cols;
+  bf_out[idx] = basis_b[i * F.stride + (idx - i * F.cols)];
 }
-
-#if ${TRANSPOSED}
-fn custom_b(b: u32, k: u32, col: u32) -> f32 { return rl_s(col, k); }
-#else
-fn custom_b(b: u32, k: u32, col: u32) -> f32 { return rl_s(k, col); }
-#endif
-#endif
-
-#if ${BF_OPERAND}
-@group(0) @binding(8) var<storage, read> rl_basis_b: array<f32>;
-
-fn rl_bf(i: u32, j: u32) -> f32 { return rl_basis_b[i * P.ext.w + j]; }
-
-#if ${SIDE_A}
-#if ${TRANSPOSED}
-fn custom_a(b: u32, row: u32, k: u32) -> f32 { return rl_bf(k, row); }
-#else
-fn custom_a(b: u32, row: u32, k: u32) -> f32 { return rl_bf(row, k); }
-#endif
-#elif ${TRANSPOSED}
-fn custom_b(b: u32, k: u32, col: u32) -> f32 { return rl_bf(col, k); }
-#else
-fn custom_b(b: u32, k: u32, col: u32) -> f32 { return rl_bf(k, col); }
-#endif
-#endif
 
 #else
 
@@ -79,62 +54,45 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 }
 #endif
 
-#if ${GRAD_LAMBDA}
+#if ${GRAD_SCALINGS}
 @group(0) @binding(4) var<storage, read> grad_s: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad_lambda: array<f32>;
+@group(0) @binding(6) var<storage, read_write> grad_gamma: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
-
-// dlambda[k, n] = sum_c G[j, c] * A[k, c] * gamma[n, c]: one workgroup per j = k*nb + n, its
-// invocations striding along c so that the reads of G, A and gamma are contiguous.
+// Both reductions of G = dL/dS in one launch, one invocation per output, each summing in a fixed
+// order with no workgroup barriers (a barrier tree costs more than the arithmetic here, above all
+// on CPU-emulated GPUs, and the sums are short: m terms for λ, r for γ).
+//   idx <  r*nb: dlambda[j] = sum_c G[j, c] * A[k, c] * gamma[n, c]      (j = k*nb + n)
+//   idx >= r*nb: dgamma[n, c] = sum_k G[k*nb + n, c] * lambda[k, n] * A[k, c]
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) t: u32) {
-  let j = wg.x + wg.y * nw.x;
-  let valid = j < Q.r * Q.nb;
-  var acc = 0.0;
-  if (valid) {
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let idx = g.x + g.y * nw.x * 256u;
+  let J = Q.r * Q.nb;
+  if (idx < J) {
+    let j = idx;
     let k = j / Q.nb;
     let a0 = k * Q.mg;
     let g0 = (j - k * Q.nb) * Q.m;
     let s0 = j * Q.m;
-    for (var c = t; c < Q.m; c = c + 256u) {
+    var acc = 0.0;
+    for (var c = 0u; c < Q.m; c = c + 1u) {
       acc = acc + grad_s[s0 + c] * basis_a[a0 + c] * gamma[g0 + c];
     }
+    if (Q.accumulate == 1u) { acc = acc + grad_lambda[j]; }
+    grad_lambda[j] = acc;
+    return;
   }
-  partial[t] = acc;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w >> 1u) {
-    if (t < w) { partial[t] = partial[t] + partial[t + w]; }
-    workgroupBarrier();
-  }
-  if (t == 0u && valid) {
-    var v = partial[0];
-    if (Q.accumulate == 1u) { v = v + grad_lambda[j]; }
-    grad_lambda[j] = v;
-  }
-}
-#endif
-
-#if ${GRAD_GAMMA}
-@group(0) @binding(4) var<storage, read> grad_s: array<f32>;
-@group(0) @binding(5) var<storage, read_write> grad_gamma: array<f32>;
-
-// dgamma[n, c] = sum_k G[k*nb + n, c] * lambda[k, n] * A[k, c]: one invocation per (n, c), so
-// neighbouring invocations read neighbouring c.
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let idx = g.x + g.y * nw.x * 256u;
-  if (idx >= Q.nb * Q.m) { return; }
-  let n = idx / Q.m;
-  let c = idx - n * Q.m;
+  let e = idx - J;
+  if (e >= Q.nb * Q.m) { return; }
+  let n = e / Q.m;
+  let c = e - n * Q.m;
   var acc = 0.0;
   for (var k = 0u; k < Q.r; k = k + 1u) {
     let j = k * Q.nb + n;
     acc = acc + grad_s[j * Q.m + c] * lambda[j] * basis_a[k * Q.mg + c];
   }
-  if (Q.accumulate == 1u) { acc = acc + grad_gamma[idx]; }
-  grad_gamma[idx] = acc;
+  if (Q.accumulate == 1u) { acc = acc + grad_gamma[e]; }
+  grad_gamma[e] = acc;
 }
 #endif
 

@@ -1,9 +1,14 @@
 /** RandLoRA's GPU half: shared bases, one adapter per layer over layer.ts, and its PEFT format. */
 import { defineRuntime, releaseTrainables } from '../define';
-import type { LayerAdapter } from '../types';
+import type { Tensor } from '../../engine/tensor';
+import type { LayerAdapter, Saved } from '../types';
 import type { RandLoraConfig } from './config';
-import { randloraBackward, randloraBases, randloraForward, randloraInit, randloraMerge, randloraSharedShape } from './layer';
+import { randloraBackward, randloraBases, randloraBf, randloraForward, randloraInit, randloraMerge, randloraSharedShape, releaseRandloraBases } from './layer';
 import { randloraPeft } from './peft';
+
+interface RandLoraSaved extends Saved {
+  deltaW: Tensor | undefined;
+}
 
 export default defineRuntime<RandLoraConfig>({
   create(ctx, config, layers, seed) {
@@ -11,6 +16,8 @@ export default defineRuntime<RandLoraConfig>({
     const adapters = new Map<string, LayerAdapter>();
     for (const shape of layers) {
       const layer = randloraInit(ctx, bases, shape.out, shape.in, config.alpha);
+      // Bf is frozen: copy it out of the shared basis now (once per layer shape), not in step 1.
+      randloraBf(layer);
       adapters.set(shape.module, {
         module: shape.module,
         shape,
@@ -18,14 +25,14 @@ export default defineRuntime<RandLoraConfig>({
           { key: 'randlora_lambda', tensor: layer.lambda, decay: false },
           { key: 'randlora_gamma', tensor: layer.gamma, decay: false },
         ],
-        // The factored and dense paths keep nothing worth saving: their intermediates are
-        // cheaper to redo than to hold (see randloraCost).
-        forward(x, y) {
-          randloraForward(layer, x, y);
-          return { x, owned: [] };
+        // The dense path (many rows, see randloraCost) keeps ΔW (O x I) for the backward's dx
+        // instead of forming it twice; the factored path's intermediates are cheaper to redo.
+        forward(x, y): RandLoraSaved {
+          const deltaW = randloraForward(layer, x, y, { keepDeltaW: true });
+          return { x, owned: deltaW ? [deltaW] : [], deltaW };
         },
-        backward(s, dY, { dx }) {
-          const g = randloraBackward(layer, s.x, dY, { dx });
+        backward(s: RandLoraSaved, dY, { dx }) {
+          const g = randloraBackward(layer, s.x, dY, { dx, deltaW: s.deltaW });
           return [g.lambda, g.gamma];
         },
         merge: (W) => randloraMerge(layer, W),
@@ -41,8 +48,7 @@ export default defineRuntime<RandLoraConfig>({
       trainsBackbone: false,
       release() {
         releaseTrainables(adapters.values());
-        bases.A.release();
-        bases.B.release();
+        releaseRandloraBases(bases);
       },
     };
   },

@@ -81,3 +81,23 @@ export function checkLayerFits(shared: RandLoraSharedShape, layer: RandLoraLayer
     throw new Error(`RandLoRA ${where}: randlora_A has ${shared.minDim} columns but ${layer.m} are needed; include this layer when sizing the shared bases`);
   }
 }
+
+/**
+ * Floats of the dense Bf (M x r·nb) the GPU keeps for a layer shape beside the shared basis: 0 when
+ * Bf is the basis itself (M = maxDim and nb = numBases), else M·r·nb, once per distinct (M, nb).
+ */
+export function randloraBfFloats(shared: RandLoraSharedShape, shape: RandLoraLayerShape): number {
+  const J = shape.r * shape.nb;
+  return shape.M === shared.maxDim && J === shared.numBases * shared.r ? 0 : shape.M * J;
+}
+
+/** Frozen floats on the GPU: the shared bases A and B, plus one Bf per distinct layer shape. */
+export function randloraFrozenFloats(layers: ReadonlyArray<readonly [number, number]>, r: number): number {
+  const s = randloraSharedShape(layers, r);
+  const bf = new Map<string, number>();
+  for (const [O, I] of layers) {
+    const shape = randloraLayerShape(O, I, r);
+    bf.set(`${shape.M}x${shape.nb}`, randloraBfFloats(s, shape));
+  }
+  return s.r * s.minDim + s.maxDim * s.numBases * s.r + [...bf.values()].reduce((a, b) => a + b, 0);
+}

@@ -32,7 +32,9 @@ export const vera = defineMethod<VeraConfig>()({
   frozenFloats(c, layers) {
     if (!layers.length) return 0;
     const s = veraSharedShape(layers);
-    return c.r * s.in + s.out * c.r;
+    // The bases, plus the transposed slice A_sᵀ (in × r) the GEMMs read, kept once per input width.
+    const widths = new Set(layers.map((l) => l.in));
+    return c.r * s.in + s.out * c.r + [...widths].reduce((n, I) => n + c.r * I, 0);
   },
   maxRank: (c, l) => Math.min(c.r, l.in, l.out),
   knobs: { rank: 'r' },

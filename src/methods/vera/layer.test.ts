@@ -6,10 +6,13 @@ import { veraContribution64, veraDeltaW64, veraGrads64, veraLoss64, type VeraRef
 import {
   VERA_DEFAULTS,
   veraBackward,
+  veraPath,
+  type VeraStrategy,
   veraBaseDistributions,
   veraBases,
   veraBasesArrays,
   veraForward,
+  veraForwardSaved,
   veraInitLayer,
   veraMerge,
   veraSharedShape,
@@ -135,6 +138,12 @@ interface Case {
   O: number;
   r: number;
   shared: LayerShape;
+  /** The path forward and backward take; 'auto' by cost when absent (veraPath: the first two factored, the third dense). */
+  strategy?: VeraStrategy;
+}
+
+function resolvedDense(c: Case): boolean {
+  return veraPath(c.strategy, c.N, c.I, c.O, c.r) === 'dense';
 }
 
 describe('VeRA kernels against the float64 reference', () => {
@@ -145,9 +154,12 @@ describe('VeRA kernels against the float64 reference', () => {
     // PEFT's default rank at a ViT width, I > O.
     { N: 197, I: 768, O: 65, r: 256, shared: { out: 768, in: 768 } },
     { N: 1, I: 65, O: 65, r: 1, shared: { out: 197, in: 65 } },
+    // The dense path (forms ΔW, reduces (dYᵀ·x)·A_sᵀ) on shapes where auto takes the factored one.
+    { N: 65, I: 197, O: 65, r: 65, shared: { out: 197, in: 768 }, strategy: 'dense' },
+    { N: 7, I: 65, O: 197, r: 7, shared: { out: 768, in: 197 }, strategy: 'dense' },
   ];
   cases.forEach((c, ci) => {
-    it(`N=${c.N} I=${c.I} O=${c.O} r=${c.r} bases ${c.shared.out}x${c.shared.in}: merge, forward, backward`, async () => {
+    it(`N=${c.N} I=${c.I} O=${c.O} r=${c.r} bases ${c.shared.out}x${c.shared.in} ${c.strategy ?? 'auto'}: merge, forward, backward`, async () => {
       const { ctx } = gpu();
       const seed = 500 + 20 * ci;
       const { bases, A, B } = await makeBases(c.r, c.shared, seed);
@@ -162,8 +174,10 @@ describe('VeRA kernels against the float64 reference', () => {
       const [tW, tx, tG, ty, tdx] = [upload(W, 'W'), upload(x, 'x'), upload(G, 'G'), upload(y0, 'y'), upload(dx0, 'dx')];
 
       const merged = veraMerge(tW, bases, layer);
-      const h = veraForward(tx, bases, layer, ty, { save: true });
-      const g = veraBackward(tx, tG, bases, layer, { dx: tdx, h });
+      const h = veraForward(tx, bases, layer, ty, { save: true, strategy: c.strategy });
+      // The dense path saves nothing; the factored one saves h exactly when it is the one taken.
+      expect(h === undefined).toBe(resolvedDense(c));
+      const g = veraBackward(tx, tG, bases, layer, { dx: tdx, h, strategy: c.strategy });
       const [gotMerged, gotY, gotDx, gotDB, gotDD] = await Promise.all(
         [merged, ty, tdx, g.dLambdaB, g.dLambdaD].map((t) => t.read()),
       );
@@ -178,6 +192,20 @@ describe('VeRA kernels against the float64 reference', () => {
       expect(maxRelError(gotDB, want.dLambdaB)).toBeLessThan(f32Tolerance(c.N + c.I + c.r));
       expect(maxRelError(gotDD, want.dLambdaD)).toBeLessThan(f32Tolerance(c.O + c.N + c.I));
 
+      if (resolvedDense(c)) {
+        // The dense forward's ΔW, kept for the backward's dx, gives the bits of forming it again.
+        const yK = upload(y0, 'yK');
+        const kept = veraForwardSaved(tx, bases, layer, yK, c.strategy);
+        expect(kept.h).toBeUndefined();
+        expect(kept.deltaW?.shape).toEqual([c.O, c.I]);
+        const [dxKept, dxFresh] = [upload(dx0, 'dxK'), upload(dx0, 'dxF')];
+        const gKept = veraBackward(tx, tG, bases, layer, { dx: dxKept, deltaW: kept.deltaW, strategy: c.strategy });
+        const gFresh = veraBackward(tx, tG, bases, layer, { dx: dxFresh, strategy: c.strategy });
+        expect(await dxKept.read()).toEqual(await dxFresh.read());
+        expect(await yK.read()).toEqual(await ty.read());
+        for (const t of [yK, kept.deltaW!, dxKept, dxFresh, gKept.dLambdaB, gKept.dLambdaD, gFresh.dLambdaB, gFresh.dLambdaD]) t.release();
+      }
+
       // The merged weight must give what the unmerged forward gives: x·W'ᵀ = x·Wᵀ + x·ΔWᵀ.
       const yMerged = matmul(tx, merged, { transB: true });
       const yBase = matmul(tx, tW, { transB: true });
@@ -186,7 +214,7 @@ describe('VeRA kernels against the float64 reference', () => {
       expect(maxRelError(a, Float64Array.from(b))).toBeLessThan(f32Tolerance(c.I + c.r));
 
       for (const t of [bases.A, bases.B, layer.lambdaB, layer.lambdaD, tW, tx, tG, ty, tdx, merged, h, g.dLambdaB, g.dLambdaD, yMerged, yBase]) {
-        t.release();
+        t?.release();
       }
     });
   });

@@ -3,12 +3,13 @@ import type { Tensor } from '../../engine/tensor';
 import { defineRuntime, releaseTrainables } from '../define';
 import type { LayerAdapter, Saved } from '../types';
 import type { VeraConfig } from './config';
-import { veraBackward, veraBases, veraForward, veraInitLayer, veraMerge, veraSharedShape } from './layer';
+import { veraBackward, veraBases, veraForwardSaved, veraInitLayer, veraMerge, veraSharedShape, releaseVeraBases } from './layer';
 import { veraPeft } from './peft';
 
-/** The forward keeps h = x·A_sᵀ, so the backward does not recompute it. */
+/** The forward keeps h = x·A_sᵀ (factored path) or ΔW (dense path), so the backward does not recompute it. */
 interface VeraSaved extends Saved {
-  h: Tensor;
+  h?: Tensor;
+  deltaW?: Tensor;
 }
 
 export default defineRuntime<VeraConfig>({
@@ -25,11 +26,12 @@ export default defineRuntime<VeraConfig>({
           { key: 'vera_lambda_d', tensor: p.lambdaD, decay: false },
         ],
         forward(x, y) {
-          const h = veraForward(x, bases, p, y, { save: true });
-          return { x, owned: [h], h };
+          // h (N x r) on the factored path, ΔW (O x I) on the dense one (see veraCost).
+          const kept = veraForwardSaved(x, bases, p, y);
+          return { x, owned: [kept.h, kept.deltaW].filter((t) => t !== undefined), ...kept };
         },
         backward(s, dY, { dx }) {
-          const g = veraBackward(s.x, dY, bases, p, { dx, h: s.h });
+          const g = veraBackward(s.x, dY, bases, p, { dx, h: s.h, deltaW: s.deltaW });
           return [g.dLambdaB, g.dLambdaD];
         },
         merge: (W) => veraMerge(W, bases, p),
@@ -46,8 +48,7 @@ export default defineRuntime<VeraConfig>({
       trainsBackbone: false,
       release() {
         releaseTrainables(adapters.values());
-        bases.A.release();
-        bases.B.release();
+        releaseVeraBases(bases);
       },
     };
   },
