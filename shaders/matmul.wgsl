@@ -7,10 +7,6 @@
 // the autotuner (src/engine/tuning) may pick another shape per GEMM shape class and GPU. Every
 // tiling sums each output over k in the same order (k = 0, 1, …, K-1 into one accumulator), so
 // the tiling changes speed, not results.
-// An operand can be generated instead of read (A_CUSTOM / B_CUSTOM): the including kernel then
-// supplies `fn custom_a(b, row, k) -> f32` or `fn custom_b(b, k, col) -> f32` and its own bindings
-// from 8 up. That is how the fused adapter kernels build their operands inside the tile loads.
-//
 // Epilogues beyond bias and activation (all applied per output element, after the k loop):
 //   HAS_RESIDUAL   C = R + (alpha·AB + beta·C + bias): a residual add (R read-only), so a block's
 //                  `h + linear(x)` is one launch; the sum equals the unfused add(h, y) bit for bit.
@@ -33,21 +29,15 @@ struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   strideA: u32, strideB: u32, strideC: u32, strideBias: u32,
   alpha: f32, beta: f32, split: u32, pad1: u32,
-  // Free slots for custom operand generators (shapes, offsets, scale factors).
-  ext: vec4<u32>,
-  extf: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-#if ${A_DENSE}
 @group(0) @binding(1) var<storage, read> A: array<f32>;
-#endif
-#if ${B_DENSE_F32}
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-#endif
 #if ${B_F16}
 // B stored as f16 pairs in u32 words (mixed precision's frozen weights): unpacked to f32 on load.
 @group(0) @binding(2) var<storage, read> B: array<u32>;
+#else
+@group(0) @binding(2) var<storage, read> B: array<f32>;
 #endif
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 #if ${HAS_BIAS}
@@ -96,9 +86,7 @@ var<workgroup> Bs: array<vec4<f32>, ${B_VEC4S}>; // [TK][WG_X]: Bs[k*WG_X + j/4]
 
 fn load_a(b: u32, row: u32, k: u32) -> f32 {
   if (row >= P.M || k >= P.K) { return 0.0; }
-#if ${A_CUSTOM}
-  return custom_a(b, row, k);
-#elif ${SPLIT_K}
+#if ${SPLIT_K}
   let part = k / P.split;
   let lk = k - part * P.split;
 #if ${TRANS_A}
@@ -118,9 +106,7 @@ fn load_a(b: u32, row: u32, k: u32) -> f32 {
 
 fn load_b(b: u32, k: u32, col: u32) -> f32 {
   if (k >= P.K || col >= P.N) { return 0.0; }
-#if ${B_CUSTOM}
-  return custom_b(b, k, col);
-#elif ${SPLIT}
+#if ${SPLIT}
 #if ${SPLIT_N}
   let part = col / P.split;
   let lc = col - part * P.split;
@@ -154,7 +140,7 @@ fn b_at(i: u32) -> f32 { return unpack2x16float(B[i >> 1u])[i & 1u]; }
 fn b1_at(i: u32) -> f32 { return unpack2x16float(B1[i >> 1u])[i & 1u]; }
 fn b2_at(i: u32) -> f32 { return unpack2x16float(B2[i >> 1u])[i & 1u]; }
 #endif
-#elif ${B_DENSE_F32}
+#else
 fn b_at(i: u32) -> f32 { return B[i]; }
 #if ${SPLIT}
 fn b1_at(i: u32) -> f32 { return B1[i]; }

@@ -13,7 +13,7 @@ const specialised = new Map<string, string>();
 /**
  * `specialise` with a cache keyed by (shader file, defines), not by the source text: ops run
  * hundreds of launches per step and the sources do not change. `extra` is WGSL appended after
- * specialising (a GEMM's generated operand, the random generator), named by `extraKey`. The same
+ * specialising (the random generator), named by `extraKey`. The same
  * string instance comes back every time, so the pipeline cache's lookup by code stays cheap.
  */
 export function kernelCode(source: string, defines: Defines, file: string, extra?: { key: string; code: string }): string {

@@ -6,20 +6,6 @@ import { Tensor } from '../tensor';
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
 
-/** An operand generated inside the tile loads instead of read from a dense tensor. */
-export interface CustomOperand {
-  /** Names the generator's code (one name, one code): the specialisation cache keys on it. */
-  name: string;
-  /** WGSL defining `custom_a(b, row, k)` or `custom_b(b, k, col)` and its bindings (numbered 8 and up). */
-  code: string;
-  bindings: Binding[];
-  /** Logical shape [rows, cols] of the generated operand, after any transpose it applies itself. */
-  rows: number;
-  cols: number;
-  ext?: readonly number[];
-  extf?: readonly number[];
-}
-
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
@@ -49,28 +35,21 @@ export interface MatmulOptions {
 /** Options of a split GEMM: no residual or activation-gradient epilogue, no batch. */
 export type SplitMatmulOptions = Pick<MatmulOptions, 'transA' | 'transB' | 'alpha' | 'op' | 'tiling' | 'activation'>;
 
-type Operand = Tensor | CustomOperand;
-
-function isTensor(x: Operand): x is Tensor {
-  return x instanceof Tensor;
-}
-
-function dims(t: Operand, trans: boolean): { rows: number; cols: number; batch: number; stride: number } {
-  if (!isTensor(t)) return { rows: t.rows, cols: t.cols, batch: 1, stride: 0 };
+function dims(t: Tensor, trans: boolean): { rows: number; cols: number; batch: number; stride: number } {
   const r = t.rows;
   const c = t.cols;
   const batch = t.shape.length > 2 ? t.shape.slice(0, -2).reduce((a, b) => a * b, 1) : 1;
   return trans ? { rows: c, cols: r, batch, stride: r * c } : { rows: r, cols: c, batch, stride: r * c };
 }
 
-const PARAMS_BYTES = 80;
+const PARAMS_BYTES = 48;
 
 /**
  * General matrix product on the GPU, the workhorse of every linear layer and adapter:
  * forward x·Wᵀ (transB), input gradient dY·W, weight gradient dYᵀ·x (transA).
  * Leading dimensions are a batch; a 2-D operand is shared by every batch entry.
  */
-export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return gemm(a, b, opts)[0];
 }
 
@@ -150,14 +129,12 @@ export function matmulSplitDepth(a: readonly [Tensor, Tensor, Tensor], b: readon
 }
 
 /** `matmul`, or with `split` one of the split GEMMs; returns C and, split along n, its parts 1 and 2. */
-function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tensor[] {
-  const ctx = isTensor(a) ? a.ctx : isTensor(b) ? b.ctx : opts.out?.ctx;
-  if (!ctx) throw new Error('matmul: at least one operand or `out` must be a tensor');
+function gemm(a: Tensor, b: Tensor, opts: MatmulOptions, split?: Split): Tensor[] {
+  const ctx = a.ctx;
   const da = split?.wholeA ? { ...stored(split.wholeA, !!opts.transA), batch: 1, stride: 0 } : dims(a, !!opts.transA);
   const db = split ? { ...stored(split.whole, !!opts.transB), batch: 1, stride: 0 } : dims(b, !!opts.transB);
   const op = opts.op ?? 'matmul';
-  const shapeOf = (t: Operand) => (isTensor(t) ? t.shape : [t.rows, t.cols]);
-  const shapes = { a: shapeOf(a), b: shapeOf(b) };
+  const shapes = { a: a.shape, b: b.shape };
   if (da.cols !== db.rows) {
     throw new Error(
       `${op}: inner dimensions differ: opA is ${da.rows}x${da.cols}, opB is ${db.rows}x${db.cols} ` +
@@ -172,7 +149,7 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
   const N = db.cols;
   const K = da.cols;
   const beta = opts.beta ?? 0;
-  const outShape = batch > 1 ? [...(isTensor(a) && da.batch > 1 ? a.shape : (b as Tensor).shape).slice(0, -2), M, N] : [M, N];
+  const outShape = batch > 1 ? [...(da.batch > 1 ? a.shape : b.shape).slice(0, -2), M, N] : [M, N];
   const outSize = split?.axis === 'n' ? M * split.size : batch * M * N;
   let out = opts.out;
   if (out) {
@@ -190,31 +167,22 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
   }
   if (opts.activationGrad && opts.activation && opts.activation !== 'none') throw new Error(`${op}: an activation and an activation gradient in one epilogue`);
   const act = opts.activation ?? 'none';
-  const customA = !isTensor(a) ? a : undefined;
-  const customB = !isTensor(b) ? b : undefined;
-  const custom = customA ?? customB;
-  if (customA && customB) throw new Error(`${op}: only one operand can be generated`);
   // Only B may be stored in f16 (a frozen weight under mixed precision); A and C stay f32.
-  if (isTensor(a) && a.dtype !== 'f32') throw new Error(`${op}: operand A "${a.label}" is stored in ${a.dtype}; only B may be f16`);
+  if (a.dtype !== 'f32') throw new Error(`${op}: operand A "${a.label}" is stored in ${a.dtype}; only B may be f16`);
   if (opts.out && opts.out.dtype !== 'f32') throw new Error(`${op}: out "${opts.out.label}" is stored in ${opts.out.dtype}; the product is written in f32`);
   if (opts.bias && opts.bias.dtype !== 'f32') throw new Error(`${op}: bias "${opts.bias.label}" is stored in ${opts.bias.dtype}; keep biases in f32`);
-  const bF16 = isTensor(b) && b.dtype === 'f16';
+  const bF16 = b.dtype === 'f16';
   // A split GEMM reads its three B parts with one storage type (B_F16 covers B, B1 and B2).
-  if (split && isTensor(b) && split.b.some((t) => t.dtype !== b.dtype)) {
+  if (split && split.b.some((t) => t.dtype !== b.dtype)) {
     throw new Error(`${op}: the three B parts are stored in ${[b, ...split.b].map((t) => t.dtype).join(', ')}; they must share one dtype`);
   }
   // The autotuner's winner for this shape class on this device, else small tiles when the output
   // is small in either direction (a 64-wide tile would mostly idle) and 64×64 otherwise.
-  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act, split: split?.axis }, !custom);
+  const tiling = opts.tiling ?? tilingFor(ctx, { M, N, K, batch, transA: !!opts.transA, transB: !!opts.transB, bias: !!opts.bias, activation: act, split: split?.axis });
   const code = kernelCode(
     matmulWgsl,
     {
-      A_DENSE: !customA,
-      B_DENSE: !customB,
-      B_DENSE_F32: !customB && !bF16,
       B_F16: bF16,
-      A_CUSTOM: !!customA,
-      B_CUSTOM: !!customB,
       TRANS_A: !!opts.transA,
       TRANS_B: !!opts.transB,
       HAS_BIAS: !!opts.bias,
@@ -233,7 +201,6 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
       ...tilingDefines(tiling),
     },
     'matmul.wgsl',
-    custom ? { key: custom.name, code: custom.code } : undefined,
   );
 
   const params = new ArrayBuffer(PARAMS_BYTES);
@@ -243,18 +210,15 @@ function gemm(a: Operand, b: Operand, opts: MatmulOptions, split?: Split): Tenso
   f[8] = opts.alpha ?? 1;
   f[9] = beta;
   u[10] = split?.size ?? 0;
-  if (custom?.ext) u.set(custom.ext.slice(0, 4), 12);
-  if (custom?.extf) f.set(custom.extf.slice(0, 4), 16);
 
   const bindings: Binding[] = [];
-  if (isTensor(a)) bindings.push({ buffer: a.buffer, access: 'read', binding: 1 });
-  if (isTensor(b)) bindings.push({ buffer: b.buffer, access: 'read', binding: 2 });
+  bindings.push({ buffer: a.buffer, access: 'read', binding: 1 });
+  bindings.push({ buffer: b.buffer, access: 'read', binding: 2 });
   bindings.push({ buffer: out.buffer, access: 'write', binding: 3 });
   if (opts.bias) bindings.push({ buffer: opts.bias.buffer, access: 'read', binding: 4 });
   if (opts.residual) bindings.push({ buffer: opts.residual.buffer, access: 'read', binding: 5 });
   if (opts.preOut) bindings.push({ buffer: opts.preOut.buffer, access: 'write', binding: 6 });
   if (opts.activationGrad) bindings.push({ buffer: opts.activationGrad.pre.buffer, access: 'read', binding: 7 });
-  if (custom) bindings.push(...custom.bindings);
   if (split) {
     split.b.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'read', binding: 20 + i }));
     split.c?.forEach((t, i) => bindings.push({ buffer: t.buffer, access: 'write', binding: 22 + i }));

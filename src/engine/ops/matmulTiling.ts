@@ -115,13 +115,12 @@ export function tilingTable(ctx: GpuContext): TilingTable {
 }
 
 /**
- * The tiling for a dense GEMM on this device: the tuned winner of its class, else the default.
- * Records the class for the tuner while tuning is on. Generated operands (custom) always take the
- * default: the tuner cannot time a kernel whose operand code and bindings belong to a method.
+ * The tiling for a GEMM on this device: the tuned winner of its class, else the default.
+ * Records the class for the tuner while tuning is on.
  */
-export function tilingFor(ctx: GpuContext, s: GemmShape, dense: boolean): Tiling {
+export function tilingFor(ctx: GpuContext, s: GemmShape): Tiling {
   const table = tables.get(ctx);
-  if (!table || !dense) return defaultTiling(s.M, s.N);
+  if (!table) return defaultTiling(s.M, s.N);
   if (table.chosen.size === 0 && !table.seen) return defaultTiling(s.M, s.N);
   const cls = shapeClass(s);
   if (table.seen) {
