@@ -6,7 +6,8 @@
  * fine-tuning's on the demo model) live as slices of two flat buffers, for the whole run.
  * Each step, the gradients are copied into a flat gradient buffer as they come off the tape
  * (copies, not launches: a copy needs no pipeline, bind group or uniform), the global norm is one
- * partial-sums launch and one final launch over that buffer, and the update is one adamw_multi
+ * launch over that buffer (a partial-sums and a final launch past 65,536 values or with tensors
+ * updated on their own, below), and the update is one adamw_multi
  * launch over flat copies of the parameters, whose slices are then copied back into the tensors
  * the model reads. The tensors stay the model's (no engine op needs to know about offsets), and
  * the flat parameter and gradient buffers are pooled scratch that exist only from the end of the
@@ -14,7 +15,7 @@
  *
  * Per element the update is adamWStep's arithmetic with the tensor's own lr and decay, so the
  * result equals per-tensor AdamW bit for bit; the norm sums the squares in a fixed order
- * (partialsPerTensor strided partials, then a tree), so a run is deterministic.
+ * (strided partials, then a tree), so a run is deterministic.
  *
  * Tensors of at least `directMin` values (full fine-tuning's weight matrices at ViT-S/B sizes)
  * keep their own moments and gradient and get their own norm and AdamW launch, as before: there
