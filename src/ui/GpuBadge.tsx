@@ -5,7 +5,7 @@ import { WebGpuUnavailableError } from '../gpu/errors';
 import { autotuneMessage, tuningHeadline, tuningRows } from '../engine/tuning/describe';
 import { precisionText } from '../train/precision';
 import { useGpu } from './useGpu';
-import { getLab } from './lab';
+import { getLab, useLabDevice } from './lab';
 
 /** Features `acquireGpu` turns on when the adapter offers them. */
 const REQUESTED_FEATURES: Record<string, string> = {
@@ -191,7 +191,9 @@ function AdapterDetails({ summary }: { summary: AdapterSummary }) {
  * why, and how to switch (?mixed=1 / ?mixed=0). Read from the worker when the dialog opens.
  */
 function PrecisionDetails() {
-  const precision = useQuery({ queryKey: ['gpu-precision'], queryFn: async () => (await getLab().precision()) ?? null, gcTime: 0, staleTime: 0, retry: false });
+  // Asked once the worker's device is up: a dialog opened earlier would otherwise keep "not ready".
+  const device = useLabDevice();
+  const precision = useQuery({ queryKey: ['gpu-precision'], queryFn: async () => (await getLab().precision()) ?? null, enabled: device.isSuccess, gcTime: 0, staleTime: 0, retry: false });
   return (
     <section data-testid="gpu-precision" data-mixed={precision.data ? String(precision.data.mixed) : undefined}>
       <h3>Precision</h3>
@@ -214,7 +216,8 @@ function PrecisionDetails() {
  * from the worker each time the dialog opens (unmounted when closed, and not cached).
  */
 function TuningDetails() {
-  const tuning = useQuery({ queryKey: ['gpu-tuning'], queryFn: async () => (await getLab().tuning()) ?? null, gcTime: 0, staleTime: 0, retry: false });
+  const device = useLabDevice();
+  const tuning = useQuery({ queryKey: ['gpu-tuning'], queryFn: async () => (await getLab().tuning()) ?? null, enabled: device.isSuccess, gcTime: 0, staleTime: 0, retry: false });
   const ms = (v: number | undefined) => (v === undefined ? '—' : v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
   return (
     <section data-testid="gpu-tuning">
