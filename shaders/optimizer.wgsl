@@ -71,12 +71,13 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> V: array<f32>;
 #endif
 
-#if ${ADAMW}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
-  if (i >= P.n) { return; }
+#if ${NORM_PARTIAL}
+#elif ${NORM_FINAL}
+#elif ${NORM_ONE}
+#else
+// One element of the AdamW update, shared by ADAMW and ADAMW_MULTI (their uniforms name the
+// common fields alike), so the per-tensor and multi-tensor updates are the same arithmetic.
+fn adamw_element(i: u32, lr: f32, weightDecay: f32, stepSize: f32) {
   var scale = P.gradScale;
   if (P.useClip != 0u) {
     // A step whose gradients are not finite (or a diverged run) changes nothing.
@@ -85,12 +86,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   let g = G[i] * scale;
   var p = Param[i];
-  if (P.weightDecay != 0.0) { p = p * (1.0 - P.lr * P.weightDecay); }
+  if (weightDecay != 0.0) { p = p * (1.0 - lr * weightDecay); }
   let m = P.beta1 * M[i] + P.oneMinusBeta1 * g;
   let v = P.beta2 * V[i] + P.oneMinusBeta2 * g * g;
   M[i] = m;
   V[i] = v;
-  Param[i] = p - P.stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
+  Param[i] = p - stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
+}
+#endif
+
+#if ${ADAMW}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = (wg.y * nw.x + wg.x) * 256u + lid.x;
+  if (i >= P.n) { return; }
+  adamw_element(i, P.lr, P.weightDecay, P.stepSize);
 }
 #elif ${ADAMW_MULTI}
 @compute @workgroup_size(256)
@@ -108,19 +119,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   let seg = P.segs[lo];
   if (i < seg.start || i >= seg.end || seg.live == 0u) { return; }
-  var scale = P.gradScale;
-  if (P.useClip != 0u) {
-    if (Clip[3] != 0.0) { return; }
-    scale = scale * Clip[1];
-  }
-  let g = G[i] * scale;
-  var p = Param[i];
-  if (seg.weightDecay != 0.0) { p = p * (1.0 - seg.lr * seg.weightDecay); }
-  let m = P.beta1 * M[i] + P.oneMinusBeta1 * g;
-  let v = P.beta2 * V[i] + P.oneMinusBeta2 * g * g;
-  M[i] = m;
-  V[i] = v;
-  Param[i] = p - seg.stepSize * m / (sqrt(v) / P.bc2sqrt + P.eps);
+  adamw_element(i, seg.lr, seg.weightDecay, seg.stepSize);
 }
 #else
 var<workgroup> red: array<f32, 256>;

@@ -11,6 +11,7 @@
  *   for each (param, grad, state): adamWStep(param, grad, state, { lr, step, clip: norm, gradScale: 1 / k });
  */
 import optimizerWgsl from '../../../shaders/optimizer.wgsl';
+import type { Binding } from '../../gpu/context';
 import { Tensor } from '../tensor';
 import { accumulate, scale } from './elementwise';
 import { grid1D, kernelCode, outTensor, placeholder, sameSize, shapeText, uniforms } from './kernel';
@@ -58,6 +59,17 @@ export interface AdamWStepOptions {
   clip?: Tensor;
 }
 
+/** The AdamW kernels' buffers (both update kernels bind the same slots). */
+function adamWBindings(param: Tensor, grad: Tensor, state: AdamWState, clip: Tensor | undefined): Binding[] {
+  return [
+    { buffer: grad.buffer, access: 'read' },
+    { buffer: clip?.buffer ?? placeholder(param.ctx), access: 'read' },
+    { buffer: param.buffer, access: 'write' },
+    { buffer: state.m.buffer, access: 'write' },
+    { buffer: state.v.buffer, access: 'write' },
+  ];
+}
+
 /** One AdamW update of `param` in place from `grad`, updating `state`. */
 export function adamWStep(param: Tensor, grad: Tensor, state: AdamWState, o: AdamWStepOptions): void {
   const op = 'adamw';
@@ -81,13 +93,7 @@ export function adamWStep(param: Tensor, grad: Tensor, state: AdamWState, o: Ada
     shapes: { param: param.shape },
     code: kernelCode(optimizerWgsl, KERNELS.adamw, 'optimizer.wgsl'),
     uniforms: buffer,
-    bindings: [
-      { buffer: grad.buffer, access: 'read' },
-      { buffer: o.clip?.buffer ?? placeholder(param.ctx), access: 'read' },
-      { buffer: param.buffer, access: 'write' },
-      { buffer: state.m.buffer, access: 'write' },
-      { buffer: state.v.buffer, access: 'write' },
-    ],
+    bindings: adamWBindings(param, grad, state, o.clip),
     workgroups: grid1D(param.size),
   });
 }
@@ -153,13 +159,7 @@ export function adamWStepMulti(param: Tensor, grad: Tensor, state: AdamWState, s
       shapes: { param: param.shape, segments: chunk.length },
       code: kernelCode(optimizerWgsl, { ADAMW: false, ADAMW_MULTI: true, NORM_PARTIAL: false, NORM_FINAL: false, NORM_ONE: false, MAX_SEGS: table }, 'optimizer.wgsl'),
       uniforms: buffer,
-      bindings: [
-        { buffer: grad.buffer, access: 'read' },
-        { buffer: o.clip?.buffer ?? placeholder(param.ctx), access: 'read' },
-        { buffer: param.buffer, access: 'write' },
-        { buffer: state.m.buffer, access: 'write' },
-        { buffer: state.v.buffer, access: 'write' },
-      ],
+      bindings: adamWBindings(param, grad, state, o.clip),
       workgroups: grid1D(n),
     });
   }
