@@ -10,6 +10,8 @@
 // Epilogues beyond bias and activation (all applied per output element, after the k loop):
 //   HAS_RESIDUAL   C = R + (alpha·AB + beta·C + bias): a residual add (R read-only), so a block's
 //                  `h + linear(x)` is one launch; the sum equals the unfused add(h, y) bit for bit.
+//                  R_F16: R is stored as packed f16 pairs (a frozen weight under mixed precision,
+//                  when an adapter merges W + ΔW into an f32 copy).
 //   SAVE_PRE       also writes the pre-activation value to PreOut (the activation's backward reads it).
 //   GRAD_GELU / GRAD_QUICK_GELU   C = (alpha·AB + beta·C) · act'(PreIn): an activation's backward
 //                  folded into the GEMM that produces its output gradient (same formulas as
@@ -44,7 +46,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
 #if ${HAS_RESIDUAL}
+#if ${R_F16}
+@group(0) @binding(5) var<storage, read> R: array<u32>;
+fn r_at(i: u32) -> f32 { return unpack2x16float(R[i >> 1u])[i & 1u]; }
+#else
 @group(0) @binding(5) var<storage, read> R: array<f32>;
+fn r_at(i: u32) -> f32 { return R[i]; }
+#endif
 #endif
 #if ${SAVE_PRE}
 @group(0) @binding(6) var<storage, read_write> PreOut: array<f32>;
@@ -244,7 +252,7 @@ fn store(b: u32, row: u32, col0: u32, v: vec4<f32>) {
       x = x + bias_load(part, b * P.strideBias + lc);
 #endif
 #if ${HAS_RESIDUAL}
-      x = R[idx] + x;
+      x = r_at(idx) + x;
 #endif
 #if ${SAVE_PRE}
       PreOut[idx] = x;

@@ -138,6 +138,14 @@ export interface LayerAdapter<S extends Saved = Saved> {
   backward(saved: S, dY: Tensor, opts: { dx?: Tensor }): Tensor[];
   /** W + ΔW, a new tensor. */
   merge(W: Tensor): Tensor;
+  /**
+   * The merged route, offered by a full-rank method (RandLoRA, VeRA's dense path) where, for x's
+   * rows, it costs fewer multiply-adds than applying ΔW beside W: W + ΔW (out × in, f32, a new
+   * tensor also listed in `saved.owned`) for the layer's own forward and input-gradient GEMMs,
+   * with what `backward` needs. The model then does not call `forward`, and calls `backward`
+   * without dx: dY·(W + ΔW) already holds dY·ΔW. Undefined where the separate route is cheaper.
+   */
+  forwardMerged?(x: Tensor, W: Tensor): { weight: Tensor; saved: S } | undefined;
 }
 
 /** Everything a method made for one model: frozen shared bases and one adapter per target layer. */

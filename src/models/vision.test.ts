@@ -81,15 +81,35 @@ describe.each(['vit', 'clip'] as const)('%s on the GPU against the float64 refer
     model.release();
   });
 
+  // RandLoRA and VeRA take the merged route (the layer's GEMMs on W + ΔW) where it is cheaper, as it
+  // is at these shapes; with forwardMerged removed they apply ΔW beside W. Both must agree with the reference.
+  const cases = [
+    ['lora', 'separate'],
+    ['randlora', 'merged'],
+    ['randlora', 'separate'],
+    ['vera', 'merged'],
+    ['vera', 'separate'],
+  ] as const;
   it('with adapters: equals the base model at init, and adapter gradients match ΔW gradients', async () => {
     const { ctx, made, model, images, labels, weights, S } = setup(arch);
     const pixels = Tensor.from(ctx, [B, 3, S, S], images);
     const base = referenceForward({ spec: made.spec, weights, images, gradients: false });
-    for (const id of ['lora', 'randlora'] as const) {
+    for (const [id, route] of cases) {
       const method = await loadMethod(id);
-      const cfg = id === 'lora' ? { r: 4, alpha: 8, rslora: false } : { r: 8, alpha: 32 };
+      const cfg = id === 'lora' ? { r: 4, alpha: 8, rslora: false } : id === 'vera' ? { r: 16, dInitial: 0.1 } : { r: 8, alpha: 32 };
       const layers = model.targetLayers(ALL_TARGETS[made.spec.family]);
       const set = method.create(ctx, cfg, layers, 1);
+      let mergedForwards = 0;
+      for (const a of set.layers.values()) {
+        const offered = a.forwardMerged?.bind(a);
+        if (route === 'separate' || !offered) a.forwardMerged = undefined;
+        else
+          a.forwardMerged = (x, W) => {
+            const m = offered(x, W);
+            if (m) mergedForwards++;
+            return m;
+          };
+      }
       const tape0 = new Tape();
       const l0 = model.forward(tape0, pixels, set);
       expect(maxRelError(await l0.read(), base.logits)).toBeLessThan(TOL);
@@ -114,35 +134,41 @@ describe.each(['vit', 'clip'] as const)('%s on the GPU against the float64 refer
       tape.backward(logits, Tensor.from(ctx, logits.shape, Float32Array.from(ceGrad(ref.logits, labels, 5))));
       // ΔW is linear in each coordinate of each trainable, so <dL/dΔW, ∂ΔW/∂θ_i> is exactly the
       // central difference of merge(W) along θ_i; compare a few coordinates per tensor.
-      const [module, a] = [...set.layers][3];
-      const W = model.param(`${module}.weight`);
-      const dDelta = ref.deltaGrads.get(module)!;
-      for (const t of a.trainables) {
-        const g = await tape.takeGrad(t.tensor)!.read();
-        const values = await t.tensor.read();
-        for (const i of [0, t.tensor.size - 1]) {
-          const eps = 0.25;
-          const at = async (v: number) => {
-            const p = values.slice();
-            p[i] = v;
-            ctx.upload(t.tensor.buffer, p);
-            const m = a.merge(W);
-            const r = await m.read();
-            m.release();
-            return r;
-          };
-          const plus = await at(values[i] + eps);
-          const minus = await at(values[i] - eps);
-          ctx.upload(t.tensor.buffer, values);
-          let fd = 0;
-          let scale = 0;
-          for (let j = 0; j < dDelta.length; j++) {
-            fd += (dDelta[j] * (plus[j] - minus[j])) / (2 * eps);
-            scale += Math.abs(dDelta[j] * (plus[j] - minus[j])) / (2 * eps);
+      // Every layer of the first block: its gradient has passed back through every layer above it,
+      // and its own backward is each kind (QKV split GEMM, residual epilogue, GELU fused or not).
+      for (const [module, a] of [...set.layers].slice(0, 6)) {
+        const W = model.param(`${module}.weight`);
+        const dDelta = ref.deltaGrads.get(module)!;
+        for (const t of a.trainables) {
+          const g = await tape.takeGrad(t.tensor)!.read();
+          const values = await t.tensor.read();
+          for (const i of [0, t.tensor.size - 1]) {
+            const eps = 0.25;
+            const at = async (v: number) => {
+              const p = values.slice();
+              p[i] = v;
+              ctx.upload(t.tensor.buffer, p);
+              const m = a.merge(W);
+              const r = await m.read();
+              m.release();
+              return r;
+            };
+            const plus = await at(values[i] + eps);
+            const minus = await at(values[i] - eps);
+            ctx.upload(t.tensor.buffer, values);
+            let fd = 0;
+            let scale = 0;
+            for (let j = 0; j < dDelta.length; j++) {
+              fd += (dDelta[j] * (plus[j] - minus[j])) / (2 * eps);
+              scale += Math.abs(dDelta[j] * (plus[j] - minus[j])) / (2 * eps);
+            }
+            expect(Math.abs(g[i] - fd)).toBeLessThan(1e-3 * scale + 1e-6);
           }
-          expect(Math.abs(g[i] - fd)).toBeLessThan(1e-3 * scale + 1e-6);
         }
       }
+      // The route this case names was taken (VeRA at r = 16 merges only the layers where it pays).
+      if (route === 'separate') expect(mergedForwards, `${id} ${route}`).toBe(0);
+      else expect(mergedForwards, `${id} ${route}`).toBeGreaterThan(0);
       tape.clear();
       set.release();
     }

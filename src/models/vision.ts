@@ -378,22 +378,28 @@ export class VisionTransformer {
     const act = this.spec.act;
     const W = this.param(`${module}.weight`);
     const b = this.params.get(`${module}.bias`);
+    const adapter = adapters?.layers.get(module);
+    // On the merged route the adapter lives inside W + ΔW, so the activation fuses as without one.
+    const merged = this.merged(tape, x, W, adapter);
     let pre: Tensor | undefined;
     let out: Tensor;
-    if (adapters?.layers.has(module)) {
-      pre = this.linear(tape, x, module, adapters);
+    if (adapter && !merged) {
+      pre = this.linear(tape, x, module, adapters, { merged: null });
       out = tape.save(activation(pre, act));
     } else {
-      const training = tape.needsGrad(x) || tape.needsGrad(W) || tape.needsGrad(b);
+      const Wf = merged?.weight ?? W;
+      const trainables = adapter?.trainables.map((t) => t.tensor) ?? [];
+      const training = tape.needsGrad(x) || tape.needsGrad(W) || tape.needsGrad(b) || trainables.some((t) => tape.needsGrad(t));
       const f1 = training ? tape.save(Tensor.empty(this.ctx, [x.rows, W.rows], module)) : undefined;
-      out = tape.save(matmul(x, W, { transB: true, bias: b, activation: act, preOut: f1, op: opName(module) }));
+      out = tape.save(matmul(x, Wf, { transB: true, bias: b, activation: act, preOut: f1, op: opName(module) }));
       if (!f1) return { act: out, pre: undefined };
       pre = f1;
-      tape.record([x, W, b], [f1], () => {
+      const part = { adapter, saved: merged?.saved, trainables };
+      tape.record([x, W, b, ...trainables], [f1], () => {
         const dY = tape.grad(f1);
         if (!dY) return;
-        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx' }) : undefined;
-        this.linearBackward(tape, x, W, b, dY, { trainables: [] }, dx);
+        const dx = tape.needsGrad(x) ? matmul(dY, Wf, { op: 'linear_dx' }) : undefined;
+        this.linearBackward(tape, x, W, b, dY, part, undefined);
         if (dx) tape.addGrad(x, dx);
       });
     }
@@ -415,30 +421,37 @@ export class VisionTransformer {
   private qkv(tape: Tape, x: Tensor, modules: readonly [string, string, string], adapters: AdapterSet | undefined): [Tensor, Tensor, Tensor] {
     const W = modules.map((m) => this.param(`${m}.weight`)) as [Tensor, Tensor, Tensor];
     const bias = modules.map((m) => this.params.get(`${m}.bias`));
+    // Adapters on the merged route hand over W + ΔW, which the GEMMs below read in W's place.
+    const merged = modules.map((m, j) => this.merged(tape, x, W[j], adapters?.layers.get(m)));
+    const Wf = W.map((w, j) => merged[j]?.weight ?? w) as [Tensor, Tensor, Tensor];
     const withBias = bias.every((t) => !!t);
-    const fusable = (withBias || bias.every((t) => !t)) && W.every((w) => w.rows === W[0].rows && w.cols === W[0].cols) && canSplitOutputs(this.ctx, withBias);
-    if (!fusable) return modules.map((m) => this.linear(tape, x, m, adapters)) as [Tensor, Tensor, Tensor];
-    const y = matmulSplitOutputs(x, W, { transB: true, bias: withBias ? (bias as [Tensor, Tensor, Tensor]) : undefined, op: 'attention.qkv' });
+    const fusable =
+      (withBias || bias.every((t) => !t)) &&
+      Wf.every((w) => w.rows === Wf[0].rows && w.cols === Wf[0].cols && w.dtype === Wf[0].dtype) &&
+      canSplitOutputs(this.ctx, withBias);
+    if (!fusable) return modules.map((m, j) => this.linear(tape, x, m, adapters, { merged: merged[j] })) as [Tensor, Tensor, Tensor];
+    const y = matmulSplitOutputs(x, Wf, { transB: true, bias: withBias ? (bias as [Tensor, Tensor, Tensor]) : undefined, op: 'attention.qkv' });
     for (const t of y) tape.save(t);
     const parts = modules.map((m, j) => {
       const adapter = adapters?.layers.get(m);
-      const saved = adapter?.forward(x, y[j]);
-      if (saved) for (const t of saved.owned) tape.save(t);
-      return { adapter, saved, trainables: adapter?.trainables.map((t) => t.tensor) ?? [] };
+      const mj = merged[j];
+      const saved = mj ? mj.saved : adapter?.forward(x, y[j]);
+      if (saved && !mj) for (const t of saved.owned) tape.save(t);
+      return { adapter, saved, merged: !!mj, trainables: adapter?.trainables.map((t) => t.tensor) ?? [] };
     });
     tape.record([x, ...W, ...bias, ...parts.flatMap((p) => p.trainables)], y, () => {
       const dY = y.map((t) => tape.grad(t));
       let dx: Tensor | undefined;
       if (tape.needsGrad(x)) {
-        if (dY[0] && dY[1] && dY[2]) dx = matmulSplitDepth([dY[0], dY[1], dY[2]], W, { op: 'linear_dx_qkv' });
+        if (dY[0] && dY[1] && dY[2]) dx = matmulSplitDepth([dY[0], dY[1], dY[2]], Wf, { op: 'linear_dx_qkv' });
         else {
           dY.forEach((g, j) => {
-            if (g) dx = matmul(g, W[j], dx ? { beta: 1, out: dx, op: 'linear_dx' } : { op: 'linear_dx' });
+            if (g) dx = matmul(g, Wf[j], dx ? { beta: 1, out: dx, op: 'linear_dx' } : { op: 'linear_dx' });
           });
         }
       }
       dY.forEach((g, j) => {
-        if (g) this.linearBackward(tape, x, W[j], bias[j], g, parts[j], dx);
+        if (g) this.linearBackward(tape, x, W[j], bias[j], g, parts[j], parts[j].merged ? undefined : dx);
       });
       if (dx) tape.addGrad(x, dx);
     });
@@ -487,7 +500,7 @@ export class VisionTransformer {
    * is x's only consumer, so the input gradient's GEMM applies act'(pre) in its epilogue and hands
    * dPre straight to pre (unless an adapter here must add its dx before the factor).
    */
-  private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined, opts: { residual?: Tensor; activationOf?: Tensor } = {}): Tensor {
+  private linear(tape: Tape, x: Tensor, module: string, adapters: AdapterSet | undefined, opts: { residual?: Tensor; activationOf?: Tensor; merged?: Merged } = {}): Tensor {
     // W may be stored in f16 (mixed precision): matmul reads it as such; only a frozen W is.
     const W = this.param(`${module}.weight`);
     const b = this.params.get(`${module}.bias`);
@@ -495,30 +508,44 @@ export class VisionTransformer {
     // An adapter that rescales y (DoRA) needs y to hold only this layer's output: add the residual after it.
     if (opts.residual && adapter?.rescalesOutput) return this.residual(tape, opts.residual, this.linear(tape, x, module, adapters, { activationOf: opts.activationOf }));
     const { residual, activationOf: pre } = opts;
-    const y = tape.save(matmul(x, W, { transB: true, bias: b, residual, op: opName(module) }));
-    const saved = adapter?.forward(x, y);
+    // The merged route: the layer's own GEMMs run on W + ΔW (`Wf`), and the adapter adds nothing to y or dx.
+    const merged = opts.merged !== undefined ? opts.merged : this.merged(tape, x, W, adapter);
+    const Wf = merged?.weight ?? W;
+    const y = tape.save(matmul(x, Wf, { transB: true, bias: b, residual, op: opName(module) }));
+    const saved = merged?.saved ?? adapter?.forward(x, y);
     // What the adapter's forward made for its backward lives until the tape is cleared.
-    if (saved) for (const t of saved.owned) tape.save(t);
+    if (saved && !merged) for (const t of saved.owned) tape.save(t);
     const trainables = adapter?.trainables.map((t) => t.tensor) ?? [];
     tape.record([x, W, b, residual, ...trainables], [y], () => {
       // With a residual, y's gradient is also the residual input's: take it from the tape and hand it on at the end.
       const dY = residual ? tape.takeGrad(y) : tape.grad(y);
       if (!dY) return;
       const part = { adapter, saved, trainables };
-      if (pre && !adapter && tape.needsGrad(x)) {
+      if (pre && (!adapter || merged) && tape.needsGrad(x)) {
         // dPre = (dY·W) ⊙ act'(pre) in one launch; x's own gradient is never formed.
-        tape.addGrad(pre, matmul(dY, W, { activationGrad: { activation: this.spec.act, pre }, op: 'linear_dx_act' }));
+        tape.addGrad(pre, matmul(dY, Wf, { activationGrad: { activation: this.spec.act, pre }, op: 'linear_dx_act' }));
         this.linearBackward(tape, x, W, b, dY, part, undefined);
       } else {
         // Into x's gradient so far when it has one: beta = 1, no accumulate launch.
         const into = tape.gradTarget(x);
-        const dx = tape.needsGrad(x) ? matmul(dY, W, { op: 'linear_dx', ...(into ? { out: into, beta: 1 } : {}) }) : undefined;
-        this.linearBackward(tape, x, W, b, dY, part, dx);
+        const dx = tape.needsGrad(x) ? matmul(dY, Wf, { op: 'linear_dx', ...(into ? { out: into, beta: 1 } : {}) }) : undefined;
+        this.linearBackward(tape, x, W, b, dY, part, merged ? undefined : dx);
         if (dx && !into) tape.addGrad(x, dx);
       }
       if (residual) tape.addGrad(residual, dY);
     });
     return y;
+  }
+
+  /**
+   * The adapter's merged route for this input, where it offers one (see LayerAdapter.forwardMerged):
+   * W + ΔW and what its backward needs, owned by the tape from here on. Null where there is none.
+   */
+  private merged(tape: Tape, x: Tensor, W: Tensor, adapter: LayerAdapter | undefined): Merged {
+    const m = adapter?.forwardMerged?.(x, W);
+    if (!m) return null;
+    for (const t of m.saved.owned) tape.save(t);
+    return m;
   }
 
   /**
@@ -539,6 +566,9 @@ export class VisionTransformer {
     this.meanPool?.matrix.release();
   }
 }
+
+/** An adapter's merged route for one forward (W + ΔW and its saved state), or null for none. */
+type Merged = { weight: Tensor; saved: Saved } | null;
 
 /** An adapter on a linear layer, what its forward saved, and its trainable tensors. */
 interface AdaptedPart {

@@ -32,6 +32,7 @@ async function setup() {
   ctx.checkEachLaunch = false;
   await loadMethod('lora');
   await loadMethod('dora');
+  await loadMethod('randlora');
   const ckpt = await loadCheckpointFrom(DEMO);
   const ds = await loadDatasetFolder('public/datasets/fashion-mnist-heldout', { split: 'train' });
   const data = prepareData(ds, { valFraction: 0.2, seed: 0, trainLimit: 24, valLimit: 10 });
@@ -128,9 +129,9 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
   });
 
   it(`10 LoRA steps: the mixed run's loss stays within ${LOSS_TOLERANCE} of the f32 run's at every step`, async () => {
-    const { make } = await setup();
-    const curve = async (mixed: boolean) => {
-      const { model, trainer } = make(mixed);
+    const { ctx, make } = await setup();
+    const curve = async (mixed: boolean, over: Partial<TrainConfig> = {}) => {
+      const { model, trainer } = make(mixed, over);
       const losses: number[] = [];
       let mode = '';
       await trainer.run({
@@ -155,5 +156,25 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
     // …and the mixed one follows it, yet is not the same run (f16 weights did change something).
     for (const d of diffs) expect(d).toBeLessThanOrEqual(LOSS_TOLERANCE);
     expect(Math.max(...diffs)).toBeGreaterThan(0);
+
+    // RandLoRA on query and value takes the merged route (W + ΔW formed from the f16 W into f32),
+    // so key's weight stays f16 beside two f32 ones and Q, K, V run as three GEMMs. Four steps.
+    const randlora = { method: 'randlora', methodConfig: { r: 8 }, steps: 4 } as const;
+    const rf32 = await curve(false, randlora);
+    // Counts the ops launched (and launches them): the merged route's GEMM, not ΔW beside W.
+    const ops = new Map<string, number>();
+    const launch = ctx.launch;
+    ctx.launch = function (k) {
+      ops.set(k.op, (ops.get(k.op) ?? 0) + 1);
+      launch.call(this, k);
+    };
+    const rmixed = await curve(true, randlora).finally(() => (ctx.launch = launch));
+    expect(rmixed.mode).toBe('mixed');
+    expect(ops.get('randlora_merge')).toBeGreaterThanOrEqual(4 * 6);
+    expect(ops.get('randlora_fwd_dense')).toBeUndefined();
+    const rdiffs = rmixed.losses.map((l, i) => Math.abs(l - rf32.losses[i]));
+    console.log('randlora f32', rf32.losses.map((l) => l.toFixed(4)).join(' '), '\nmixed', rmixed.losses.map((l) => l.toFixed(4)).join(' '));
+    for (const d of rdiffs) expect(d).toBeLessThanOrEqual(LOSS_TOLERANCE);
+    expect(Math.max(...rdiffs)).toBeGreaterThan(0);
   });
 });

@@ -16,7 +16,8 @@ export interface MatmulOptions {
   activation?: Activation;
   /**
    * Residual epilogue: C = R + (alpha·AB + beta·C + bias), R read-only and shaped like C. A
-   * block's `h + linear(x)` in one launch, with the same sum as add(h, y).
+   * block's `h + linear(x)` in one launch, with the same sum as add(h, y). R may be stored in f16
+   * (a frozen weight under mixed precision, read as W + ΔW is formed).
    */
   residual?: Tensor;
   /** Also writes the pre-activation value (before `activation`) here, for the activation's backward. */
@@ -187,6 +188,7 @@ function gemm(a: Tensor, b: Tensor, opts: MatmulOptions, split?: Split): Tensor[
       TRANS_B: !!opts.transB,
       HAS_BIAS: !!opts.bias,
       HAS_RESIDUAL: !!opts.residual,
+      R_F16: opts.residual?.dtype === 'f16',
       SAVE_PRE: !!opts.preOut,
       GRAD_ACT: !!opts.activationGrad,
       GRAD_GELU: opts.activationGrad?.activation === 'gelu',

@@ -120,4 +120,21 @@ describe('matmul with B in f16 (packed pairs)', () => {
     expect(() => matmulSplitOutputs(x, [wh[0], wf[1], wh[2]], { transB: true })).toThrow(/three B parts are stored in f16, f32, f16/);
     for (const t of [x, ...wh, ...wf, ...outH, ...outF, ...dy]) t.release();
   });
+  it('a residual stored in f16 (W + ΔW formed from a frozen f16 W) equals the residual of its f32 copy, bit for bit', async () => {
+    const { ctx } = gpu();
+    const [M, N, K] = [13, 7, 5];
+    const a = Tensor.from(ctx, [M, K], testData(M * K, 60));
+    const b = Tensor.from(ctx, [K, N], testData(K * N, 61));
+    const raw = Float64Array.from(testData(M * N, 62, -3, 3));
+    // M·N is odd: the last value sits alone in the low half of its word.
+    const rh = Tensor.fromF16(ctx, [M, N], raw, 'w16');
+    const rf = Tensor.from(ctx, [M, N], Float32Array.from(raw.map(toF16)), 'w32');
+    const outH = await matmul(a, b, { alpha: 0.5, residual: rh }).read();
+    const outF = await matmul(a, b, { alpha: 0.5, residual: rf }).read();
+    expect(Array.from(outH)).toEqual(Array.from(outF));
+    // And it is the residual plus the product, not either alone.
+    const prod = await matmul(a, b, { alpha: 0.5 }).read();
+    for (let i = 0; i < M * N; i++) expect(outF[i]).toBeCloseTo(prod[i] + toF16(raw[i]), 5);
+    for (const t of [a, b, rh, rf]) t.release();
+  });
 });

@@ -13,6 +13,7 @@ import {
   randloraMerge,
   randloraParamCount,
   randloraSharedShape,
+  randloraStepCost,
   RANDLORA_DEFAULTS,
   type RandLoraBases,
   type RandLoraLayer,
@@ -65,6 +66,20 @@ describe('RandLoRA shapes, as PEFT sizes them', () => {
     // Square, r·nb = m: factored forward is 2·N·m², dense is m² + m³ + N·m².
     expect(few.forward.factored).toBe(2 * 7 * 768 * 768);
     expect(few.forward.dense).toBe(768 * 768 + 768 ** 3 + 7 * 768 * 768);
+  });
+
+  it('the merged route (the layer on W + ΔW) pays for many rows and saves two N·O·I products there', () => {
+    const sq = randloraLayerShape(768, 768, 32);
+    const few = randloraStepCost(sq, 7);
+    expect(few.merged).toBeGreaterThan(few.separate);
+    // ViT-B/16 at batch 8: 1576 rows. Separate = kept ΔW beside W (dense), which costs the merged
+    // route plus x·ΔWᵀ and dY·ΔW.
+    const N = 8 * 197;
+    const many = randloraStepCost(sq, N);
+    expect(many.merged).toBeLessThan(many.separate);
+    expect(many.separate - many.merged).toBe(2 * N * 768 * 768);
+    // Merged: S (J·m) and ΔW (J·m·M), then D = dYᵀ·x and G = Bfᵀ·D.
+    expect(many.merged).toBe(768 * 768 + 768 ** 3 + N * 768 * 768 + 768 ** 3);
   });
 
   it('refuses empty target lists and a non-positive r, saying why', () => {

@@ -242,11 +242,11 @@ function resolve(strategy: RandLoraStrategy | undefined, costs: { factored: numb
 // ---------------------------------------------------------------------------------------------
 // (a) merged weight, (b) forward contribution, (c) backward
 
-/** out = beta·out + ΔW, ΔW = s·Bf·S (I <= O) or s·Sᵀ·Bfᵀ (I > O), with Sᵀ read through transA. */
-function deltaWInto(layer: RandLoraLayer, out: Tensor, beta: number, op: string): void {
+/** ΔW = s·Bf·S (I <= O) or s·Sᵀ·Bfᵀ (I > O), with Sᵀ read through transA; plus W in the epilogue when given. */
+function deltaWInto(layer: RandLoraLayer, out: Tensor, W: Tensor | undefined, op: string): void {
   const S = materialiseS(layer);
   const Bf = randloraBf(layer);
-  const opts = { alpha: layer.scale, beta, out, op };
+  const opts = { alpha: layer.scale, out, op, ...(W ? { residual: W } : {}) };
   if (layer.shape.inputIsMin) matmul(Bf, S, opts);
   else matmul(S, Bf, { ...opts, transA: true, transB: true });
   S.release();
@@ -256,15 +256,13 @@ function deltaWInto(layer: RandLoraLayer, out: Tensor, beta: number, op: string)
 export function randloraDeltaW(layer: RandLoraLayer): Tensor {
   checkLayer(layer);
   const out = Tensor.empty(layer.lambda.ctx, [layer.shape.O, layer.shape.I], 'randlora_delta_w');
-  deltaWInto(layer, out, 0, 'randlora_delta_w');
+  deltaWInto(layer, out, undefined, 'randlora_delta_w');
   return out;
 }
 
 /**
- * W + ΔW as a new O x I tensor (W is left unchanged): one GEMM accumulating onto a copy of W.
- * In training with many rows, merging once per step and running the layer's own forward and
- * input-gradient GEMMs on the result, plus randloraBackward(..., { strategy: 'dense' }) without
- * dx for λ and γ, is the cheapest route (see randloraCost).
+ * W + ΔW as a new O x I f32 tensor (W, f32 or f16, is left unchanged): one GEMM, W added in its
+ * epilogue. In training with many rows this is the merged route (randloraForwardMerged).
  */
 export function randloraMerge(layer: RandLoraLayer, W: Tensor): Tensor {
   checkLayer(layer);
@@ -272,11 +270,47 @@ export function randloraMerge(layer: RandLoraLayer, W: Tensor): Tensor {
   if (W.rows !== O || W.cols !== I || W.size !== O * I) {
     throw new Error(`RandLoRA merge: W has shape [${W.shape.join(',')}], needs [${O},${I}]`);
   }
-  const ctx = W.ctx;
-  const out = Tensor.empty(ctx, [O, I], 'randlora_merged');
-  ctx.copy(W.buffer, 0, out.buffer, 0, O * I * 4);
-  deltaWInto(layer, out, 1, 'randlora_merge');
+  const out = Tensor.empty(W.ctx, [O, I], 'randlora_merged');
+  deltaWInto(layer, out, W, 'randlora_merge');
   return out;
+}
+
+/**
+ * Multiply-adds a step spends on the adapter beyond the layer's own two GEMMs, for N rows:
+ * - separate: the cheaper of the factored and dense paths, dx included (ΔW beside W);
+ * - merged: W + ΔW formed once, the layer's forward and dx GEMMs run on it (so dY·ΔW costs
+ *   nothing extra), and the backward's λ/γ gradients through D = dYᵀ·x.
+ */
+export function randloraStepCost(shape: RandLoraLayerShape, N: number): { separate: number; merged: number } {
+  const c = randloraCost(shape, N, true);
+  const noDx = randloraCost(shape, N, false);
+  const { r, nb, m, M } = shape;
+  const J = r * nb;
+  return {
+    separate: Math.min(c.forward.factored + c.backward.factored, c.forward.dense + c.backward.dense - (J * m + J * m * M)),
+    merged: J * m + J * m * M + noDx.backward.dense,
+  };
+}
+
+/** What the merged route's backward needs: the layer input. W + ΔW is the caller's (it ran the GEMMs). */
+export interface RandLoraMerged {
+  weight: Tensor;
+}
+
+/**
+ * The merged route for x's rows, where it costs less than applying ΔW beside W (randloraStepCost):
+ * W + ΔW (new f32 tensor) for the layer's own forward and input-gradient GEMMs; the backward is
+ * then randloraBackward(..., { strategy: 'dense' }) with no dx. Undefined where it does not pay.
+ */
+export function randloraForwardMerged(layer: RandLoraLayer, x: Tensor, W: Tensor, strategy: RandLoraStrategy = 'auto'): RandLoraMerged | undefined {
+  checkLayer(layer);
+  const N = rowsOf(x, layer.shape.I, 'x', layer);
+  if (strategy === 'factored') return undefined;
+  if (strategy === 'auto') {
+    const c = randloraStepCost(layer.shape, N);
+    if (c.merged >= c.separate) return undefined;
+  }
+  return { weight: randloraMerge(layer, W) };
 }
 
 export interface RandLoraForwardOptions {

@@ -3,11 +3,13 @@ import { defineRuntime, releaseTrainables } from '../define';
 import type { Tensor } from '../../engine/tensor';
 import type { LayerAdapter, Saved } from '../types';
 import type { RandLoraConfig } from './config';
-import { randloraBackward, randloraBases, randloraBf, randloraForward, randloraInit, randloraMerge, randloraSharedShape, releaseRandloraBases } from './layer';
+import { randloraBackward, randloraBases, randloraBf, randloraForward, randloraForwardMerged, randloraInit, randloraMerge, randloraSharedShape, releaseRandloraBases } from './layer';
 import { randloraPeft } from './peft';
 
 interface RandLoraSaved extends Saved {
   deltaW: Tensor | undefined;
+  /** Saved by forwardMerged: the layer's dx GEMM ran on W + ΔW, so dY·ΔW is never added here. */
+  merged?: boolean;
 }
 
 export default defineRuntime<RandLoraConfig>({
@@ -31,8 +33,17 @@ export default defineRuntime<RandLoraConfig>({
           const deltaW = randloraForward(layer, x, y, { keepDeltaW: true });
           return { x, owned: deltaW ? [deltaW] : [], deltaW };
         },
+        // Many rows (see randloraStepCost): the layer runs on W + ΔW, and λ/γ come from dYᵀ·x.
+        forwardMerged(x, W) {
+          const m = randloraForwardMerged(layer, x, W);
+          if (!m) return undefined;
+          const saved: RandLoraSaved = { x, owned: [m.weight], deltaW: undefined, merged: true };
+          return { weight: m.weight, saved };
+        },
         backward(s: RandLoraSaved, dY, { dx }) {
-          const g = randloraBackward(layer, s.x, dY, { dx, deltaW: s.deltaW });
+          const g = s.merged
+            ? randloraBackward(layer, s.x, dY, { strategy: 'dense' })
+            : randloraBackward(layer, s.x, dY, { dx, deltaW: s.deltaW });
           return [g.lambda, g.gamma];
         },
         merge: (W) => randloraMerge(layer, W),

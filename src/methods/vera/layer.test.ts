@@ -16,6 +16,7 @@ import {
   veraInitLayer,
   veraMerge,
   veraSharedShape,
+  veraStepCost,
   type LayerShape,
   type VeraBases,
   type VeraLayerParams,
@@ -145,6 +146,20 @@ interface Case {
 function resolvedDense(c: Case): boolean {
   return veraPath(c.strategy, c.N, c.I, c.O, c.r) === 'dense';
 }
+
+describe('VeRA cost model', () => {
+  it('the merged route (the layer on W + ΔW) pays where ΔW is dense and many rows pass, not for a thin r', () => {
+    const N = 8 * 197;
+    // PEFT's default r = 256 on a 768×768 layer: merged = ΔW + D = dYᵀ·x + E = D·A_sᵀ.
+    const wide = veraStepCost(N, 768, 768, 256);
+    expect(wide.merged).toBe(768 * 256 * 768 + N * 768 * 768 + 768 * 768 * 256);
+    expect(wide.merged).toBeLessThan(wide.separate);
+    // r = 4: the factored path through N × 4 activations is far cheaper than any O × I product.
+    const thin = veraStepCost(N, 768, 768, 4);
+    expect(thin.separate).toBeLessThan(thin.merged);
+    expect(thin.separate).toBe(N * 4 * (768 + 768) + 2 * N * 768 * 4 + N * 4 * 768);
+  });
+});
 
 describe('VeRA kernels against the float64 reference', () => {
   const cases: Case[] = [

@@ -10,7 +10,7 @@
  */
 import veraWgsl from './vera.wgsl';
 import type { GpuContext } from '../../gpu/context';
-import { asRows, grid1D, gridFold, kernelCode } from '../../engine/ops/kernel';
+import { asRows, gridFold, kernelCode } from '../../engine/ops/kernel';
 import { randomArray, type Distribution } from '../../engine/random';
 import { randomTensor } from '../../engine/randomTensor';
 import { STREAMS } from '../../engine/streams';
@@ -74,12 +74,8 @@ export function veraInitLayer(ctx: GpuContext, out: number, r: number, dInitial 
 }
 
 // Specialised on first use, not at import, and cached by (file, defines) like every kernel.
-const veraCode = (mode: 'OPERAND' | 'REDUCE' | 'GRADS' | 'SCALE_ROWS') =>
-  kernelCode(
-    veraWgsl,
-    { OPERAND: mode === 'OPERAND', REDUCE: mode === 'REDUCE', GRADS: mode === 'GRADS', SCALE_ROWS: mode === 'SCALE_ROWS' },
-    'vera.wgsl',
-  );
+const veraCode = (mode: 'OPERAND' | 'REDUCE' | 'GRADS') =>
+  kernelCode(veraWgsl, { OPERAND: mode === 'OPERAND', REDUCE: mode === 'REDUCE', GRADS: mode === 'GRADS' }, 'vera.wgsl');
 
 /** opB[k, col] = base[k·strideK + col·strideCol]·sk[k]·sc[col] as a new (rows, cols) tensor (the caller releases it). */
 function operand(
@@ -199,7 +195,10 @@ const rows2d = (t: Tensor, n: number, what: string): Tensor => asRows(t, n, 'VeR
 const scaledA = (bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number) =>
   operand(bases.A, d.r, I, d.Imax, 1, layer.lambdaD);
 
-/** W + diag(λ_b)·B_s·diag(λ_d)·A_s as a new (O, I) tensor. */
+/**
+ * W + diag(λ_b)·B_s·diag(λ_d)·A_s as a new (O, I) f32 tensor (W, f32 or f16, is left unchanged):
+ * ΔW's GEMM with W added in its epilogue.
+ */
 export function veraMerge(W: Tensor, bases: VeraBases, layer: VeraLayerParams): Tensor {
   const d = dimsOf(bases, layer);
   const I = W.cols;
@@ -207,29 +206,7 @@ export function veraMerge(W: Tensor, bases: VeraBases, layer: VeraLayerParams): 
     throw new Error(`veraMerge: W has shape [${W.shape.join(',')}] but λ_b has ${d.O} entries, so W needs ${d.O} rows`);
   }
   checkIn(I, d, 'W');
-  const ctx = W.ctx;
-  // diag(λ_b)·B_s: B_s is the first O rows of vera_B, a contiguous prefix.
-  const left = Tensor.empty(ctx, [d.O, d.r], 'vera_lambda_b_B');
-  const g = grid1D(d.O * d.r);
-  ctx.launch({
-    op: 'vera_scale_rows',
-    shapes: { B: bases.B.shape, lambdaB: [d.O] },
-    code: veraCode('SCALE_ROWS'),
-    uniforms: new Uint32Array([d.O, d.r, g[0], 0]),
-    bindings: [
-      { buffer: bases.B.buffer, access: 'read' },
-      { buffer: layer.lambdaB.buffer, access: 'read' },
-      { buffer: left.buffer, access: 'write' },
-    ],
-    workgroups: g,
-  });
-  const out = Tensor.empty(ctx, [d.O, I], 'vera_merged');
-  ctx.copy(W.buffer, 0, out.buffer, 0, W.size * 4);
-  const right = scaledA(bases, layer, d, I);
-  matmul(left, right, { beta: 1, out, op: 'vera_merge' });
-  left.release();
-  right.release();
-  return out;
+  return deltaW(bases, layer, d, I, 'vera_merge', W);
 }
 
 /** h = x·A_sᵀ (N, r), read straight from vera_A. */
@@ -274,12 +251,45 @@ export function veraPath(strategy: VeraStrategy | undefined, N: number, I: numbe
   return c.forward.dense + c.backward.dense < c.forward.factored + c.backward.factored ? 'dense' : 'factored';
 }
 
-/** ΔW = (diag(λ_b)·B_s·diag(λ_d))·A_s as a new (O, I) tensor: one small operand launch, one GEMM on the kept A_sᵀ. */
-function deltaW(bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number, op: string): Tensor {
+/** ΔW = (diag(λ_b)·B_s·diag(λ_d))·A_s (plus W when given) as a new (O, I) tensor: one small operand launch, one GEMM on the kept A_sᵀ. */
+function deltaW(bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number, op: string, W?: Tensor): Tensor {
   const left = operand(bases.B, d.O, d.r, d.r, 1, layer.lambdaB, layer.lambdaD);
-  const dW = matmul(left, aSliceT(bases, d, I), { transB: true, op });
+  const dW = matmul(left, aSliceT(bases, d, I), { transB: true, op, ...(W ? { residual: W } : {}) });
   left.release();
   return dW;
+}
+
+/**
+ * Multiply-adds a step spends on VeRA beyond the layer's own two GEMMs, for N rows: `separate`
+ * is the cheaper of veraPath's two routes beside W (ΔW formed once on the dense one); `merged`
+ * forms W + ΔW once, runs the layer's forward and dx GEMMs on it, and reduces E = (dYᵀ·x)·A_sᵀ.
+ */
+export function veraStepCost(N: number, I: number, O: number, r: number): { separate: number; merged: number } {
+  const c = veraCost(N, I, O, r, true);
+  const noDx = veraCost(N, I, O, r, false);
+  const deltaW = O * r * I;
+  return {
+    separate: Math.min(c.forward.factored + c.backward.factored, c.forward.dense + c.backward.dense - deltaW),
+    merged: deltaW + noDx.backward.dense,
+  };
+}
+
+/**
+ * The merged route for x's rows, where it costs less than applying ΔW beside W (veraStepCost):
+ * W + ΔW as a new f32 tensor for the layer's own forward and input-gradient GEMMs. The backward
+ * is then veraBackward(..., { strategy: 'dense' }) without dx. Undefined where it does not pay.
+ */
+export function veraForwardMerged(x: Tensor, W: Tensor, bases: VeraBases, layer: VeraLayerParams, strategy: VeraStrategy = 'auto'): Tensor | undefined {
+  const d = dimsOf(bases, layer);
+  const I = x.cols;
+  checkIn(I, d, 'x');
+  const N = rows2d(x, I, 'x').rows;
+  if (strategy === 'factored') return undefined;
+  if (strategy === 'auto') {
+    const c = veraStepCost(N, I, d.O, d.r);
+    if (c.merged >= c.separate) return undefined;
+  }
+  return veraMerge(W, bases, layer);
 }
 
 export interface VeraForwardOptions {

@@ -3,13 +3,15 @@ import type { Tensor } from '../../engine/tensor';
 import { defineRuntime, releaseTrainables } from '../define';
 import type { LayerAdapter, Saved } from '../types';
 import type { VeraConfig } from './config';
-import { veraBackward, veraBases, veraForwardSaved, veraInitLayer, veraMerge, veraSharedShape, releaseVeraBases } from './layer';
+import { veraBackward, veraBases, veraForwardMerged, veraForwardSaved, veraInitLayer, veraMerge, veraSharedShape, releaseVeraBases } from './layer';
 import { veraPeft } from './peft';
 
 /** The forward keeps h = x·A_sᵀ (factored path) or ΔW (dense path), so the backward does not recompute it. */
 interface VeraSaved extends Saved {
   h?: Tensor;
   deltaW?: Tensor;
+  /** Saved by forwardMerged: the layer's dx GEMM ran on W + ΔW, so dY·ΔW is never added here. */
+  merged?: boolean;
 }
 
 export default defineRuntime<VeraConfig>({
@@ -30,8 +32,15 @@ export default defineRuntime<VeraConfig>({
           const kept = veraForwardSaved(x, bases, p, y);
           return { x, owned: [kept.h, kept.deltaW].filter((t) => t !== undefined), ...kept };
         },
+        // Many rows (see veraStepCost): the layer runs on W + ΔW, and λ_b/λ_d come from dYᵀ·x.
+        forwardMerged(x, W) {
+          const weight = veraForwardMerged(x, W, bases, p);
+          return weight ? { weight, saved: { x, owned: [weight], merged: true } } : undefined;
+        },
         backward(s, dY, { dx }) {
-          const g = veraBackward(s.x, dY, bases, p, { dx, h: s.h, deltaW: s.deltaW });
+          const g = s.merged
+            ? veraBackward(s.x, dY, bases, p, { strategy: 'dense' })
+            : veraBackward(s.x, dY, bases, p, { dx, h: s.h, deltaW: s.deltaW });
           return [g.dLambdaB, g.dLambdaD];
         },
         merge: (W) => veraMerge(W, bases, p),

@@ -12,9 +12,6 @@
 // REDUCE: out[j] = Σ_i X[i·xs_i + j·xs_j] · Y[i·ys_i + j·ys_j] · (S[i] if scaled), one invocation
 //   per output. Both λ gradients are such weighted dot products of rank-r quantities:
 //   dλ_d[k] = Σ_t du[t,k]·h[t,k] and dλ_b[o] = Σ_k (dYᵀh)[o,k]·B_s[o,k]·λ_d[k].
-//
-// SCALE_ROWS: out[o·r + k] = base[o·r + k]·v[o] for o < O: diag(λ_b)·B_s, the left factor of the
-//   merged update (the GEMM epilogue has no per-row scale, and this is only O·r values).
 
 #if ${OPERAND}
 struct Params {
@@ -98,20 +95,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     acc = acc + E[o * P.r + k] * B[o * P.r + k] * lambda_b[o];
   }
   d_lambda_d[k] = acc;
-}
-#endif
-
-#if ${SCALE_ROWS}
-struct Params { rows: u32, cols: u32, groups_x: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> base: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let idx = (wg.x + wg.y * P.groups_x) * 256u + lid;
-  if (idx >= P.rows * P.cols) { return; }
-  out[idx] = base[idx] * v[idx / P.cols];
 }
 #endif
