@@ -93,3 +93,23 @@ test('the GPU dialog says which precision runs: f32 by default without shader-f1
     await expect(section.locator('p')).toHaveText(words);
   }
 });
+
+test('the GPU dialog says which reduction path the ops run: subgroup by default on SwiftShader, workgroup with ?subgroups=0', async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  for (const [url, path, line] of [
+    ['/', 'subgroup', 'Reductions: subgroup (layernorm, cross-entropy)'],
+    ['/?subgroups=0', 'workgroup', 'Reductions: workgroup shared memory (turned off by ?subgroups=0)'],
+  ] as const) {
+    await page.goto(url);
+    await page.getByTestId('gpu-badge').click();
+    // SwiftShader in headless Chromium offers `subgroups`; the default would be meaningless without it.
+    await expect(page.getByTestId('gpu-feature').and(page.locator('[data-feature="subgroups"]'))).toHaveCount(1);
+    const section = page.getByTestId('gpu-reductions');
+    // The lab's worker answers once its device is up.
+    await expect(section).toHaveAttribute('data-path', path, { timeout: 60_000 });
+    await expect(page.getByTestId('gpu-reductions-line')).toHaveText(line);
+    await expect(section).toContainText('softmax runs inside the fused attention kernel');
+    await section.scrollIntoViewIfNeeded();
+    await screenshot(page, testInfo, `gpu-reductions-${path}`);
+  }
+});

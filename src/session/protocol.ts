@@ -3,6 +3,7 @@ import type { MethodId } from '../methods/registry';
 import type { AdapterSummary } from '../gpu/device';
 import type { TuningSummary } from '../engine/tuning/matmulTuner';
 import type { PrecisionSetting } from '../train/precision';
+import type { ReductionPathSummary } from '../engine/ops/reductionPath';
 import type { DroppedFile } from '../io/sources/droppedFiles';
 import type { DataPlan } from './prepare';
 import type { CheckpointPolicy, RunEvent, RunSpec } from './run';
@@ -99,6 +100,8 @@ export interface LabApi {
   init(options?: { autotune?: boolean; subgroups?: boolean; mixedPrecision?: boolean }): Promise<AdapterSummary>;
   /** The lab device's mixed-precision setting (for the GPU dialog); undefined before init. */
   precision(): Promise<PrecisionSetting | undefined>;
+  /** Which path the row reductions (layernorm, cross-entropy) take on the lab's device, as the ops report it (for the GPU dialog); undefined before init. */
+  reductions(): Promise<ReductionPathSummary | undefined>;
   /** What GEMM autotuning did on the lab's device (for the GPU dialog); undefined before init. */
   tuning(): Promise<TuningSummary | undefined>;
   loadModel(req: ModelRequest, onProgress?: (p: LoadProgressEvent) => void): Promise<ModelInfo>;

@@ -26,6 +26,7 @@ import { Lab } from './lab';
 import { IndexedDbCheckpointStore } from './idbCheckpointStore';
 import { IndexedDbTuningStore } from './idbTuningStore';
 import { disableAutotune, enableAutotune, tuningSummary } from '../engine/tuning/matmulTuner';
+import { reductionPath } from '../engine/ops/reductionPath';
 import { estimateRun } from './estimate';
 import { prepareData, type DataPlan } from './prepare';
 import type { DatasetInfo, DatasetRequest, LabApi, LoadProgressEvent, ModelInfo, ModelRequest } from './protocol';
@@ -133,6 +134,10 @@ const api: LabApi = {
     if (!lab) return undefined;
     const device = lab.ctx.device;
     return { mixed: lab.ctx.mixedPrecision, shaderF16: device.features.has('shader-f16'), chosen: mixedPrecision !== undefined };
+  },
+
+  async reductions() {
+    return lab ? reductionPath(lab.ctx) : undefined;
   },
 
   async tuning() {

@@ -4,6 +4,7 @@ import { MINIMUM_LIMITS, type AdapterSummary } from '../gpu/device';
 import { WebGpuUnavailableError } from '../gpu/errors';
 import { autotuneMessage, tuningHeadline, tuningRows } from '../engine/tuning/describe';
 import { precisionText } from '../train/precision';
+import { reductionHelp, reductionLine } from './reductions';
 import { useGpu } from './useGpu';
 import { getLab, useLabDevice } from './lab';
 
@@ -87,6 +88,7 @@ export function GpuBadge() {
         </div>
         <AdapterDetails summary={summary} />
         {open && <PrecisionDetails />}
+        {open && <ReductionDetails />}
         {open && <TuningDetails />}
       </dialog>
     </>
@@ -206,6 +208,32 @@ function PrecisionDetails() {
               ? 'The training device is not ready yet.'
               : precisionText(precision.data)}
       </p>
+    </section>
+  );
+}
+
+/**
+ * Which path the row reductions of layernorm and cross-entropy take on the lab's device (subgroup
+ * operations or workgroup shared memory) and why, as the worker's ops report it.
+ */
+function ReductionDetails() {
+  const device = useLabDevice();
+  const reductions = useQuery({ queryKey: ['gpu-reductions'], queryFn: async () => (await getLab().reductions()) ?? null, enabled: device.isSuccess, gcTime: 0, staleTime: 0, retry: false });
+  return (
+    <section data-testid="gpu-reductions" data-path={reductions.data?.path}>
+      <h3>Reductions</h3>
+      {reductions.isPending ? (
+        <p className="muted">Reading the reduction path…</p>
+      ) : reductions.isError ? (
+        <p className="muted">The training worker did not answer: {reductions.error.message}</p>
+      ) : !reductions.data ? (
+        <p className="muted">The training device is not ready yet.</p>
+      ) : (
+        <>
+          <p data-testid="gpu-reductions-line">{reductionLine(reductions.data)}</p>
+          <p className="muted">{reductionHelp(reductions.data)}</p>
+        </>
+      )}
     </section>
   );
 }

@@ -59,6 +59,11 @@ export interface CrossEntropyOptions {
   stats?: Tensor;
 }
 
+/** Whether the kernel's row max / sum / argmax run through subgroup operations on this context. */
+export function crossEntropyUsesSubgroups(ctx: GpuContext): boolean {
+  return ctx.subgroupReductions;
+}
+
 export interface CrossEntropyResult {
   /** Per-example loss (B); 0 for ignored examples. */
   losses: Tensor;
@@ -87,7 +92,7 @@ function launchCrossEntropy(
   ctx.launch({
     op: 'cross_entropy',
     shapes: { logits: logits.shape },
-    code: kernelCode(crossEntropyWgsl, { SUBGROUPS: ctx.subgroupReductions }, 'cross_entropy.wgsl'),
+    code: kernelCode(crossEntropyWgsl, { SUBGROUPS: crossEntropyUsesSubgroups(ctx) }, 'cross_entropy.wgsl'),
     uniforms: buffer,
     bindings: [
       { buffer: logits.buffer, access: 'read' },

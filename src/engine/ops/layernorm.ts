@@ -24,15 +24,19 @@ export interface LayerNormResult {
   rstd: Tensor;
 }
 
+/** Rows up to this many values are reduced by one invocation each, so never through subgroups. */
+export const LAYERNORM_ONE_LANE_COLS = 256;
+
 /** Short rows are reduced by one invocation each, 64 rows to a workgroup; long rows by a 64-lane workgroup. */
 function oneLane(cols: number): boolean {
-  return cols <= 256;
+  return cols <= LAYERNORM_ONE_LANE_COLS;
 }
 
 /** Subgroup row sums where the context uses them; one-lane rows have no cross-invocation sum to speed up. */
 function subgroups(ctx: GpuContext, cols: number): boolean {
   return ctx.subgroupReductions && !oneLane(cols);
 }
+export { subgroups as layerNormUsesSubgroups };
 
 function rowGrid(rows: number, cols: number): [number, number] {
   return grid1D(oneLane(cols) ? Math.ceil(rows / 64) : rows, 1);
