@@ -66,6 +66,11 @@ export interface MethodConfig<Config extends object = object, Id extends string 
   countParams(config: Config, layers: readonly TargetLayer[]): number;
   /** Frozen values the method keeps on the GPU besides the model (shared random bases), for the memory estimate. */
   frozenFloats(config: Config, layers: readonly TargetLayer[]): number;
+  /**
+   * Values the method holds per step beyond activations, at most: W + ΔW or ΔW (out × in) per
+   * adapted layer from forward to backward, for a method with a merged or dense route. Absent: none.
+   */
+  stepFloats?(config: Config, layers: readonly TargetLayer[]): number;
   /** The largest rank ΔW can reach on `layer`, given all targeted layers (shared bases depend on them). */
   maxRank(config: Config, layer: TargetLayer, layers: readonly TargetLayer[]): number;
   /** The settings the generic knobs map to: `--rank`/`--alpha` on the CLI, and studies. */

@@ -7,8 +7,8 @@ import type { RunSpec } from './run';
 /**
  * What a run will cost before it starts: trainable parameters (head included), the rank each
  * targeted layer's update can reach, and GPU memory. Memory counts weights, the optimizer's
- * gradient and two moments per trainable value, frozen random bases, and the activations one
- * training step keeps for its backward; it is an estimate (the pool rounds sizes up a little).
+ * gradient and two moments per trainable value, frozen random bases, what a method holds from
+ * forward to backward (a merged W + ΔW per layer), and the activations one training step keeps; it is an estimate (the pool rounds sizes up a little).
  */
 export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): RunEstimate {
   const method = METHODS[run.method];
@@ -29,6 +29,8 @@ export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): R
   }));
   // Frozen values the method keeps on the GPU besides the model (shared random bases).
   const bases = method.usesTargets ? method.frozenFloats(config, layers) : 0;
+  // What the method holds while a step runs (RandLoRA's and VeRA's W + ΔW per adapted layer).
+  const perStep = method.usesTargets ? (method.stepFloats?.(config, layers) ?? 0) : 0;
   const B = run.train.batchSize ?? 16;
   const T = tokenCount(spec);
   const D = spec.hidden;
@@ -38,6 +40,6 @@ export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): R
   // no H·T² probabilities).
   const perBlock = T * (10 * D + 3 * F) + spec.heads * T;
   const activations = B * (spec.layers * perBlock + T * D * 4);
-  const floats = backbone + head + 3 * trainableParams + bases + 2 * activations;
+  const floats = backbone + head + 3 * trainableParams + bases + perStep + 2 * activations;
   return { method: run.method, trainableParams, maxRank, memoryBytes: 4 * floats };
 }

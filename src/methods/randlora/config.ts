@@ -30,6 +30,8 @@ export const randlora = defineMethod<RandLoraConfig>()({
   countParams: (c, layers) => layers.reduce((n, l) => n + randloraParamCount(l.out, l.in, c.r), 0),
   // The shared bases plus the dense Bf copies the GEMMs read (one per distinct layer shape).
   frozenFloats: (c, layers) => (layers.length ? randloraFrozenFloats(layers.map((l) => [l.out, l.in] as const), c.r) : 0),
+  // W + ΔW (merged route) or ΔW (dense path) per adapted layer, kept from forward to backward.
+  stepFloats: (_c, layers) => layers.reduce((n, l) => n + l.out * l.in, 0),
   // r·nb ≥ m basis directions span the whole of the smaller side.
   maxRank: (c, l) => Math.min(l.in, l.out, c.r * randloraLayerShape(l.out, l.in, c.r).nb),
   knobs: { rank: 'r', scale: 'alpha' },

@@ -36,6 +36,8 @@ export const vera = defineMethod<VeraConfig>()({
     const widths = new Set(layers.map((l) => l.in));
     return c.r * s.in + s.out * c.r + [...widths].reduce((n, I) => n + c.r * I, 0);
   },
+  // W + ΔW (merged route) or ΔW (dense path) per adapted layer, kept from forward to backward.
+  stepFloats: (_c, layers) => layers.reduce((n, l) => n + l.out * l.in, 0),
   maxRank: (c, l) => Math.min(c.r, l.in, l.out),
   knobs: { rank: 'r' },
   // out + r per layer: r moves the count by one per layer. Past 4096 the shared bases get large
