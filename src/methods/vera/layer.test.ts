@@ -15,6 +15,7 @@ import {
   veraForwardSaved,
   veraInitLayer,
   veraMerge,
+  veraForwardMerged,
   veraSharedShape,
   veraStepCost,
   type LayerShape,
@@ -148,16 +149,23 @@ function resolvedDense(c: Case): boolean {
 }
 
 describe('VeRA cost model', () => {
-  it('the merged route (the layer on W + ΔW) pays where ΔW is dense and many rows pass, not for a thin r', () => {
+  it('with many rows the merged route (the layer on W + ΔW) pays; its gradients go the cheaper way', () => {
     const N = 8 * 197;
-    // PEFT's default r = 256 on a 768×768 layer: merged = ΔW + D = dYᵀ·x + E = D·A_sᵀ.
-    const wide = veraStepCost(N, 768, 768, 256);
-    expect(wide.merged).toBe(768 * 256 * 768 + N * 768 * 768 + 768 * 768 * 256);
-    expect(wide.merged).toBeLessThan(wide.separate);
-    // r = 4: the factored path through N × 4 activations is far cheaper than any O × I product.
-    const thin = veraStepCost(N, 768, 768, 4);
-    expect(thin.separate).toBeLessThan(thin.merged);
-    expect(thin.separate).toBe(N * 4 * (768 + 768) + 2 * N * 768 * 4 + N * 4 * 768);
+    // PEFT's default r = 256 on ViT-B's 768×768 layer: gradients through h (x·A_sᵀ, dYᵀ·h, du)
+    // beat D = dYᵀ·x, and both beat applying ΔW beside W.
+    const b = veraStepCost(N, 768, 768, 256);
+    expect(b.merged).toBe(768 * 256 * 768 + N * 768 * 768 + 768 * 768 * 256);
+    expect(b.mergedFactored).toBe(768 * 256 * 768 + N * 256 * 768 + 2 * N * 768 * 256);
+    expect(b.mergedFactored).toBeLessThan(b.merged);
+    expect(b.merged).toBeLessThan(b.separate);
+    // ViT-S (384 wide): r = 256 is two thirds of the width, so D = dYᵀ·x is the cheaper way.
+    const s = veraStepCost(N, 384, 384, 256);
+    expect(s.merged).toBeLessThan(Math.min(s.mergedFactored, s.separate));
+    // The merged route drops the y and dx products through N × r at the price of forming ΔW once:
+    // it pays once N·(I + O) > O·I, so not for a handful of rows.
+    const few = veraStepCost(7, 768, 768, 4);
+    expect(few.separate).toBeLessThan(Math.min(few.merged, few.mergedFactored));
+    expect(few.separate).toBe(7 * 4 * (768 + 768) + 2 * 7 * 768 * 4 + 7 * 4 * 768);
   });
 });
 
@@ -232,6 +240,46 @@ describe('VeRA kernels against the float64 reference', () => {
         t?.release();
       }
     });
+  });
+
+  it('merged route, both ways to the gradients: the layer on W + ΔW, λ gradients without dx', async () => {
+    const { ctx } = gpu();
+    const c = { N: 65, I: 197, O: 65, r: 65, shared: { out: 197, in: 768 } };
+    const { bases, A, B } = await makeBases(c.r, c.shared, 900);
+    const ref: VeraRef = { A, B, lambdaB: f32Data(c.O, 901), lambdaD: f32Data(c.r, 902), I: c.I };
+    const layer: VeraLayerParams = { lambdaB: vec(ref.lambdaB, 'lambda_b'), lambdaD: vec(ref.lambdaD, 'lambda_d') };
+    const x = mat(c.N, c.I, f32Data(c.N * c.I, 903));
+    const G = mat(c.N, c.O, f32Data(c.N * c.O, 904));
+    const W = mat(c.O, c.I, f32Data(c.O * c.I, 905));
+    const [tW, tx, tG] = [upload(W, 'W'), upload(x, 'x'), upload(G, 'G')];
+    const want = veraGrads64(x, G, ref);
+    for (const route of ['merged', 'mergedFactored'] as const) {
+      const m = veraForwardMerged(tx, tW, bases, layer, route)!;
+      expect(m.h === undefined, route).toBe(route === 'merged');
+      // y = x·(W + ΔW)ᵀ and dx = dY·(W + ΔW): the model's own GEMMs on the merged weight.
+      const y = matmul(tx, m.weight, { transB: true });
+      const dx = matmul(tG, m.weight);
+      const g = veraBackward(tx, tG, bases, layer, m.h ? { strategy: 'factored', h: m.h } : { strategy: 'dense' });
+      const [gotY, gotDx, gotDB, gotDD] = await Promise.all([y, dx, g.dLambdaB, g.dLambdaD].map((t) => t.read()));
+      const xW = mat(c.N, c.O, Float64Array.from({ length: c.N * c.O }, (_, i) => {
+        const [n, o] = [Math.floor(i / c.O), i % c.O];
+        let acc = 0;
+        for (let k = 0; k < c.I; k++) acc += x.data[n * c.I + k] * W.data[o * c.I + k];
+        return acc;
+      }));
+      expect(maxRelError(gotY, addTo(xW, veraContribution64(x, ref)))).toBeLessThan(f32Tolerance(c.I + c.r));
+      const dYW = Float64Array.from({ length: c.N * c.I }, (_, i) => {
+        const [n, k] = [Math.floor(i / c.I), i % c.I];
+        let acc = 0;
+        for (let o = 0; o < c.O; o++) acc += G.data[n * c.O + o] * W.data[o * c.I + k];
+        return acc;
+      });
+      expect(maxRelError(gotDx, Float64Array.from(dYW, (v, i) => v + want.dx.data[i]))).toBeLessThan(f32Tolerance(c.O + c.r));
+      expect(maxRelError(gotDB, want.dLambdaB)).toBeLessThan(f32Tolerance(c.N + c.I + c.r));
+      expect(maxRelError(gotDD, want.dLambdaD)).toBeLessThan(f32Tolerance(c.O + c.N + c.I));
+      for (const t of [m.weight, m.h, y, dx, g.dLambdaB, g.dLambdaD]) t?.release();
+    }
+    for (const t of [bases.A, bases.B, layer.lambdaB, layer.lambdaD, tW, tx, tG]) t.release();
   });
 
   it('folds leading batch dimensions of x and dY into the token count', async () => {

@@ -260,36 +260,52 @@ function deltaW(bases: VeraBases, layer: VeraLayerParams, d: Dims, I: number, op
 }
 
 /**
- * Multiply-adds a step spends on VeRA beyond the layer's own two GEMMs, for N rows: `separate`
- * is the cheaper of veraPath's two routes beside W (ΔW formed once on the dense one); `merged`
- * forms W + ΔW once, runs the layer's forward and dx GEMMs on it, and reduces E = (dYᵀ·x)·A_sᵀ.
+ * Multiply-adds a step spends on VeRA beyond the layer's own two GEMMs, for N rows:
+ * - `separate`: the cheaper of veraPath's two routes beside W (ΔW formed once on the dense one);
+ * - `merged`: W + ΔW formed once, the layer's forward and dx GEMMs run on it, and the λ gradients
+ *   reduce E = (dYᵀ·x)·A_sᵀ (one N·O·I product);
+ * - `mergedFactored`: W + ΔW likewise, but the λ gradients through h = x·A_sᵀ (kept from the
+ *   forward), dYᵀ·h and du = dY·(λ_b⊙B_s): 3 products through N × r instead of N·O·I, cheaper
+ *   where r is well below the layer's width (ViT-B's 768-wide layers at r = 256).
  */
-export function veraStepCost(N: number, I: number, O: number, r: number): { separate: number; merged: number } {
+export function veraStepCost(N: number, I: number, O: number, r: number): { separate: number; merged: number; mergedFactored: number } {
   const c = veraCost(N, I, O, r, true);
   const noDx = veraCost(N, I, O, r, false);
   const deltaW = O * r * I;
   return {
     separate: Math.min(c.forward.factored + c.backward.factored, c.forward.dense + c.backward.dense - deltaW),
     merged: deltaW + noDx.backward.dense,
+    mergedFactored: deltaW + N * r * I + noDx.backward.factored,
   };
 }
 
+/** The merged route's state: W + ΔW, and h = x·A_sᵀ when the λ gradients go through it. */
+export interface VeraMerged {
+  weight: Tensor;
+  h?: Tensor;
+}
+
+export type VeraMergedRoute = 'auto' | 'merged' | 'mergedFactored';
+
 /**
  * The merged route for x's rows, where it costs less than applying ΔW beside W (veraStepCost):
- * W + ΔW as a new f32 tensor for the layer's own forward and input-gradient GEMMs. The backward
- * is then veraBackward(..., { strategy: 'dense' }) without dx. Undefined where it does not pay.
+ * W + ΔW as a new f32 tensor for the layer's own forward and input-gradient GEMMs, and h where
+ * the gradients take the factored way. The backward is then veraBackward(..., { strategy:
+ * 'factored', h }) or (..., { strategy: 'dense' }), without dx. Undefined where it does not pay.
  */
-export function veraForwardMerged(x: Tensor, W: Tensor, bases: VeraBases, layer: VeraLayerParams, strategy: VeraStrategy = 'auto'): Tensor | undefined {
+export function veraForwardMerged(x: Tensor, W: Tensor, bases: VeraBases, layer: VeraLayerParams, route: VeraMergedRoute = 'auto'): VeraMerged | undefined {
   const d = dimsOf(bases, layer);
   const I = x.cols;
   checkIn(I, d, 'x');
-  const N = rows2d(x, I, 'x').rows;
-  if (strategy === 'factored') return undefined;
-  if (strategy === 'auto') {
-    const c = veraStepCost(N, I, d.O, d.r);
-    if (c.merged >= c.separate) return undefined;
+  const x2 = rows2d(x, I, 'x');
+  let take = route;
+  if (take === 'auto') {
+    const c = veraStepCost(x2.rows, I, d.O, d.r);
+    if (Math.min(c.merged, c.mergedFactored) >= c.separate) return undefined;
+    take = c.mergedFactored < c.merged ? 'mergedFactored' : 'merged';
   }
-  return veraMerge(W, bases, layer);
+  const weight = veraMerge(W, bases, layer);
+  return take === 'mergedFactored' ? { weight, h: hidden(x2, bases, d) } : { weight };
 }
 
 export interface VeraForwardOptions {

@@ -32,14 +32,16 @@ export default defineRuntime<VeraConfig>({
           const kept = veraForwardSaved(x, bases, p, y);
           return { x, owned: [kept.h, kept.deltaW].filter((t) => t !== undefined), ...kept };
         },
-        // Many rows (see veraStepCost): the layer runs on W + ΔW, and λ_b/λ_d come from dYᵀ·x.
+        // Many rows (see veraStepCost): the layer runs on W + ΔW, and λ_b/λ_d come from h = x·A_sᵀ
+        // (kept) where r is thin next to the layer, else from dYᵀ·x.
         forwardMerged(x, W) {
-          const weight = veraForwardMerged(x, W, bases, p);
-          return weight ? { weight, saved: { x, owned: [weight], merged: true } } : undefined;
+          const m = veraForwardMerged(x, W, bases, p);
+          if (!m) return undefined;
+          return { weight: m.weight, saved: { x, owned: m.h ? [m.weight, m.h] : [m.weight], merged: true, h: m.h } };
         },
         backward(s, dY, { dx }) {
           const g = s.merged
-            ? veraBackward(s.x, dY, bases, p, { strategy: 'dense' })
+            ? veraBackward(s.x, dY, bases, p, s.h ? { strategy: 'factored', h: s.h } : { strategy: 'dense' })
             : veraBackward(s.x, dY, bases, p, { dx, h: s.h, deltaW: s.deltaW });
           return [g.dLambdaB, g.dLambdaD];
         },
