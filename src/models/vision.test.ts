@@ -166,7 +166,8 @@ describe.each(['vit', 'clip'] as const)('%s on the GPU against the float64 refer
           }
         }
       }
-      // The route this case names was taken (VeRA at r = 16 merges only the layers where it pays).
+      // The route this case names was taken. VeRA at r = 16 picks per layer (veraStepCost): λ gradients
+      // through dYᵀ·x on the 32 × 32 layers, through h = x·A_sᵀ on the MLP ones.
       if (route === 'separate') expect(mergedForwards, `${id} ${route}`).toBe(0);
       else expect(mergedForwards, `${id} ${route}`).toBeGreaterThan(0);
       tape.clear();
