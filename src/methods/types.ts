@@ -144,7 +144,7 @@ export interface LayerAdapter<S extends Saved = Saved> {
   /** W + ΔW, a new tensor. */
   merge(W: Tensor): Tensor;
   /**
-   * The merged route, offered by a full-rank method (RandLoRA, VeRA's dense path) where, for x's
+   * The merged route, offered by a method with a dense update (RandLoRA, VeRA) where, for x's
    * rows, it costs fewer multiply-adds than applying ΔW beside W: W + ΔW (out × in, f32, a new
    * tensor also listed in `saved.owned`) for the layer's own forward and input-gradient GEMMs,
    * with what `backward` needs. The model then does not call `forward`, and calls `backward`

@@ -8,7 +8,8 @@ import type { RunSpec } from './run';
  * What a run will cost before it starts: trainable parameters (head included), the rank each
  * targeted layer's update can reach, and GPU memory. Memory counts weights, the optimizer's
  * gradient and two moments per trainable value, frozen random bases, what a method holds from
- * forward to backward (a merged W + ΔW per layer), and the activations one training step keeps; it is an estimate (the pool rounds sizes up a little).
+ * forward to backward (a merged W + ΔW per layer), and the activations one training step keeps;
+ * it is an estimate (the pool rounds sizes up a little).
  */
 export function estimateRun(spec: ModelSpec, run: RunSpec, numLabels: number): RunEstimate {
   const method = METHODS[run.method];

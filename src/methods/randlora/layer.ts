@@ -292,7 +292,7 @@ export function randloraStepCost(shape: RandLoraLayerShape, N: number): { separa
   };
 }
 
-/** What the merged route's backward needs: the layer input. W + ΔW is the caller's (it ran the GEMMs). */
+/** The merged route's W + ΔW (a new f32 tensor; the caller runs the layer's GEMMs on it and releases it). */
 export interface RandLoraMerged {
   weight: Tensor;
 }
