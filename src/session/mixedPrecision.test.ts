@@ -12,7 +12,7 @@ import { mergedTensors } from '../io/peft/exportMerged';
 import { loadMethod } from '../methods/registry';
 import { mixedPrecisionFromEnv } from '../gpu/node';
 import { enableMixedPrecision, MIXED_PRECISION_TOLERANCE } from '../models/mixedPrecision';
-import { useGpu } from '../testing/gpu';
+import { observeLaunches, useGpu } from '../testing/gpu';
 import { analyseLayers } from '../train/layerAnalysis';
 import { Trainer, type MetricRecord, type TrainConfig } from '../train/trainer';
 import { buildModel, normalisationFor, prepareData } from './prepare';
@@ -161,14 +161,9 @@ describe('mixed precision (frozen weights in f16, f32 arithmetic)', () => {
     // so key's weight stays f16 beside two f32 ones and Q, K, V run as three GEMMs. Four steps.
     const randlora = { method: 'randlora', methodConfig: { r: 8 }, steps: 4 } as const;
     const rf32 = await curve(false, randlora);
-    // Counts the ops launched (and launches them): the merged route's GEMM, not ΔW beside W.
+    // Counts the ops launched: the merged route's GEMM, not ΔW beside W.
     const ops = new Map<string, number>();
-    const launch = ctx.launch;
-    ctx.launch = function (k) {
-      ops.set(k.op, (ops.get(k.op) ?? 0) + 1);
-      launch.call(this, k);
-    };
-    const rmixed = await curve(true, randlora).finally(() => (ctx.launch = launch));
+    const rmixed = await observeLaunches(ctx, (k) => ops.set(k.op, (ops.get(k.op) ?? 0) + 1), () => curve(true, randlora));
     expect(rmixed.mode).toBe('mixed');
     expect(ops.get('randlora_merge')).toBeGreaterThanOrEqual(4 * 6);
     expect(ops.get('randlora_fwd_dense')).toBeUndefined();

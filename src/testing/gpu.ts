@@ -3,7 +3,7 @@
  * GPU), with each launch submitted alone so a failing kernel is named exactly.
  */
 import { afterAll, beforeAll } from 'vitest';
-import type { GpuContext } from '../gpu/context';
+import type { GpuContext, KernelLaunch } from '../gpu/context';
 import { nodeGpu, type NodeGpu } from '../gpu/node';
 import { randomArray } from '../engine/random';
 
@@ -56,5 +56,25 @@ export async function withReductionPath<T>(ctx: GpuContext, subgroups: boolean, 
     return await fn();
   } finally {
     ctx.subgroupReductions = before;
+  }
+}
+
+/**
+ * Runs `fn` with every launch on `ctx` also shown to `see` (the launch still runs on the device:
+ * an observer, not a stand-in), then puts the context's own launch back.
+ */
+export async function observeLaunches<T>(ctx: GpuContext, see: (k: KernelLaunch) => void, fn: () => Promise<T>): Promise<T> {
+  const launch = ctx.launch;
+  const own = Object.prototype.hasOwnProperty.call(ctx, 'launch');
+  ctx.launch = function (k: KernelLaunch) {
+    see(k);
+    launch.call(this, k);
+  };
+  try {
+    return await fn();
+  } finally {
+    // Back to what it was: an observer's own property, or the class's method.
+    if (own) ctx.launch = launch;
+    else delete (ctx as { launch?: unknown }).launch;
   }
 }

@@ -292,25 +292,15 @@ export function randloraStepCost(shape: RandLoraLayerShape, N: number): { separa
   };
 }
 
-/** The merged route's W + ΔW (a new f32 tensor; the caller runs the layer's GEMMs on it and releases it). */
-export interface RandLoraMerged {
-  weight: Tensor;
-}
-
 /**
  * The merged route for x's rows, where it costs less than applying ΔW beside W (randloraStepCost):
  * W + ΔW (new f32 tensor) for the layer's own forward and input-gradient GEMMs; the backward is
  * then randloraBackward(..., { strategy: 'dense' }) with no dx. Undefined where it does not pay.
  */
-export function randloraForwardMerged(layer: RandLoraLayer, x: Tensor, W: Tensor, strategy: RandLoraStrategy = 'auto'): RandLoraMerged | undefined {
+export function randloraForwardMerged(layer: RandLoraLayer, x: Tensor, W: Tensor): Tensor | undefined {
   checkLayer(layer);
-  const N = rowsOf(x, layer.shape.I, 'x', layer);
-  if (strategy === 'factored') return undefined;
-  if (strategy === 'auto') {
-    const c = randloraStepCost(layer.shape, N);
-    if (c.merged >= c.separate) return undefined;
-  }
-  return { weight: randloraMerge(layer, W) };
+  const c = randloraStepCost(layer.shape, rowsOf(x, layer.shape.I, 'x', layer));
+  return c.merged < c.separate ? randloraMerge(layer, W) : undefined;
 }
 
 export interface RandLoraForwardOptions {

@@ -35,10 +35,10 @@ export default defineRuntime<RandLoraConfig>({
         },
         // Many rows (see randloraStepCost): the layer runs on W + ΔW, and λ/γ come from dYᵀ·x.
         forwardMerged(x, W) {
-          const m = randloraForwardMerged(layer, x, W);
-          if (!m) return undefined;
-          const saved: RandLoraSaved = { x, owned: [m.weight], deltaW: undefined, merged: true };
-          return { weight: m.weight, saved };
+          const weight = randloraForwardMerged(layer, x, W);
+          if (!weight) return undefined;
+          const saved: RandLoraSaved = { x, owned: [weight], deltaW: undefined, merged: true };
+          return { weight, saved };
         },
         backward(s: RandLoraSaved, dY, { dx }) {
           const g = s.merged
